@@ -1,0 +1,3 @@
+from asynccopy.cli import main
+
+main()

@@ -1,0 +1,116 @@
+"""AWS sessions the AWS CLI way: profile, region, endpoint URL, role to assume, `AWS_*` variables.
+
+The standard credential chain is botocore's own; this module only adds the role assumption
+and turns the chain's failures into one-line input errors.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Awaitable
+from dataclasses import dataclass, replace
+from typing import Any, cast
+
+import aioboto3
+from aiobotocore.config import AioConfig
+from botocore.exceptions import NoCredentialsError, NoRegionError, ProfileNotFound
+
+from asynccopy.errors import InputError
+
+DEFAULT_REGION = "us-east-1"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AwsTarget:
+    """Where and as whom to call AWS. None means: as the standard chain decides."""
+
+    profile: str | None = None
+    region: str | None = None
+    endpoint_url: str | None = None
+    role_arn: str | None = None
+
+    def or_else(self, fallback: AwsTarget) -> AwsTarget:
+        """Each unset field taken from `fallback` (the queue side defaults to the source side)."""
+        return AwsTarget(
+            profile=self.profile if self.profile is not None else fallback.profile,
+            region=self.region if self.region is not None else fallback.region,
+            endpoint_url=(
+                self.endpoint_url if self.endpoint_url is not None else fallback.endpoint_url
+            ),
+            role_arn=self.role_arn if self.role_arn is not None else fallback.role_arn,
+        )
+
+    def with_endpoint(self, endpoint_url: str | None) -> AwsTarget:
+        return replace(self, endpoint_url=endpoint_url)
+
+
+def client_config(*, max_pool_connections: int, connect_timeout_s: float = 10.0) -> AioConfig:
+    """botocore's pool defaults to 10 connections, which caps real concurrency: size it."""
+    return AioConfig(
+        max_pool_connections=max_pool_connections,
+        connect_timeout=connect_timeout_s,
+        read_timeout=60,
+        # asynccopy retries throttling and partial failures itself, with jittered backoff and
+        # accounting; botocore still retries connection errors and 5xx a few times.
+        retries={"max_attempts": 3, "mode": "standard"},
+    )
+
+
+def endpoint_for(target: AwsTarget, service: str) -> str | None:
+    """`--endpoint-url` first, then `AWS_ENDPOINT_URL_<SERVICE>` and `AWS_ENDPOINT_URL`."""
+    if target.endpoint_url:
+        return target.endpoint_url
+    return os.environ.get(f"AWS_ENDPOINT_URL_{service.upper()}") or os.environ.get(
+        "AWS_ENDPOINT_URL"
+    )
+
+
+async def open_session(target: AwsTarget) -> aioboto3.Session:
+    """A session with working credentials for `target`, or an InputError saying what to fix."""
+    try:
+        session = aioboto3.Session(profile_name=target.profile, region_name=target.region)
+    except ProfileNotFound as exc:
+        raise InputError(
+            f"the AWS profile {target.profile!r} was not found",
+            hint="check `aws configure list-profiles` or drop --profile",
+        ) from exc
+    if not session.region_name:
+        session = aioboto3.Session(profile_name=target.profile, region_name=DEFAULT_REGION)
+    try:
+        # aioboto3's get_credentials is a coroutine; its stubs declare it synchronous.
+        credentials = await cast(Awaitable[Any], session.get_credentials())
+    except Exception as exc:  # botocore raises many kinds while resolving a profile
+        raise InputError(
+            f"could not load credentials for profile {target.profile!r}: {type(exc).__name__}",
+            hint="fix the profile in ~/.aws/config or choose another with --profile",
+        ) from exc
+    if credentials is None:
+        raise InputError(
+            "no AWS credentials found",
+            hint="set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or pass --profile",
+        )
+    if target.role_arn is None:
+        return session
+    return await _assume_role(session, target)
+
+
+async def _assume_role(session: aioboto3.Session, target: AwsTarget) -> aioboto3.Session:
+    assert target.role_arn is not None
+    try:
+        async with session.client("sts", endpoint_url=endpoint_for(target, "sts")) as sts:
+            reply: Any = await sts.assume_role(RoleArn=target.role_arn, RoleSessionName="asynccopy")
+    except (NoCredentialsError, NoRegionError) as exc:
+        raise InputError(f"cannot assume {target.role_arn}: {exc}") from exc
+    except Exception as exc:
+        code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
+        raise InputError(
+            f"cannot assume role {target.role_arn}: {code}",
+            hint="check the role's trust policy and that your identity may call sts:AssumeRole",
+        ) from exc
+    creds = reply["Credentials"]
+    return aioboto3.Session(
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+        region_name=session.region_name,
+    )

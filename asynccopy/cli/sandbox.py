@@ -1,0 +1,89 @@
+"""`asynccopy sandbox ...`: the local two-account AWS emulator."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+
+from asynccopy.sandbox import DEST_ACCOUNT, SOURCE_ACCOUNT, SandboxServer, ServerConfig, account_env
+from asynccopy.sandbox.server import DEFAULT_PORT
+
+app = typer.Typer(
+    help="Run a local AWS emulator with a source account (111111111111) and a destination"
+    " account (222222222222).",
+    no_args_is_help=True,
+)
+
+PortOption = typer.Option(
+    int(os.environ.get("ASYNCCOPY_SANDBOX_PORT", DEFAULT_PORT)),
+    "--port",
+    help="Port on 127.0.0.1 (env ASYNCCOPY_SANDBOX_PORT).",
+)
+
+
+def _server(port: int) -> SandboxServer:
+    return SandboxServer(ServerConfig(port=port), say=lambda line: typer.echo(line, err=True))
+
+
+@app.command()
+def install() -> None:
+    """Install the emulator into its own virtual environment (done by `up` when needed)."""
+    _server(DEFAULT_PORT).install()
+
+
+@app.command()
+def up(port: int = PortOption) -> None:
+    """Start the emulator in the background and wait until it is healthy (idempotent)."""
+    _server(port).up()
+
+
+@app.command()
+def down(port: int = PortOption) -> None:
+    """Stop the emulator and every Lambda worker it started."""
+    _server(port).down()
+
+
+@app.command()
+def status(port: int = PortOption) -> None:
+    """Say whether the emulator runs, and where. Exit 0 if it runs, 1 if not."""
+    current = _server(port).status()
+    typer.echo(current.describe())
+    raise typer.Exit(0 if current.running else 1)
+
+
+@app.command()
+def reset(port: int = PortOption) -> None:
+    """Delete everything in both accounts."""
+    _server(port).reset()
+    typer.echo("sandbox: state reset", err=True)
+
+
+@app.command()
+def seed(
+    items: int = typer.Option(10_000, "--items", min=0, help="Items to create."),
+    item_bytes: int = typer.Option(1_000, "--item-bytes", min=100, help="Approximate item size."),
+    keys_out: Path = typer.Option(Path("keys.txt"), "--keys-out", help="Key list to write."),
+    port: int = PortOption,
+) -> None:
+    """Fill the source table `users`; create the destination table, queue and DLQ."""
+    from asynccopy.sandbox.seed import SeedConfig
+    from asynccopy.sandbox.seed import seed as run_seed
+
+    server = _server(port)
+    if not server.status().running:
+        server.up()
+    endpoint = server.config.endpoint_url
+    result = run_seed(
+        SeedConfig(items=items, item_bytes=item_bytes, keys_out=keys_out), endpoint_url=endpoint
+    )
+    typer.echo(
+        f"seeded {result.items_written} items into table {result.table_name!r} of the source"
+        f" account; keys in {result.keys_out}"
+    )
+    typer.echo(f"queue:      {result.queue_url}")
+    typer.echo(f"dead-letter queue: {result.dlq_url}")
+    for label, account in (("source", SOURCE_ACCOUNT), ("destination", DEST_ACCOUNT)):
+        env = " ".join(f"{k}={v}" for k, v in account_env(account, endpoint).items())
+        typer.echo(f"{label} account env: {env}")

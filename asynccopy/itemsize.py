@@ -1,0 +1,76 @@
+"""Item sizes and read-capacity costs, by DynamoDB's published rules.
+
+Standard library only. The rules are those of the AWS "DynamoDB item sizes and formats" page:
+https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Final
+
+from asynccopy.codec import AttributeValue, Item
+
+READ_UNIT_BYTES: Final = 4096  # one strongly consistent read unit covers up to 4 KB
+_EVENTUAL_FACTOR: Final = 0.5  # an eventually consistent read costs half
+
+
+def _utf8_len(text: str) -> int:
+    # surrogatepass so a malformed name is still measured instead of crashing a size estimate
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def _number_size(number: str) -> int:
+    # AWS: 1 byte per two significant digits, plus 1; leading and trailing zeros are trimmed.
+    mantissa = number.lstrip("+-").partition("e")[0].partition("E")[0]
+    digits = mantissa.replace(".", "").strip("0")
+    return (len(digits) + 1) // 2 + 1
+
+
+def _value_size(value: AttributeValue) -> int:
+    ((tag, inner),) = value.items()
+    match tag:
+        case "S":
+            return _utf8_len(inner)
+        case "N":
+            return _number_size(inner)
+        case "B":
+            return len(inner)
+        case "SS":
+            return sum(_utf8_len(element) for element in inner)
+        case "NS":
+            return sum(_number_size(element) for element in inner)
+        case "BS":
+            return sum(len(element) for element in inner)
+        case "NULL" | "BOOL":
+            return 1
+        case "L":
+            # AWS: 3 bytes per List or Map, plus 1 byte per element.
+            return 3 + sum(1 + _value_size(element) for element in inner)
+        case "M":
+            return 3 + sum(1 + _utf8_len(name) + _value_size(v) for name, v in inner.items())
+    raise ValueError(
+        f"unknown AttributeValue type tag {tag!r}; expected S, N, B, SS, NS, BS, L, M, NULL or BOOL"
+    )
+
+
+def item_size_bytes(item: Item) -> int:
+    """The item's size as DynamoDB counts it: attribute names plus values, with overheads."""
+    return sum(_utf8_len(name) + _value_size(value) for name, value in item.items())
+
+
+def read_units(size_bytes: int, *, consistent: bool) -> float:
+    """Read units one GetItem of an item this size consumes (at least one 4 KB unit)."""
+    blocks = max(1, -(-size_bytes // READ_UNIT_BYTES))
+    return float(blocks) if consistent else blocks * _EVENTUAL_FACTOR
+
+
+def batch_get_read_units(sizes: Iterable[int], *, consistent: bool) -> float:
+    """Read units a BatchGetItem consumes: each item is rounded up to 4 KB on its own."""
+    return sum((read_units(size, consistent=consistent) for size in sizes), 0.0)
+
+
+def page_read_units(total_bytes: int, *, consistent: bool) -> float:
+    """Read units a Query or Scan page consumes: the page total is rounded up to 4 KB once,
+    and even an empty page costs the minimum of one unit."""
+    return read_units(total_bytes, consistent=consistent)
