@@ -1,0 +1,1 @@
+"""The destination side of asynccopy: the SQS-triggered Lambda that writes the items."""
