@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from asynccopy.cli import consume, copy, sandbox, verify
+from asynccopy.cli import consume, copy, policy, sandbox, verify
 from asynccopy.errors import AsyncCopyError
 
 app = typer.Typer(
@@ -25,6 +25,7 @@ app.add_typer(sandbox.app, name="sandbox")
 copy.register(app)
 consume.register(app)
 verify.register(app)
+policy.register(app)
 
 
 def main() -> None:

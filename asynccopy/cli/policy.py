@@ -1,0 +1,21 @@
+"""`asynccopy iam-policy`: print the IAM policy the producer's role needs in the source account."""
+
+from __future__ import annotations
+
+import typer
+
+from asynccopy.policy import ProducerGrant, producer_policy, render
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("iam-policy")
+    def iam_policy(
+        table_arn: str = typer.Option(..., "--table-arn", help="ARN of the source table."),
+        queue_url: str = typer.Option(..., "--queue-url", help="URL of the destination queue."),
+        queue_region: str | None = typer.Option(
+            None, "--queue-region", help="The queue's region if its URL does not say."
+        ),
+    ) -> None:
+        """Print the least-privilege IAM policy for the producer (source account side)."""
+        grant = ProducerGrant(table_arn=table_arn, queue_url=queue_url, queue_region=queue_region)
+        typer.echo(render(producer_policy(grant)))

@@ -1,0 +1,84 @@
+"""The least-privilege IAM policy the producer's role needs in the source account.
+
+Cross-account sends need two grants: the queue policy in the destination account (see
+deploy/template.yaml) *and* this identity policy in the source account.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from asynccopy.errors import InputError
+
+_QUEUE_URL = re.compile(
+    r"^https?://[^/]*?(?:sqs\.(?P<region>[a-z0-9-]+)\.[^/]+)?/(?P<account>\d{12})/(?P<name>[\w.-]+)/?$"
+)
+_TABLE_ARN = re.compile(
+    r"^arn:(?P<partition>aws[\w-]*):dynamodb:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):table/(?P<table>[\w.-]+)$"
+)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ProducerGrant:
+    table_arn: str
+    queue_url: str
+    queue_region: str | None = None
+
+
+def queue_arn_from_url(queue_url: str, *, region: str | None, partition: str = "aws") -> str:
+    match = _QUEUE_URL.match(queue_url)
+    if match is None:
+        raise InputError(
+            f"{queue_url!r} is not an SQS queue URL",
+            hint="pass it as https://sqs.REGION.amazonaws.com/ACCOUNT/NAME",
+        )
+    queue_region = match.group("region") or region
+    if queue_region is None:
+        raise InputError(f"cannot tell the region of {queue_url!r}", hint="pass --queue-region")
+    return f"arn:{partition}:sqs:{queue_region}:{match.group('account')}:{match.group('name')}"
+
+
+def producer_policy(grant: ProducerGrant) -> dict[str, Any]:
+    """An IAM policy document for `asynccopy copy`, `--dry-run` and `bench` on one table."""
+    table = _TABLE_ARN.match(grant.table_arn)
+    if table is None:
+        raise InputError(
+            f"{grant.table_arn!r} is not a DynamoDB table ARN",
+            hint="pass arn:aws:dynamodb:REGION:ACCOUNT:table/NAME",
+        )
+    queue_arn = queue_arn_from_url(
+        grant.queue_url,
+        region=grant.queue_region or table.group("region"),
+        partition=table.group("partition"),
+    )
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ReadSourceTable",
+                "Effect": "Allow",
+                "Action": [
+                    "dynamodb:DescribeTable",
+                    "dynamodb:BatchGetItem",
+                    "dynamodb:Query",
+                    "dynamodb:Scan",
+                ],
+                "Resource": grant.table_arn,
+            },
+            {
+                # GetQueueAttributes reads MaximumMessageSize once; without it asynccopy
+                # falls back to 256 KiB messages.
+                "Sid": "SendToDestinationQueue",
+                "Effect": "Allow",
+                "Action": ["sqs:SendMessage", "sqs:GetQueueAttributes"],
+                "Resource": queue_arn,
+            },
+        ],
+    }
+
+
+def render(policy: dict[str, Any]) -> str:
+    return json.dumps(policy, indent=2)
