@@ -62,7 +62,8 @@ def item_size_bytes(item: Item) -> int:
 def read_units(size_bytes: int, *, consistent: bool) -> float:
     """Read units one GetItem of an item this size consumes (at least one 4 KB unit)."""
     blocks = max(1, -(-size_bytes // READ_UNIT_BYTES))
-    return float(blocks) if consistent else blocks * _EVENTUAL_FACTOR
+    # Read units are fractional (0.5 for an eventually consistent read): keep them as floats.
+    return blocks * (1.0 if consistent else _EVENTUAL_FACTOR)
 
 
 def batch_get_read_units(sizes: Iterable[int], *, consistent: bool) -> float:

@@ -1,9 +1,10 @@
 """The ministack server's life cycle: install, up, down, status, reset.
 
 ministack pins a botocore that conflicts with aioboto3's, so it lives in a virtual environment
-of its own under the sandbox directory. Python Lambda functions run with the first `python3`
-on the *server's* PATH, so the server starts with this interpreter's directory first on PATH:
-the consumer Lambda then finds boto3 and the project's code.
+of its own under the sandbox directory. The server starts with this interpreter's directory
+first on PATH, as ministack's documentation asks for Python functions; ministack 1.5.33 in fact
+runs them with its own interpreter, which has no boto3, so `sandbox deploy-consumer` supplies
+boto3 as a layer, the way the Lambda runtime would.
 """
 
 from __future__ import annotations
