@@ -3,6 +3,12 @@
     AsyncCopyError                 message built from data, plus a hint saying how to fix it
     ├── InputError                 bad input or configuration: exit 2, nothing was sent
     │   (subclasses name the input: key file line, key schema, rate, table, queue, profile)
+    │   ├── KeyLineError           a key line (or --values JSON) that cannot be a key of the table
+    │   ├── SelectionError         no selection, two at once, or a flag that needs another
+    │   ├── RateError              --rate is not a positive number, a percentage or `max`
+    │   ├── TableNotFoundError     the source table does not exist (or is not visible)
+    │   └── QueueNotFoundError     the queue URL does not name a queue the sender can reach
+    ├── ReadError                  a Scan or Query page could not be read, even after retries
     └── SandboxError               the local emulator could not be installed, started or reached
 
 Anything else escaping the CLI is a bug and is shown as such.
@@ -41,3 +47,63 @@ class SandboxError(AsyncCopyError):
     """The local sandbox could not be installed, started or reached."""
 
     exit_code = ExitCode.BAD_INPUT
+
+
+class KeyLineError(InputError):
+    """A key line that is not a valid key of the table; `line_no` counts from 1."""
+
+    def __init__(self, *, source: str, line_no: int, problem: str, hint: str = "") -> None:
+        self.source = source
+        self.line_no = line_no
+        super().__init__(
+            f"{source} line {line_no}: {problem}",
+            hint=hint or "fix or remove the line; nothing was sent",
+        )
+
+
+class SelectionError(InputError):
+    """The flags do not select items in exactly one way."""
+
+
+class RateError(InputError):
+    """`--rate` is not a positive number, a percentage of provisioned capacity, or `max`."""
+
+    def __init__(self, *, text: str, problem: str) -> None:
+        self.text = text
+        super().__init__(
+            f"--rate {text!r}: {problem}",
+            hint="give read units per second (e.g. 200), a share of provisioned RCU (40%), or max",
+        )
+
+
+class TableNotFoundError(InputError):
+    def __init__(self, *, table: str, region: str | None) -> None:
+        self.table = table
+        self.region = region
+        super().__init__(
+            f"table {table!r} was not found in region {region or 'default'}",
+            hint="check --table, --region and --profile (the source side)",
+        )
+
+
+class QueueNotFoundError(InputError):
+    def __init__(self, *, queue_url: str, code: str) -> None:
+        self.queue_url = queue_url
+        self.code = code
+        super().__init__(
+            f"queue {queue_url} does not exist or is not reachable ({code})",
+            hint="check --queue-url and the queue side's --queue-region/--queue-profile",
+        )
+
+
+class ReadError(AsyncCopyError):
+    """Reading from the source table failed after every retry."""
+
+    def __init__(self, *, operation: str, code: str, attempts: int) -> None:
+        self.operation = operation
+        self.code = code
+        self.attempts = attempts
+        super().__init__(
+            f"{operation} failed after {attempts} attempts: {code}",
+            hint="lower --rate or --concurrency, or check the source table's permissions",
+        )

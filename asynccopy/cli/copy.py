@@ -1,9 +1,130 @@
-"""Placeholder: registers no command yet."""
+"""`asynccopy copy`: flags -> CopyConfig -> copier.copy -> rendered summary -> exit code."""
 
 from __future__ import annotations
 
+import json
+import sys
+from functools import partial
+from pathlib import Path
+from typing import Annotated
+
+import anyio
 import typer
+from rich.console import Console
+
+from asynccopy.cli import options
+from asynccopy.config import CopyConfig
+from asynccopy.copier import Runtime, copy
+from asynccopy.progress import ProgressMode
+from asynccopy.rate import parse_rate
+from asynccopy.summary import render_text
+
+OUTPUT = "Output"
+
+
+def copy_command(
+    table: options.TableOpt,
+    queue_url: Annotated[
+        str, typer.Option("--queue-url", help="The destination account's SQS queue URL.")
+    ],
+    keys: options.KeysOpt = None,
+    query: options.QueryOpt = None,
+    scan: options.ScanOpt = False,
+    filter_expression: options.FilterOpt = None,
+    values: options.ValuesOpt = None,
+    names: options.NamesOpt = None,
+    segments: options.SegmentsOpt = None,
+    segment: options.SegmentOpt = None,
+    rate: options.RateOpt = None,
+    consistent_read: options.ConsistentReadOpt = False,
+    concurrency: options.ConcurrencyOpt = options.DEFAULT_CONCURRENCY_VALUE,
+    profile: options.ProfileOpt = None,
+    region: options.RegionOpt = None,
+    endpoint_url: options.EndpointUrlOpt = None,
+    role_arn: options.RoleArnOpt = None,
+    queue_profile: options.QueueProfileOpt = None,
+    queue_region: options.QueueRegionOpt = None,
+    queue_endpoint_url: options.QueueEndpointUrlOpt = None,
+    queue_role_arn: options.QueueRoleArnOpt = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Validate everything and print a plan; reads only --sample items, sends nothing.",
+            rich_help_panel=OUTPUT,
+        ),
+    ] = False,
+    sample: Annotated[
+        int,
+        typer.Option(
+            "--sample", min=0, help="Sample items a dry run reads.", rich_help_panel=OUTPUT
+        ),
+    ] = 3,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="Print one JSON summary on stdout.", rich_help_panel=OUTPUT),
+    ] = False,
+    failed_out: Annotated[
+        Path | None,
+        typer.Option(
+            "--failed-out",
+            metavar="FILE",
+            help="Write the keys that failed there, one per line (usable as --keys).",
+            rich_help_panel=OUTPUT,
+        ),
+    ] = None,
+    progress: Annotated[
+        bool,
+        typer.Option(
+            "--progress/--no-progress", help="Show progress on stderr.", rich_help_panel=OUTPUT
+        ),
+    ] = True,
+) -> None:
+    """Copy selected items from a DynamoDB table to an SQS queue in another account."""
+    selection = options.selection_from_flags(
+        keys=keys,
+        query=query,
+        scan=scan,
+        filter_expression=filter_expression,
+        values=values,
+        names=names,
+        segments=segments,
+        segment=segment,
+    )
+    config = CopyConfig(
+        table=table,
+        selection=selection,
+        queue_url=queue_url,
+        source=options.aws_target(
+            profile=profile, region=region, endpoint_url=endpoint_url, role_arn=role_arn
+        ),
+        queue=options.aws_target(
+            profile=queue_profile,
+            region=queue_region,
+            endpoint_url=queue_endpoint_url,
+            role_arn=queue_role_arn,
+        ),
+        rate=parse_rate(rate),
+        consistent_read=consistent_read,
+        concurrency=concurrency,
+        dry_run=dry_run,
+        sample_items=sample,
+        failed_out=failed_out,
+    )
+    console = Console(stderr=True)
+    runtime = Runtime(
+        console=console,
+        progress=ProgressMode.choose(enabled=progress, console=console),
+        stdin=sys.stdin.buffer,
+        handle_signals=True,
+    )
+    summary = anyio.run(partial(copy, config, runtime=runtime))
+    if as_json:
+        print(json.dumps(summary.to_json()))
+    else:
+        print(render_text(summary))
+    raise typer.Exit(int(summary.exit_code))
 
 
 def register(app: typer.Typer) -> None:
-    del app
+    app.command("copy")(copy_command)

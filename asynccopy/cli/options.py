@@ -1,0 +1,250 @@
+"""Typer options shared by commands, and the functions that turn them into config.
+
+    selection   --keys | --query/--values/--names/--filter | --scan/--segments/--segment
+    source      --profile --region --endpoint-url --role-arn
+    queue       --queue-profile --queue-region --queue-endpoint-url --queue-role-arn
+    rate        --rate, --consistent-read, --concurrency
+
+`copy` uses them all; `verify` reuses the selection and source options, `consume` the
+credential options. Each alias is an `Annotated` type: declare a parameter with it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+import typer
+
+from asynccopy.aws import AwsTarget
+from asynccopy.config import DEFAULT_CONCURRENCY, KeysSelection, QuerySelection, ScanSelection
+from asynccopy.config import Selection as Selection
+from asynccopy.errors import SelectionError
+from asynccopy.keys import parse_names_json, parse_values_json
+
+SELECTION = "Selection (exactly one of --keys, --query, --scan)"
+SOURCE = "Source table credentials (AWS CLI style)"
+QUEUE = "Queue credentials (default: the source side's)"
+READ = "Reading"
+
+TableOpt = Annotated[str, typer.Option("--table", help="The source table's name.")]
+KeysOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--keys",
+        metavar="FILE",
+        help="A file of keys, one per line (- for stdin): a bare partition-key value or a "
+        "JSON object with the full key.",
+        rich_help_panel=SELECTION,
+    ),
+]
+QueryOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--query",
+        metavar="KEY_CONDITION",
+        help='A Query key condition, e.g. "userid = :u" (needs --values).',
+        rich_help_panel=SELECTION,
+    ),
+]
+ScanOpt = Annotated[
+    bool, typer.Option("--scan", help="Scan the whole table.", rich_help_panel=SELECTION)
+]
+FilterOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--filter",
+        metavar="EXPR",
+        help="A FilterExpression for --scan or --query (it saves no read capacity).",
+        rich_help_panel=SELECTION,
+    ),
+]
+ValuesOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--values",
+        metavar="JSON",
+        help="Expression values as JSON, plain or typed: "
+        '\'{":u": "user-1"}\' or \'{":u": {"S": "user-1"}}\'.',
+        rich_help_panel=SELECTION,
+    ),
+]
+NamesOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--names",
+        metavar="JSON",
+        help='Expression attribute names, e.g. \'{"#n": "name"}\'.',
+        rich_help_panel=SELECTION,
+    ),
+]
+SegmentsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--segments",
+        metavar="N",
+        help="Scan with N parallel segments in this process.",
+        rich_help_panel=SELECTION,
+    ),
+]
+SegmentOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--segment",
+        metavar="I/N",
+        help="Scan only segment I (from 0) of N, so that several hosts share one table.",
+        rich_help_panel=SELECTION,
+    ),
+]
+
+ProfileOpt = Annotated[
+    str | None, typer.Option("--profile", help="AWS profile.", rich_help_panel=SOURCE)
+]
+RegionOpt = Annotated[
+    str | None, typer.Option("--region", help="AWS Region.", rich_help_panel=SOURCE)
+]
+EndpointUrlOpt = Annotated[
+    str | None,
+    typer.Option("--endpoint-url", help="Override the AWS endpoint URL.", rich_help_panel=SOURCE),
+]
+RoleArnOpt = Annotated[
+    str | None,
+    typer.Option("--role-arn", help="A role to assume first.", rich_help_panel=SOURCE),
+]
+QueueProfileOpt = Annotated[
+    str | None, typer.Option("--queue-profile", help="AWS profile.", rich_help_panel=QUEUE)
+]
+QueueRegionOpt = Annotated[
+    str | None, typer.Option("--queue-region", help="AWS Region.", rich_help_panel=QUEUE)
+]
+QueueEndpointUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--queue-endpoint-url", help="Override the SQS endpoint URL.", rich_help_panel=QUEUE
+    ),
+]
+QueueRoleArnOpt = Annotated[
+    str | None,
+    typer.Option("--queue-role-arn", help="A role to assume first.", rich_help_panel=QUEUE),
+]
+
+RateOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--rate",
+        help="Read capacity units per second from the source table: a number, a share of "
+        "provisioned RCU (40%), or max. Default: 50% of provisioned RCU; on an on-demand "
+        "table a fixed default, printed at start.",
+        rich_help_panel=READ,
+    ),
+]
+ConsistentReadOpt = Annotated[
+    bool,
+    typer.Option(
+        "--consistent-read", help="Strongly consistent reads (twice the RCU).", rich_help_panel=READ
+    ),
+]
+ConcurrencyOpt = Annotated[
+    int,
+    typer.Option(
+        "--concurrency",
+        min=1,
+        max=256,
+        help="Concurrent reads, and concurrent sends.",
+        rich_help_panel=READ,
+    ),
+]
+DEFAULT_CONCURRENCY_VALUE = DEFAULT_CONCURRENCY
+
+_SEGMENT = re.compile(r"\s*([0-9]+)\s*/\s*([0-9]+)\s*")
+
+
+def aws_target(
+    *,
+    profile: str | None,
+    region: str | None,
+    endpoint_url: str | None,
+    role_arn: str | None,
+) -> AwsTarget:
+    return AwsTarget(profile=profile, region=region, endpoint_url=endpoint_url, role_arn=role_arn)
+
+
+def _segments(segments: int | None, segment: str | None) -> tuple[int, tuple[int, ...]]:
+    if segments is not None and segment is not None:
+        raise SelectionError(
+            "--segments and --segment cannot be combined",
+            hint="--segments N scans all N here; --segment I/N scans one of them",
+        )
+    if segment is not None:
+        match = _SEGMENT.fullmatch(segment)
+        if match is None:
+            raise SelectionError(f"--segment {segment!r} is not I/N", hint="e.g. --segment 0/4")
+        index, total = int(match[1]), int(match[2])
+        if not 0 <= index < total:
+            raise SelectionError(
+                f"--segment {segment}: I must be 0..N-1", hint=f"e.g. --segment 0/{max(total, 1)}"
+            )
+        return total, (index,)
+    total = 1 if segments is None else segments
+    if not 1 <= total <= 1_000_000:
+        raise SelectionError(f"--segments {total} must be 1..1000000")
+    return total, tuple(range(total))
+
+
+def selection_from_flags(
+    *,
+    keys: str | None,
+    query: str | None,
+    scan: bool,
+    filter_expression: str | None = None,
+    values: str | None = None,
+    names: str | None = None,
+    segments: int | None = None,
+    segment: str | None = None,
+) -> Selection:
+    """Exactly one selection, or a SelectionError (exit 2) naming the conflict."""
+    chosen = [
+        flag
+        for flag, given in (
+            ("--keys", keys is not None),
+            ("--query", query is not None),
+            ("--scan", scan),
+        )
+        if given
+    ]
+    if len(chosen) != 1:
+        raise SelectionError(
+            "choose the items with exactly one of --keys, --query or --scan"
+            + (f" (got {' and '.join(chosen)})" if chosen else ""),
+            hint="e.g. --keys keys.txt",
+        )
+    if not scan and (segments is not None or segment is not None):
+        raise SelectionError("--segments and --segment go with --scan")
+    parsed_values = parse_values_json(values, flag="--values") if values is not None else {}
+    parsed_names = parse_names_json(names, flag="--names") if names is not None else {}
+    if keys is not None:
+        if filter_expression or values is not None or names is not None:
+            raise SelectionError(
+                "--filter, --values and --names go with --query or --scan, not --keys"
+            )
+        return KeysSelection(path=keys)
+    if query is not None:
+        if values is None:
+            raise SelectionError(
+                "--query needs --values for its placeholders",
+                hint='e.g. --query "userid = :u" --values \'{":u": "user-0000001"}\'',
+            )
+        return QuerySelection(
+            key_condition=query,
+            values=parsed_values,
+            names=parsed_names,
+            filter_expression=filter_expression,
+        )
+    total, chosen_segments = _segments(segments, segment)
+    return ScanSelection(
+        total_segments=total,
+        segments=chosen_segments,
+        filter_expression=filter_expression,
+        values=parsed_values,
+        names=parsed_names,
+    )

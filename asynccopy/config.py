@@ -1,0 +1,100 @@
+"""What a copy is asked to do: frozen, validated, units in the names.
+
+Memory stays bounded whatever the number of keys: at most `concurrency` reads in flight plus
+`page_buffer` pages waiting to be packed (a page is at most 100 items, or 1 MB for Query and
+Scan), and `concurrency` + `batch_buffer` SendMessageBatch calls (each at most the queue's
+MaximumMessageSize, 1 MiB at most). With the defaults and 1 KB items that is a few MB; the
+worst case, 400 KB items, is about (2 x 8 + 8) x 16 MB for reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+from asynccopy.aws import AwsTarget
+from asynccopy.codec import AttributeValue
+from asynccopy.rate import RateSpec
+from asynccopy.retry import RetryPolicy
+
+DEFAULT_CONCURRENCY: Final = 8
+MAX_CONCURRENCY: Final = 256
+BATCH_GET_MAX_KEYS: Final = 100  # BatchGetItem limit
+MAX_SCAN_SEGMENTS: Final = 1_000_000  # DynamoDB's TotalSegments limit
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class KeysSelection:
+    """Items named in a key file (`-` for standard input), read with BatchGetItem."""
+
+    path: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class QuerySelection:
+    key_condition: str
+    values: Mapping[str, AttributeValue]
+    names: Mapping[str, str] = field(default_factory=dict)
+    filter_expression: str | None = None
+    index_name: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ScanSelection:
+    total_segments: int = 1
+    segments: tuple[int, ...] = (0,)  # the segments this process scans
+    filter_expression: str | None = None
+    values: Mapping[str, AttributeValue] = field(default_factory=dict)
+    names: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.total_segments <= MAX_SCAN_SEGMENTS:
+            raise ValueError(f"total_segments={self.total_segments} must be 1..{MAX_SCAN_SEGMENTS}")
+        if not self.segments or not all(0 <= s < self.total_segments for s in self.segments):
+            raise ValueError(f"segments {self.segments} must be in 0..{self.total_segments - 1}")
+
+
+Selection = KeysSelection | QuerySelection | ScanSelection
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ReadConfig:
+    """How items are read from the source table, whatever selects them."""
+
+    table: str
+    consistent_read: bool = False
+    concurrency: int = DEFAULT_CONCURRENCY
+    keys_per_batch_get: int = BATCH_GET_MAX_KEYS
+    page_limit_items: int | None = None  # Scan/Query Limit; None: 1 MB pages
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CopyConfig:
+    table: str
+    selection: Selection
+    queue_url: str
+    source: AwsTarget = field(default_factory=AwsTarget)
+    queue: AwsTarget = field(default_factory=AwsTarget)  # unset fields default to the source's
+    rate: RateSpec = field(default_factory=lambda: RateSpec(text="", percent_of_provisioned=50))
+    consistent_read: bool = False
+    concurrency: int = DEFAULT_CONCURRENCY
+    dry_run: bool = False
+    sample_items: int = 3
+    failed_out: Path | None = None
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    page_buffer: int = 8  # pages read but not yet packed
+    batch_buffer: int = 8  # SendMessageBatch calls packed but not yet sent
+    missing_shown: int = 5  # missing keys listed in the summary
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.concurrency <= MAX_CONCURRENCY:
+            raise ValueError(f"concurrency={self.concurrency} must be 1..{MAX_CONCURRENCY}")
+        if self.sample_items < 0:
+            raise ValueError(f"sample_items={self.sample_items} must not be negative")
+
+    @property
+    def queue_target(self) -> AwsTarget:
+        return self.queue.or_else(self.source)

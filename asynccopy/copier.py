@@ -1,0 +1,356 @@
+"""The core of `asynccopy copy`: validate everything, then run the pipeline, then summarize.
+
+Everything that can be wrong with the input is found before the first message is sent: the
+credentials of both sides, the table and its key schema, the rate, the queue and its
+MaximumMessageSize, and every line of a key file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import time
+from collections.abc import AsyncGenerator, Callable
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import anyio
+import anyio.to_thread
+from rich.console import Console
+
+from asynccopy.aws import AwsTarget, client_config, endpoint_for, open_session
+from asynccopy.codec import MAX_ENTRIES_PER_BATCH, MAX_ITEMS_PER_MESSAGE, decode_body, encode_items
+from asynccopy.config import (
+    BATCH_GET_MAX_KEYS,
+    CopyConfig,
+    KeysSelection,
+    QuerySelection,
+    ScanSelection,
+)
+from asynccopy.errors import AsyncCopyError
+from asynccopy.itemsize import READ_UNIT_BYTES, read_units
+from asynccopy.keys import KeyFilePlan, open_key_file
+from asynccopy.limiter import Limiter, make_limiter
+from asynccopy.pipeline import PipelineConfig, run_pipeline
+from asynccopy.progress import ProgressConfig, ProgressMode, ProgressView, show_progress
+from asynccopy.rate import ResolvedRate, resolve_rate
+from asynccopy.retry import Backoff
+from asynccopy.sender import DryRunSender, Sender, SqsSender, queue_max_message_bytes
+from asynccopy.sources.base import Page, ReadContext, Source
+from asynccopy.sources.keyfile import BatchGetReader, KeyFileSource
+from asynccopy.sources.paging import PageReader
+from asynccopy.sources.query import QuerySource
+from asynccopy.sources.scan import ScanSource
+from asynccopy.stats import FailedKeyFile, Stats
+from asynccopy.summary import CopySummary, DryRunPlan, build_summary
+from asynccopy.tables import TableInfo, describe_table
+
+# Connections beyond the workers: GetQueueAttributes, DescribeTable and a spare.
+_EXTRA_CONNECTIONS = 2
+_SQS_BILLING_CHUNK_BYTES = 65_536
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Runtime:
+    """What the core takes from its surroundings, injected so tests can replace it."""
+
+    console: Console = field(default_factory=lambda: Console(stderr=True))
+    progress: ProgressMode = ProgressMode.OFF
+    clock: Callable[[], float] = time.monotonic
+    stdin: IO[bytes] | None = None  # for `--keys -`; sys.stdin.buffer by default
+    handle_signals: bool = False  # Ctrl-C stops reading and drains the sends (main thread only)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class _Prepared:
+    table: TableInfo
+    rate: ResolvedRate
+    max_message_bytes: int
+    key_plan: KeyFilePlan | None
+
+
+def _per_item_rcu(config: CopyConfig, table: TableInfo) -> float:
+    """RCU one item costs: each rounded up to 4 KB by BatchGetItem, pooled by Query and Scan."""
+    if isinstance(config.selection, KeysSelection):
+        return read_units(table.average_item_bytes, consistent=config.consistent_read)
+    factor = 1.0 if config.consistent_read else 0.5
+    return table.average_item_bytes / READ_UNIT_BYTES * factor
+
+
+def _keys_per_chunk(rate: float | None, per_item_rcu: float) -> int:
+    # Keep one call within one second of budget, so a call never bursts far above the rate.
+    if rate is None:
+        return BATCH_GET_MAX_KEYS
+    return max(1, min(BATCH_GET_MAX_KEYS, int(rate / per_item_rcu)))
+
+
+def _page_limit(rate: float | None, per_item_rcu: float, table: TableInfo) -> int | None:
+    if rate is None:
+        return None
+    limit = max(1, int(rate / per_item_rcu))
+    # A page reads at most 1 MB anyway: no Limit needed above that.
+    return None if limit * table.average_item_bytes >= 1 << 20 else limit
+
+
+def _items_selected(config: CopyConfig, prepared: _Prepared) -> tuple[int | None, bool]:
+    selection = config.selection
+    if prepared.key_plan is not None:
+        return prepared.key_plan.keys_total, True
+    if isinstance(selection, ScanSelection):
+        count = prepared.table.item_count * len(selection.segments) // selection.total_segments
+        return count, False
+    return None, True
+
+
+class _SampleSource:
+    """The first `limit` items another source selects: the reads a dry run makes."""
+
+    def __init__(self, source: Source[Any], *, limit: int) -> None:
+        self._source = source
+        self._left = limit
+
+    async def units(self) -> AsyncGenerator[Any, None]:
+        async with contextlib.aclosing(self._source.units()) as units:
+            async for unit in units:
+                if self._left <= 0:
+                    return
+                yield unit
+
+    async def pages(self, unit: Any) -> AsyncGenerator[Page, None]:
+        async with contextlib.aclosing(self._source.pages(unit)) as pages:
+            async for page in pages:
+                if self._left <= 0:
+                    return
+                items = page.items[: self._left]
+                self._left -= len(items)
+                yield Page(items=items, position=page.position, missing=page.missing)
+
+
+class Copier:
+    """One copy: `run` validates, copies (or plans) and returns the summary."""
+
+    def __init__(self, config: CopyConfig, *, runtime: Runtime) -> None:
+        self._config = config
+        self._runtime = runtime
+        self._stats = Stats()
+
+    def _say(self, text: str) -> None:
+        if self._runtime.progress is not ProgressMode.OFF:
+            self._runtime.console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+    async def _prepare(
+        self, ddb: Any, sqs: Any, stack: contextlib.ExitStack, *, source: AwsTarget
+    ) -> _Prepared:
+        config = self._config
+        table = await describe_table(ddb, table=config.table, region=source.region)
+        rate = resolve_rate(config.rate, provisioned_rcu=table.provisioned_rcu)
+        max_message_bytes = await queue_max_message_bytes(sqs, queue_url=config.queue_url)
+        key_plan = None
+        if isinstance(config.selection, KeysSelection):
+            opened = open_key_file(
+                config.selection.path, schema=table.key_schema, stdin=self._runtime.stdin
+            )
+            key_plan = await anyio.to_thread.run_sync(stack.enter_context, opened)
+        return _Prepared(
+            table=table, rate=rate, max_message_bytes=max_message_bytes, key_plan=key_plan
+        )
+
+    def _source(
+        self, prepared: _Prepared, context: ReadContext, *, sample: int | None
+    ) -> Source[Any]:
+        config = self._config
+        table = prepared.table
+        per_item = _per_item_rcu(config, table)
+        selection = config.selection
+        if isinstance(selection, KeysSelection):
+            assert prepared.key_plan is not None
+            reader = BatchGetReader(
+                context,
+                table=table.name,
+                schema=table.key_schema,
+                consistent_read=config.consistent_read,
+                average_item_bytes=table.average_item_bytes,
+            )
+            keys_per_chunk = _keys_per_chunk(prepared.rate.rcu_per_s, per_item)
+            if sample is not None:
+                keys_per_chunk = max(1, min(keys_per_chunk, sample))
+            return KeyFileSource(
+                reader,
+                plan=prepared.key_plan,
+                schema=table.key_schema,
+                keys_per_chunk=keys_per_chunk,
+                limit_keys=sample,
+            )
+        limit = _page_limit(prepared.rate.rcu_per_s, per_item, table)
+        if sample is not None:
+            limit = max(1, min(limit or sample, sample))
+        pages = PageReader(
+            context,
+            operation="Query" if isinstance(selection, QuerySelection) else "Scan",
+            table=table.name,
+            consistent_read=config.consistent_read,
+            page_limit_items=limit,
+            average_item_bytes=table.average_item_bytes,
+        )
+        if isinstance(selection, QuerySelection):
+            return QuerySource(pages, selection=selection)
+        return ScanSource(pages, selection=selection)
+
+    def _plan(self, prepared: _Prepared, sample_items: list[Any]) -> DryRunPlan:
+        config = self._config
+        table = prepared.table
+        selected = self._stats.items_selected
+        count = selected if selected is not None else 0
+        if isinstance(config.selection, ScanSelection):
+            # A Scan reads the whole segment; a filter saves no capacity.
+            share = len(config.selection.segments) / config.selection.total_segments
+            factor = 1.0 if config.consistent_read else 0.5
+            rcu = table.size_bytes * share / READ_UNIT_BYTES * factor
+        else:
+            rcu = count * _per_item_rcu(config, table)
+        if sample_items:
+            encoded = sum(len(encode_items([item])) for item in sample_items) / len(sample_items)
+        else:
+            encoded = table.average_item_bytes * 2.0  # typed JSON roughly doubles an item
+        per_message = max(1, min(MAX_ITEMS_PER_MESSAGE, int(prepared.max_message_bytes / encoded)))
+        messages = -(-count // per_message)
+        message_bytes = per_message * encoded
+        per_batch = max(
+            1, min(MAX_ENTRIES_PER_BATCH, int(prepared.max_message_bytes / message_bytes))
+        )
+        batches = -(-messages // per_batch)
+        units_per_batch = max(1, -(-int(per_batch * message_bytes) // _SQS_BILLING_CHUNK_BYTES))
+        rate = prepared.rate.rcu_per_s
+        return DryRunPlan(
+            max_message_bytes=prepared.max_message_bytes,
+            average_item_bytes=table.average_item_bytes,
+            estimated_rcu=rcu,
+            estimated_messages=messages,
+            estimated_batches=batches,
+            estimated_request_units=batches * units_per_batch,
+            estimated_seconds=None if rate is None else rcu / rate,
+            sample_items=tuple(sample_items),
+        )
+
+    async def _watch_interrupts(self, stop: anyio.Event, hard: anyio.CancelScope) -> None:
+        with anyio.open_signal_receiver(signal.SIGINT) as signals:
+            async for _ in signals:
+                if stop.is_set():
+                    hard.cancel()  # a second Ctrl-C: stop the sends too
+                    return
+                self._stats.interrupted = True
+                self._say("interrupted: finishing the sends in flight (Ctrl-C again to abandon)")
+                stop.set()
+
+    async def _run_pipeline(
+        self, source: Source[Any], sender: Sender, limiter: Limiter, prepared: _Prepared
+    ) -> str | None:
+        """Runs the copy with the progress display; returns the error that stopped it, if any."""
+        config = self._config
+        runtime = self._runtime
+        stats = self._stats
+        pipeline = PipelineConfig(
+            key_names=prepared.table.key_schema.names,
+            max_message_bytes=prepared.max_message_bytes,
+            max_batch_bytes=prepared.max_message_bytes,
+            readers=config.concurrency,
+            senders=config.concurrency,
+            page_buffer=config.page_buffer,
+            batch_buffer=config.batch_buffer,
+        )
+        stop = anyio.Event()
+        view = ProgressView(stats, limiter=limiter, clock=runtime.clock)
+        error: str | None = None
+        stats.started_s = runtime.clock()
+        try:
+            async with anyio.create_task_group() as group:
+                if runtime.handle_signals:
+                    group.start_soon(self._watch_interrupts, stop, group.cancel_scope)
+                group.start_soon(
+                    _progress, view, runtime.console, ProgressConfig(mode=runtime.progress)
+                )
+                await run_pipeline(source, sender=sender, config=pipeline, stats=stats, stop=stop)
+                group.cancel_scope.cancel()
+        except* AsyncCopyError as group_error:
+            error = "; ".join(str(e) for e in group_error.exceptions)
+        stats.finished_s = runtime.clock()
+        return error
+
+    async def run(self) -> CopySummary:
+        config = self._config
+        runtime = self._runtime
+        stats = self._stats
+        queue_target = config.queue_target
+        source_session = await open_session(config.source)
+        queue_session = (
+            source_session if queue_target == config.source else await open_session(queue_target)
+        )
+        connections = config.concurrency + _EXTRA_CONNECTIONS
+        with contextlib.ExitStack() as stack:
+            async with (
+                source_session.client(
+                    "dynamodb",
+                    endpoint_url=endpoint_for(config.source, "dynamodb"),
+                    config=client_config(max_pool_connections=connections),
+                ) as ddb,
+                queue_session.client(
+                    "sqs",
+                    endpoint_url=endpoint_for(queue_target, "sqs"),
+                    config=client_config(max_pool_connections=connections),
+                ) as sqs,
+            ):
+                prepared = await self._prepare(ddb, sqs, stack, source=config.source)
+                stats.items_selected, stats.items_selected_exact = _items_selected(config, prepared)
+                limiter = make_limiter(prepared.rate.rcu_per_s, clock=runtime.clock)
+                backoff = Backoff(policy=config.retry)
+                context = ReadContext(client=ddb, limiter=limiter, backoff=backoff, stats=stats)
+                if config.dry_run:
+                    return await self._dry_run(prepared, context, limiter)
+                if config.failed_out is not None:
+                    failed_file = FailedKeyFile(config.failed_out)
+                    stack.callback(failed_file.close)
+                    stats.on_failed = failed_file.write
+                self._say(
+                    f"copying from table {prepared.table.name} to {config.queue_url}; "
+                    f"rate: {prepared.rate.description}"
+                )
+                source = self._source(prepared, context, sample=None)
+                sender = SqsSender(sqs, queue_url=config.queue_url, backoff=backoff)
+                error = await self._run_pipeline(source, sender, limiter, prepared)
+                return self._summary(prepared, error=error)
+
+    async def _dry_run(
+        self, prepared: _Prepared, context: ReadContext, limiter: Limiter
+    ) -> CopySummary:
+        sample = self._config.sample_items
+        sender = DryRunSender()
+        error = None
+        if sample > 0:
+            source = _SampleSource(self._source(prepared, context, sample=sample), limit=sample)
+            error = await self._run_pipeline(source, sender, limiter, prepared)
+        items = [item for batch in sender.batches for m in batch for item in decode_body(m.body)]
+        return self._summary(prepared, error=error, plan=self._plan(prepared, items))
+
+    def _summary(
+        self, prepared: _Prepared, *, error: str | None, plan: DryRunPlan | None = None
+    ) -> CopySummary:
+        return build_summary(
+            self._stats,
+            now_s=self._runtime.clock(),
+            table=prepared.table.name,
+            queue_url=self._config.queue_url,
+            rate_target=prepared.rate.rcu_per_s,
+            rate_description=prepared.rate.description,
+            dry_run=self._config.dry_run,
+            error=error,
+            plan=plan,
+        )
+
+
+async def _progress(view: ProgressView, console: Console, config: ProgressConfig) -> None:
+    await show_progress(view, console=console, config=config)
+
+
+async def copy(config: CopyConfig, *, runtime: Runtime | None = None) -> CopySummary:
+    """Validate, copy and summarize; raises InputError (exit 2) before anything is sent."""
+    return await Copier(config, runtime=runtime or Runtime()).run()

@@ -1,0 +1,369 @@
+"""Key lines and JSON values, typed by the table's key schema.
+
+A key file holds one key per line:
+
+    user-0000001                      a bare partition-key value (S as is, N a number, B base64)
+    {"userid": "u1", "ts": 17}        a full key with plain JSON values
+    {"userid": {"S": "u1"}}           or with typed AttributeValues
+    # a comment; blank lines are skipped too
+
+A bare line is stripped of surrounding whitespace; a key whose value has leading or trailing
+spaces must be written as a JSON line. A JSON object with exactly one type tag as its only
+field (`{"S": ...}`) is read as a typed AttributeValue, anything else as plain JSON.
+
+A key file is read twice, streaming both times: `scan_key_file` validates every line and counts
+the distinct keys before anything is sent; `iter_keys` then yields them. Standard input is
+spooled to a temporary file on the first pass. Duplicates are found on the first pass with a set
+of 128-bit BLAKE2b digests of each key's canonical text (about 100 bytes per distinct key:
+~1 GB for 10 million keys; a collision, which would silently skip a key, has odds near 1e-24);
+the second pass skips the duplicate line numbers, so it holds no set.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import hashlib
+import json
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import IO, Any, Final
+
+from asynccopy.codec import AttributeValue, Item
+from asynccopy.errors import InputError, KeyLineError
+from asynccopy.tables import KeyAttribute, KeySchema
+
+STDIN_NAME: Final = "-"
+# DynamoDB limits on key values (bytes, UTF-8 or raw binary).
+MAX_PARTITION_KEY_BYTES: Final = 2048
+MAX_SORT_KEY_BYTES: Final = 1024
+MAX_NUMBER_DIGITS: Final = 38
+TYPE_TAGS: Final = frozenset({"S", "N", "B", "SS", "NS", "BS", "L", "M", "NULL", "BOOL"})
+_NUMBER: Final = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+class _JsonNumber(str):
+    """A JSON number kept as the text it was written in, never made binary floating point."""
+
+    __slots__ = ()
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number DynamoDB accepts")
+
+
+def loads_exact(text: str) -> Any:
+    """json.loads with every number kept as its text (a `_JsonNumber`)."""
+    return json.loads(
+        text, parse_int=_JsonNumber, parse_float=_JsonNumber, parse_constant=_reject_constant
+    )
+
+
+class ValueProblem(ValueError):
+    """Internal: why a JSON value is not an AttributeValue; the caller adds where."""
+
+
+def _number_text(value: str) -> str:
+    if not _NUMBER.fullmatch(value):
+        raise ValueProblem(f"{value!r} is not a number")
+    digits = value.lstrip("+-").partition("e")[0].partition("E")[0].replace(".", "").strip("0")
+    if len(digits) > MAX_NUMBER_DIGITS:
+        raise ValueProblem(f"{value} has more than {MAX_NUMBER_DIGITS} significant digits")
+    return value
+
+
+def _base64_bytes(value: object) -> bytes:
+    if not isinstance(value, str) or isinstance(value, _JsonNumber):
+        raise ValueProblem("a binary value must be base64 text")
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueProblem(f"{value!r} is not valid base64") from None
+
+
+def _typed(tag: str, inner: Any) -> AttributeValue:
+    match tag:
+        case "S" if isinstance(inner, str) and not isinstance(inner, _JsonNumber):
+            return {"S": inner}
+        case "N" if isinstance(inner, str):
+            return {"N": _number_text(inner)}
+        case "B":
+            return {"B": _base64_bytes(inner)}
+        case "BOOL" if isinstance(inner, bool):
+            return {"BOOL": inner}
+        case "NULL" if inner is True:
+            return {"NULL": True}
+        case "SS" if isinstance(inner, list) and inner:
+            return {"SS": [_typed("S", element)["S"] for element in inner]}
+        case "NS" if isinstance(inner, list) and inner:
+            return {"NS": [_typed("N", element)["N"] for element in inner]}
+        case "BS" if isinstance(inner, list) and inner:
+            return {"BS": [_base64_bytes(element) for element in inner]}
+        case "L" if isinstance(inner, list):
+            return {"L": [to_attribute_value(element) for element in inner]}
+        case "M" if isinstance(inner, dict):
+            return {"M": {name: to_attribute_value(v) for name, v in inner.items()}}
+    raise ValueProblem(f"{{{tag!r}: {inner!r}}} is not a valid {tag} value")
+
+
+def is_typed(value: object) -> bool:
+    return isinstance(value, dict) and len(value) == 1 and next(iter(value)) in TYPE_TAGS
+
+
+def to_attribute_value(value: Any) -> AttributeValue:
+    """An AttributeValue from plain JSON (from `loads_exact`) or a typed `{"S": ...}` object."""
+    if is_typed(value):
+        ((tag, inner),) = value.items()
+        return _typed(tag, inner)
+    if isinstance(value, _JsonNumber):
+        return {"N": _number_text(str(value))}
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, str):
+        return {"S": value}
+    if value is None:
+        return {"NULL": True}
+    if isinstance(value, list):
+        return {"L": [to_attribute_value(element) for element in value]}
+    if isinstance(value, dict):
+        return {"M": {name: to_attribute_value(v) for name, v in value.items()}}
+    raise ValueProblem(f"{value!r} cannot be a DynamoDB value")
+
+
+def parse_values_json(text: str, *, flag: str) -> dict[str, AttributeValue]:
+    """`--values '{":u": "user-1", ":n": {"N": "5"}}'`: plain or typed values by name."""
+    try:
+        document = loads_exact(text)
+    except ValueError as exc:
+        raise InputError(
+            f"{flag} is not valid JSON: {exc}", hint=f"{flag} takes a JSON object"
+        ) from None
+    if not isinstance(document, dict):
+        raise InputError(f"{flag} must be a JSON object", hint='e.g. {":u": "user-0000001"}')
+    values: dict[str, AttributeValue] = {}
+    for name, value in document.items():
+        try:
+            values[name] = to_attribute_value(value)
+        except ValueProblem as problem:
+            raise InputError(f"{flag} {name}: {problem}") from None
+    return values
+
+
+def parse_names_json(text: str, *, flag: str) -> dict[str, str]:
+    try:
+        document = json.loads(text)
+    except ValueError as exc:
+        raise InputError(
+            f"{flag} is not valid JSON: {exc}", hint=f"{flag} takes a JSON object"
+        ) from None
+    if not isinstance(document, dict) or not all(isinstance(v, str) for v in document.values()):
+        raise InputError(f"{flag} must map placeholders to names", hint='e.g. {"#n": "name"}')
+    return document
+
+
+def _check_key_value(attribute: KeyAttribute, value: AttributeValue, *, max_bytes: int) -> None:
+    ((tag, inner),) = value.items()
+    if tag != attribute.type:
+        raise ValueProblem(
+            f"key attribute {attribute.name!r} must be of type {attribute.type}, not {tag}"
+        )
+    if tag == "S":
+        size = len(inner.encode("utf-8", "surrogatepass"))
+    elif tag == "B":
+        size = len(inner)
+    else:
+        return
+    if size == 0:
+        raise ValueProblem(f"key attribute {attribute.name!r} must not be empty")
+    if size > max_bytes:
+        raise ValueProblem(f"key attribute {attribute.name!r} is over {max_bytes} bytes")
+
+
+def _bare_value(text: str, attribute: KeyAttribute) -> AttributeValue:
+    try:
+        match attribute.type:
+            case "N":
+                return {"N": _number_text(text)}
+            case "B":
+                return {"B": _base64_bytes(text)}
+    except ValueProblem as problem:
+        raise ValueProblem(
+            f"key attribute {attribute.name!r} ({attribute.type}): {problem}"
+        ) from None
+    return {"S": text}
+
+
+def parse_key_line(text: str, *, schema: KeySchema) -> Item | None:
+    """The key on one line, or None for a blank or comment line; raises ValueProblem."""
+    stripped = text.strip()
+    if not stripped or stripped.startswith("#"):
+        return None
+    if stripped.startswith("{"):
+        try:
+            document = loads_exact(stripped)
+        except ValueError as exc:
+            raise ValueProblem(f"not valid JSON ({exc})") from None
+        if not isinstance(document, dict):
+            raise ValueProblem("a JSON key line must be an object")
+        extra = sorted(set(document) - set(schema.names))
+        if extra:
+            raise ValueProblem(
+                f"{', '.join(map(repr, extra))} is not a key attribute of the table "
+                f"(its key is {', '.join(schema.names)})"
+            )
+        key: Item = {}
+        for attribute in schema.attributes:
+            if attribute.name not in document:
+                raise ValueProblem(f"the key attribute {attribute.name!r} is missing")
+            raw = document[attribute.name]
+            if isinstance(raw, str) and not isinstance(raw, _JsonNumber):
+                value = _bare_value(raw, attribute)  # a JSON string is typed by the schema
+            else:
+                try:
+                    value = to_attribute_value(raw)
+                except ValueProblem as problem:
+                    raise ValueProblem(f"key attribute {attribute.name!r}: {problem}") from None
+            key[attribute.name] = value
+    else:
+        if schema.sort is not None:
+            raise ValueProblem(
+                f"the table also has the sort key {schema.sort.name!r}: write the full key as a "
+                f'JSON object, e.g. {{"{schema.partition.name}": ..., "{schema.sort.name}": ...}}'
+            )
+        key = {schema.partition.name: _bare_value(stripped, schema.partition)}
+    _check_key_value(
+        schema.partition, key[schema.partition.name], max_bytes=MAX_PARTITION_KEY_BYTES
+    )
+    if schema.sort is not None:
+        _check_key_value(schema.sort, key[schema.sort.name], max_bytes=MAX_SORT_KEY_BYTES)
+    return key
+
+
+def key_digest(key: Item) -> int:
+    """128 bits identifying a key; equal numbers written differently ("1", "1.0") agree."""
+    parts: list[bytes] = []
+    for name in sorted(key):
+        ((tag, inner),) = key[name].items()
+        if tag == "N":
+            try:
+                canonical = str(Decimal(inner).normalize()).encode()
+            except InvalidOperation:
+                canonical = inner.encode()
+        elif tag == "B":
+            canonical = inner
+        else:
+            canonical = inner.encode("utf-8", "surrogatepass")
+        parts.append(f"{len(name)}:{name}:{tag}:{len(canonical)}:".encode("utf-8", "surrogatepass"))
+        parts.append(canonical)
+    return int.from_bytes(hashlib.blake2b(b"".join(parts), digest_size=16).digest(), "big")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class KeyFilePlan:
+    """A validated key file: where to read it again and what the first pass found."""
+
+    path: Path  # the file itself, or the spool of standard input
+    display_name: str  # for messages: the path as given, or "stdin"
+    keys_total: int  # distinct keys
+    lines_total: int
+    duplicate_lines: frozenset[int]
+
+
+def _lines(stream: IO[bytes], *, source: str) -> Iterator[tuple[int, str]]:
+    for line_no, raw in enumerate(stream, start=1):
+        try:
+            yield line_no, raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise KeyLineError(
+                source=source, line_no=line_no, problem="is not valid UTF-8"
+            ) from None
+
+
+def _validate(
+    stream: IO[bytes], *, schema: KeySchema, source: str, spool: IO[bytes] | None
+) -> tuple[int, int, frozenset[int]]:
+    seen: set[int] = set()
+    duplicates: set[int] = set()
+    line_no = 0
+    for line_no, text in _lines(stream, source=source):
+        if spool is not None:
+            spool.write(text.encode("utf-8"))
+        try:
+            key = parse_key_line(text, schema=schema)
+        except ValueProblem as problem:
+            raise KeyLineError(source=source, line_no=line_no, problem=str(problem)) from None
+        if key is None:
+            continue
+        digest = key_digest(key)
+        if digest in seen:
+            duplicates.add(line_no)
+        else:
+            seen.add(digest)
+    return len(seen), line_no, frozenset(duplicates)
+
+
+@contextlib.contextmanager
+def open_key_file(
+    path_text: str, *, schema: KeySchema, stdin: IO[bytes] | None = None
+) -> Iterator[KeyFilePlan]:
+    """The first pass over a key file (`-` for stdin, spooled); the spool is removed on exit."""
+    if path_text == STDIN_NAME:
+        source = "stdin"
+        fd, spool_name = tempfile.mkstemp(prefix="asynccopy-keys-", suffix=".txt")
+        spool_path = Path(spool_name)
+        try:
+            with os.fdopen(fd, "wb") as spool:
+                stream = stdin if stdin is not None else sys.stdin.buffer
+                keys, lines, duplicates = _validate(
+                    stream, schema=schema, source=source, spool=spool
+                )
+            yield KeyFilePlan(
+                path=spool_path,
+                display_name=source,
+                keys_total=keys,
+                lines_total=lines,
+                duplicate_lines=duplicates,
+            )
+        finally:
+            spool_path.unlink(missing_ok=True)
+        return
+    path = Path(path_text)
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise InputError(
+            f"cannot read the key file {path_text}: {exc.strerror}",
+            hint="check the path given to --keys (or use - for standard input)",
+        ) from None
+    with handle:
+        keys, lines, duplicates = _validate(handle, schema=schema, source=path_text, spool=None)
+    yield KeyFilePlan(
+        path=path,
+        display_name=path_text,
+        keys_total=keys,
+        lines_total=lines,
+        duplicate_lines=duplicates,
+    )
+
+
+def iter_keys(plan: KeyFilePlan, *, schema: KeySchema) -> Iterator[tuple[int, Item]]:
+    """(line number, key) for every distinct key of a validated file, in file order."""
+    with plan.path.open("rb") as handle:
+        for line_no, text in _lines(handle, source=plan.display_name):
+            if line_no in plan.duplicate_lines:
+                continue
+            try:
+                key = parse_key_line(text, schema=schema)
+            except ValueProblem as problem:  # the file changed since it was validated
+                raise KeyLineError(
+                    source=plan.display_name, line_no=line_no, problem=str(problem)
+                ) from None
+            if key is not None:
+                yield line_no, key

@@ -1,0 +1,170 @@
+"""The read-capacity budget: a token bucket charged with the RCU each call really consumed.
+
+A call's cost is known only after it returns, so a reader first *reserves* an estimate
+(`acquire`), then `settle`s the difference once the service reports the capacity it consumed.
+The bucket may go negative: that debt is what the next reader waits for. Reserving before
+waiting also queues concurrent readers fairly, first come first served.
+
+The bucket starts empty and holds at most `burst_s` (<= 1 s) worth of tokens, so over any
+window the RCU consumed stays within rate x window + one second's worth: `rcu_per_s` of a run
+equals the target.
+
+On throttling the effective rate drops multiplicatively and climbs back additively with
+each successful call (AIMD), never above the target.
+
+Why not aiolimiter: its `AsyncLimiter` cannot change its rate (AIMD), cannot carry debt or take
+a refund when a call cost less than reserved, raises when one acquisition exceeds its burst,
+and reads the event loop's clock, which a test cannot replace. This class is the one wrapper
+the design asks for, with the clock and sleep injected so unit tests never sleep.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import anyio
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class LimiterConfig:
+    target_rcu_per_s: float
+    burst_s: float = 1.0  # tokens the bucket holds at most, in seconds of the current rate
+    decrease_factor: float = 0.5  # multiplicative decrease on throttling
+    increase_fraction: float = 0.05  # of the target, added back per successful call
+    floor_fraction: float = 0.02  # the rate never drops below this share of the target
+    decrease_interval_s: float = 1.0  # one burst of throttles counts as one decrease
+
+    def __post_init__(self) -> None:
+        if self.target_rcu_per_s <= 0:
+            raise ValueError(f"target_rcu_per_s={self.target_rcu_per_s} must be positive")
+        if not 0 < self.burst_s <= 1:
+            raise ValueError(f"burst_s={self.burst_s} must be in (0, 1]: at most a second's worth")
+        if not 0 < self.decrease_factor < 1:
+            raise ValueError(f"decrease_factor={self.decrease_factor} must be in (0, 1)")
+
+
+class Limiter(Protocol):
+    """What readers need from a read-capacity budget."""
+
+    @property
+    def target_rcu_per_s(self) -> float | None: ...
+
+    @property
+    def effective_rcu_per_s(self) -> float | None: ...
+
+    async def acquire(self, rcu: float) -> None: ...
+
+    def settle(self, *, reserved_rcu: float, consumed_rcu: float) -> None: ...
+
+    def on_throttle(self) -> None: ...
+
+    def on_success(self) -> None: ...
+
+
+class ReadCapacityLimiter:
+    """A token bucket in RCU with debt, refunds and AIMD; see the module docstring."""
+
+    def __init__(
+        self, config: LimiterConfig, *, clock: Clock = time.monotonic, sleep: Sleep = anyio.sleep
+    ) -> None:
+        self._config = config
+        self._clock = clock
+        self._sleep = sleep
+        self._rate = config.target_rcu_per_s
+        self._tokens = 0.0  # starts empty: no initial burst above the target
+        self._last: float | None = None
+        self._last_decrease: float | None = None
+
+    @property
+    def target_rcu_per_s(self) -> float:
+        return self._config.target_rcu_per_s
+
+    @property
+    def effective_rcu_per_s(self) -> float:
+        return self._rate
+
+    @property
+    def tokens(self) -> float:
+        self._refill()
+        return self._tokens
+
+    def _capacity(self) -> float:
+        return self._rate * self._config.burst_s
+
+    def _refill(self) -> None:
+        now = self._clock()
+        if self._last is not None:
+            self._tokens = min(self._capacity(), self._tokens + (now - self._last) * self._rate)
+        self._last = now
+
+    async def acquire(self, rcu: float) -> None:
+        """Reserve `rcu` (any amount, even more than a burst) and wait until it is covered."""
+        if rcu < 0:
+            raise ValueError(f"cannot acquire a negative amount ({rcu} RCU)")
+        self._refill()
+        self._tokens -= rcu
+        if self._tokens < 0:
+            await self._sleep(-self._tokens / self._rate)
+
+    def settle(self, *, reserved_rcu: float, consumed_rcu: float) -> None:
+        """Charge what a call cost beyond its reservation, or refund what it did not use."""
+        self._refill()
+        self._tokens = min(self._capacity(), self._tokens + reserved_rcu - consumed_rcu)
+
+    def on_throttle(self) -> None:
+        now = self._clock()
+        if (
+            self._last_decrease is not None
+            and now - self._last_decrease < self._config.decrease_interval_s
+        ):
+            return
+        self._refill()
+        floor = self._config.target_rcu_per_s * self._config.floor_fraction
+        self._rate = max(floor, self._rate * self._config.decrease_factor)
+        self._tokens = min(self._tokens, self._capacity())
+        self._last_decrease = now
+
+    def on_success(self) -> None:
+        if self._rate >= self._config.target_rcu_per_s:
+            return
+        self._refill()
+        step = self._config.target_rcu_per_s * self._config.increase_fraction
+        self._rate = min(self._config.target_rcu_per_s, self._rate + step)
+
+
+class UnlimitedLimiter:
+    """`--rate max`: no budget; throttling is still handled by the retry backoff."""
+
+    @property
+    def target_rcu_per_s(self) -> None:
+        return None
+
+    @property
+    def effective_rcu_per_s(self) -> None:
+        return None
+
+    async def acquire(self, rcu: float) -> None:
+        del rcu
+
+    def settle(self, *, reserved_rcu: float, consumed_rcu: float) -> None:
+        del reserved_rcu, consumed_rcu
+
+    def on_throttle(self) -> None:
+        pass
+
+    def on_success(self) -> None:
+        pass
+
+
+def make_limiter(
+    rcu_per_s: float | None, *, clock: Clock = time.monotonic, sleep: Sleep = anyio.sleep
+) -> Limiter:
+    if rcu_per_s is None:
+        return UnlimitedLimiter()
+    return ReadCapacityLimiter(LimiterConfig(target_rcu_per_s=rcu_per_s), clock=clock, sleep=sleep)

@@ -1,0 +1,162 @@
+"""The copy's task graph, the only module that knows it:
+
+    source.units() -> [unit stream] -> readers x concurrency -> [page stream]
+        -> packer (items -> messages -> batches) -> [batch stream] -> senders x concurrency
+
+Every stream is a bounded anyio memory stream, so a slow stage holds back the ones before it
+and memory stays bounded whatever the number of keys (see config.py for the bound).
+Setting `stop` cancels the reading stages only: pages already read are still packed, and
+every batch is sent before `run_pipeline` returns.
+
+Where a checkpoint goes (for `--resume`): a page's `position` says what it covers. A position
+is done when every message holding its items is in a SendResult's `sent`; for a key file,
+the highest `last_line` below which every chunk is done is the line to resume after; for a Scan
+segment, the `last_evaluated_key` of its highest page that is done.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from asynccopy.codec import BatchPacker, ItemTooLargeError, Message, MessagePacker
+from asynccopy.sender import Sender, SendResult
+from asynccopy.sources.base import Page, Source
+from asynccopy.stats import FailedKey, Stats
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PipelineConfig:
+    key_names: tuple[str, ...]
+    max_message_bytes: int
+    max_batch_bytes: int
+    readers: int
+    senders: int
+    unit_buffer: int = 8
+    page_buffer: int = 8
+    batch_buffer: int = 8
+
+
+def record_send(stats: Stats, result: SendResult) -> None:
+    """Count one batch's outcome; its failed messages fail every item they hold."""
+    items = sum(len(message.keys) for message in result.sent)
+    if result.dry_run:
+        stats.items_dry_run += items
+    else:
+        stats.items_sent += items
+        stats.messages_sent += len(result.sent)
+        stats.batches_sent += 1 if result.sent else 0
+        stats.bytes_sent += sum(message.size_bytes for message in result.sent)
+        stats.sqs_request_units += result.request_units
+    stats.retries += result.retries
+    stats.throttles += result.throttles
+    stats.record_failed(
+        [FailedKey(key=key, reason=f.code) for f in result.failed for key in f.message.keys]
+    )
+
+
+async def _cancel_when_set(stop: anyio.Event, scope: anyio.CancelScope) -> None:
+    await stop.wait()
+    scope.cancel()
+
+
+async def _feed_units(source: Source[Any], units: MemoryObjectSendStream[Any]) -> None:
+    async with units, contextlib.aclosing(source.units()) as stream:
+        async for unit in stream:
+            await units.send(unit)
+
+
+async def _read(
+    source: Source[Any],
+    units: MemoryObjectReceiveStream[Any],
+    pages: MemoryObjectSendStream[Page],
+) -> None:
+    async with units, pages:
+        async for unit in units:
+            async with contextlib.aclosing(source.pages(unit)) as page_stream:
+                async for page in page_stream:
+                    await pages.send(page)
+
+
+async def _read_all(
+    source: Source[Any],
+    pages: MemoryObjectSendStream[Page],
+    *,
+    config: PipelineConfig,
+    stop: anyio.Event | None,
+) -> None:
+    async with pages, anyio.create_task_group() as watch:
+        if stop is not None:
+            watch.start_soon(_cancel_when_set, stop, watch.cancel_scope)
+        unit_send, unit_receive = anyio.create_memory_object_stream[Any](config.unit_buffer)
+        async with anyio.create_task_group() as readers:
+            readers.start_soon(_feed_units, source, unit_send)
+            for _ in range(config.readers):
+                readers.start_soon(_read, source, unit_receive.clone(), pages.clone())
+            unit_receive.close()
+        watch.cancel_scope.cancel()  # reading is done: stop watching for `stop`
+
+
+async def _pack(
+    pages: MemoryObjectReceiveStream[Page],
+    batches: MemoryObjectSendStream[list[Message]],
+    *,
+    config: PipelineConfig,
+    stats: Stats,
+) -> None:
+    messages = MessagePacker(key_names=config.key_names, max_message_bytes=config.max_message_bytes)
+    batcher = BatchPacker(max_batch_bytes=config.max_batch_bytes)
+    async with pages, batches:
+        async for page in pages:
+            stats.record_read(items=len(page.items), missing=page.missing)
+            stats.record_failed(page.failed)
+            too_large: list[FailedKey] = []
+            for item in page.items:
+                try:
+                    done = messages.add(item)
+                except ItemTooLargeError as exc:
+                    too_large.append(FailedKey(key=exc.key, reason="ItemTooLarge"))
+                    continue
+                for message in done:
+                    for batch in batcher.add(message):
+                        await batches.send(batch)
+            stats.record_failed(too_large)
+        for message in messages.flush():
+            for batch in batcher.add(message):
+                await batches.send(batch)
+        for batch in batcher.flush():
+            await batches.send(batch)
+
+
+async def _send(
+    batches: MemoryObjectReceiveStream[list[Message]], *, sender: Sender, stats: Stats
+) -> None:
+    async with batches:
+        async for batch in batches:
+            record_send(stats, await sender.send(batch))
+
+
+async def run_pipeline(
+    source: Source[Any],
+    *,
+    sender: Sender,
+    config: PipelineConfig,
+    stats: Stats,
+    stop: anyio.Event | None = None,
+) -> None:
+    """Read everything `source` selects and send it; returns when the last batch is sent."""
+    page_send, page_receive = anyio.create_memory_object_stream[Page](config.page_buffer)
+    batch_send, batch_receive = anyio.create_memory_object_stream[list[Message]](
+        config.batch_buffer
+    )
+    async with anyio.create_task_group() as group:
+        group.start_soon(partial(_read_all, source, page_send, config=config, stop=stop))
+        group.start_soon(partial(_pack, page_receive, batch_send, config=config, stats=stats))
+        for _ in range(config.senders):
+            group.start_soon(partial(_send, batch_receive.clone(), sender=sender, stats=stats))
+        batch_receive.close()

@@ -1,0 +1,114 @@
+"""The progress display on stderr, drawn from the counters a few times a second.
+
+live   a rich Live panel, redrawn every `refresh_s` (stderr is a terminal)
+plain  one line every `plain_every_s` (stderr is a file or a pipe)
+off    `--no-progress`
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+
+import anyio
+from rich.console import Console
+from rich.live import Live
+from rich.text import Text
+
+from asynccopy.limiter import Limiter
+from asynccopy.stats import Stats
+
+
+class ProgressMode(Enum):
+    LIVE = "live"
+    PLAIN = "plain"
+    OFF = "off"
+
+    @classmethod
+    def choose(cls, *, enabled: bool, console: Console) -> ProgressMode:
+        if not enabled:
+            return cls.OFF
+        return cls.LIVE if console.is_terminal else cls.PLAIN
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ProgressConfig:
+    mode: ProgressMode
+    refresh_s: float = 0.25
+    plain_every_s: float = 5.0
+
+
+def _duration(seconds: float) -> str:
+    whole = int(seconds)
+    return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
+
+
+def _bytes(count: int) -> str:
+    if count < 1024:
+        return f"{count} B"
+    size = count / 1024
+    for unit in ("KB", "MB"):
+        if size < 1024:
+            return f"{size:,.1f} {unit}"
+        size /= 1024
+    return f"{size:,.1f} GB"
+
+
+class ProgressView:
+    """What the display shows, computed from the counters; the clock is injected."""
+
+    def __init__(
+        self, stats: Stats, *, limiter: Limiter, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._stats = stats
+        self._limiter = limiter
+        self._clock = clock
+
+    def line(self) -> str:
+        stats = self._stats
+        elapsed = stats.elapsed_s(self._clock())
+        done = stats.items_read + stats.items_missing + stats.items_failed
+        total = stats.items_selected
+        total_text = (
+            "?" if total is None else f"{total:,}" + ("" if stats.items_selected_exact else "~")
+        )
+        items_per_s = stats.items_read / elapsed if elapsed > 0 else 0.0
+        rcu_per_s = stats.rcu_consumed / elapsed if elapsed > 0 else 0.0
+        effective = self._limiter.effective_rcu_per_s
+        target = self._limiter.target_rcu_per_s
+        rate = (
+            f"{rcu_per_s:,.1f} RCU/s (no limit)"
+            if target is None or effective is None
+            else f"{rcu_per_s:,.1f} RCU/s (allowed {effective:,.1f} of {target:,.1f})"
+        )
+        if total is not None and items_per_s > 0 and total > done:
+            eta = _duration((total - done) / items_per_s)
+        else:
+            eta = "?" if total is None else "0:00:00"
+        return (
+            f"read {stats.items_read:,}/{total_text} · sent {stats.items_sent:,}"
+            f" · missing {stats.items_missing:,} · failed {stats.items_failed:,}"
+            f" | {rate} · {items_per_s:,.0f} items/s"
+            f" | {_bytes(stats.bytes_sent)} in {stats.messages_sent:,} messages"
+            f" | retries {stats.retries:,} · throttles {stats.throttles:,}"
+            f" | elapsed {_duration(elapsed)} · ETA {eta}"
+        )
+
+
+async def show_progress(view: ProgressView, *, console: Console, config: ProgressConfig) -> None:
+    """Redraw until cancelled; the caller cancels it when the copy ends."""
+    if config.mode is ProgressMode.OFF:
+        return
+    if config.mode is ProgressMode.PLAIN:
+        while True:
+            await anyio.sleep(config.plain_every_s)
+            console.print(view.line(), markup=False, highlight=False, soft_wrap=True)
+    with Live(Text(view.line()), console=console, auto_refresh=False, transient=False) as live:
+        try:
+            while True:
+                await anyio.sleep(config.refresh_s)
+                live.update(Text(view.line()), refresh=True)
+        finally:
+            live.update(Text(view.line()), refresh=True)

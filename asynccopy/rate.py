@@ -1,0 +1,100 @@
+"""`--rate`: read capacity units per second taken from the source table.
+
+200     200 RCU/s
+40%     40% of the table's provisioned read capacity
+max     no limit (throttling still slows the copy down)
+(none)  50% of provisioned RCU, or DEFAULT_ON_DEMAND_RCU_PER_S on an on-demand table
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Final
+
+from asynccopy.errors import RateError
+
+DEFAULT_PROVISIONED_SHARE_PERCENT: Final = 50
+# A new on-demand table serves about 12,000 reads per second at once; take a small share of
+# that by default so a copy does not crowd out the table's own traffic.
+DEFAULT_ON_DEMAND_RCU_PER_S: Final = 1_000
+MAX_RCU_PER_S: Final = 10_000_000
+
+_NUMBER: Final = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RateSpec:
+    """What the user asked for; `resolve` turns it into RCU/s once the table is known."""
+
+    text: str  # as given, for messages; "" for the default
+    rcu_per_s: float | None = None  # an absolute rate
+    percent_of_provisioned: float | None = None
+    unlimited: bool = False
+
+    @property
+    def is_default(self) -> bool:
+        return self.text == ""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ResolvedRate:
+    rcu_per_s: float | None  # None: no limit
+    description: str  # how it was chosen, printed at start
+
+
+def _positive(text: str, number_text: str, what: str) -> float:
+    if not _NUMBER.fullmatch(number_text):
+        raise RateError(text=text, problem=f"{what} is not a number")
+    value = Fraction(number_text)
+    if value <= 0:
+        raise RateError(text=text, problem=f"{what} must be more than zero")
+    return value.numerator / value.denominator
+
+
+def parse_rate(text: str | None) -> RateSpec:
+    """A RateSpec from the flag's text; raises RateError for 0, negatives and words."""
+    if text is None or text.strip() == "":
+        return RateSpec(text="", percent_of_provisioned=DEFAULT_PROVISIONED_SHARE_PERCENT)
+    cleaned = text.strip().lower()
+    if cleaned in ("max", "unlimited"):
+        return RateSpec(text=text, unlimited=True)
+    if cleaned.endswith("%"):
+        percent = _positive(text, cleaned[:-1].strip(), "the percentage")
+        if percent > 100:
+            raise RateError(text=text, problem="a share of provisioned capacity is at most 100%")
+        return RateSpec(text=text, percent_of_provisioned=percent)
+    rate = _positive(text, cleaned, "the rate")
+    if rate > MAX_RCU_PER_S:
+        raise RateError(text=text, problem=f"more than {MAX_RCU_PER_S} RCU/s; use max")
+    return RateSpec(text=text, rcu_per_s=rate)
+
+
+def resolve_rate(spec: RateSpec, *, provisioned_rcu: int) -> ResolvedRate:
+    """RCU/s for a table with `provisioned_rcu` (0 for on-demand)."""
+    if spec.unlimited:
+        return ResolvedRate(rcu_per_s=None, description="no limit (--rate max)")
+    if spec.rcu_per_s is not None:
+        return ResolvedRate(rcu_per_s=spec.rcu_per_s, description=f"{spec.rcu_per_s:g} RCU/s")
+    percent = spec.percent_of_provisioned
+    assert percent is not None
+    if provisioned_rcu <= 0:
+        if spec.is_default:
+            return ResolvedRate(
+                rcu_per_s=DEFAULT_ON_DEMAND_RCU_PER_S,
+                description=(
+                    f"{DEFAULT_ON_DEMAND_RCU_PER_S} RCU/s, the default for an on-demand table "
+                    f"(set --rate to change it)"
+                ),
+            )
+        raise RateError(
+            text=spec.text,
+            problem="the table is on-demand, so it has no provisioned capacity to take a share of",
+        )
+    rate = provisioned_rcu * percent / 100
+    default = " (the default)" if spec.is_default else ""
+    return ResolvedRate(
+        rcu_per_s=rate,
+        description=f"{rate:g} RCU/s = {percent:g}% of {provisioned_rcu} provisioned RCU{default}",
+    )

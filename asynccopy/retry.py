@@ -1,0 +1,90 @@
+"""Bounded full-jitter exponential backoff, and which AWS errors are worth another attempt.
+
+Full jitter (a uniform delay in [0, min(cap, base x 2^attempt)]) spreads retries of many
+concurrent callers apart, as the AWS Architecture Blog's "Exponential Backoff and Jitter" shows.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Final
+
+import anyio
+from botocore.exceptions import ClientError
+
+Sleep = Callable[[float], Awaitable[None]]
+
+THROTTLING_CODES: Final = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "Throttling",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "RequestThrottled",
+        "AWS.SimpleQueueService.RequestThrottled",
+    }
+)
+TRANSIENT_CODES: Final = frozenset(
+    {
+        "InternalServerError",
+        "InternalFailure",
+        "InternalError",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "KMS.ThrottlingException",
+    }
+)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RetryPolicy:
+    max_attempts: int = 8  # attempts in all, the first included
+    base_delay_s: float = 0.05
+    max_delay_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError(f"max_attempts={self.max_attempts} must be at least 1")
+
+
+@dataclass(kw_only=True, slots=True)
+class Backoff:
+    """Delays between attempts; `sleep` and `rng` are injected so tests never wait."""
+
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    sleep: Sleep = anyio.sleep
+    rng: random.Random = field(default_factory=random.Random)
+
+    def delay_s(self, retry: int) -> float:
+        """The delay before retry number `retry` (0 for the first retry)."""
+        ceiling = min(self.policy.max_delay_s, self.policy.base_delay_s * 2**retry)
+        return self.rng.uniform(0, ceiling)
+
+    async def wait(self, retry: int) -> None:
+        await self.sleep(self.delay_s(retry))
+
+
+def error_code(exc: BaseException) -> str:
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", "Unknown"))
+    return type(exc).__name__
+
+
+def is_throttling(exc: BaseException) -> bool:
+    return isinstance(exc, ClientError) and error_code(exc) in THROTTLING_CODES
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Throttling and the service's own faults; never a fault in the request."""
+    if not isinstance(exc, ClientError):
+        return False
+    code = error_code(exc)
+    if code in THROTTLING_CODES or code in TRANSIENT_CODES:
+        return True
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    return isinstance(status, int) and status >= 500

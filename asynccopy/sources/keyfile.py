@@ -1,0 +1,152 @@
+"""Items named in a validated key file, read with BatchGetItem (<= 100 keys per call)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Iterator
+from dataclasses import dataclass
+from functools import partial
+from itertools import islice
+from typing import Any
+
+import anyio.to_thread
+
+from asynccopy.codec import Item
+from asynccopy.errors import ReadError
+from asynccopy.itemsize import batch_get_read_units, item_size_bytes, read_units
+from asynccopy.keys import KeyFilePlan, iter_keys, key_digest
+from asynccopy.sources.base import CostEstimator, KeyChunkPosition, Page, ReadContext, reported_rcu
+from asynccopy.stats import FailedKey
+from asynccopy.tables import KeySchema
+
+# Lines handed from the reading thread at a time: one thread hop per many keys, not per key.
+_LINES_PER_HOP = 2_000
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class KeyChunk:
+    keys: list[Item]
+    position: KeyChunkPosition
+
+
+async def chunk_keys(
+    lines: Iterator[tuple[int, Item]], *, keys_per_chunk: int
+) -> AsyncGenerator[KeyChunk, None]:
+    """Chunks of up to `keys_per_chunk` keys, the file read off the event loop."""
+    pending: list[tuple[int, Item]] = []
+    while True:
+        block = await anyio.to_thread.run_sync(lambda: list(islice(lines, _LINES_PER_HOP)))
+        pending.extend(block)
+        while len(pending) >= keys_per_chunk or (pending and not block):
+            chunk, pending = pending[:keys_per_chunk], pending[keys_per_chunk:]
+            yield KeyChunk(
+                keys=[key for _, key in chunk],
+                position=KeyChunkPosition(first_line=chunk[0][0], last_line=chunk[-1][0]),
+            )
+        if not block:
+            return
+
+
+class BatchGetReader:
+    """Reads key chunks with BatchGetItem; UnprocessedKeys retried with backoff, then reported."""
+
+    def __init__(
+        self,
+        context: ReadContext,
+        *,
+        table: str,
+        schema: KeySchema,
+        consistent_read: bool,
+        average_item_bytes: int,
+    ) -> None:
+        self._context = context
+        self._table = table
+        self._key_names = schema.names
+        self._consistent = consistent_read
+        self._estimator = CostEstimator(
+            initial_rcu=read_units(average_item_bytes, consistent=consistent_read)
+        )
+
+    def _cost(self, reply: dict[str, Any], *, keys_asked: int) -> float:
+        reported = reported_rcu(reply, self._table)
+        if reported is not None:
+            return reported
+        items = reply.get("Responses", {}).get(self._table, [])
+        unprocessed = len(reply.get("UnprocessedKeys", {}).get(self._table, {}).get("Keys", []))
+        # A key that is not found still costs one read unit, as a GetItem would.
+        not_found = max(0, keys_asked - unprocessed - len(items))
+        sizes = [item_size_bytes(item) for item in items] + [0] * not_found
+        return batch_get_read_units(sizes, consistent=self._consistent)
+
+    async def read(self, keys: list[Item]) -> tuple[list[Item], list[FailedKey]]:
+        """The items found among `keys`, and the keys that could not be read."""
+        context = self._context
+        found: list[Item] = []
+        pending = keys
+        attempts = context.backoff.policy.max_attempts
+        for attempt in range(attempts):
+            asked = len(pending)
+            try:
+                reply, consumed = await context.call(
+                    "BatchGetItem",
+                    partial(
+                        context.client.batch_get_item,
+                        RequestItems={
+                            self._table: {"Keys": pending, "ConsistentRead": self._consistent}
+                        },
+                        ReturnConsumedCapacity="TOTAL",
+                    ),
+                    reserve_rcu=self._estimator.per_unit() * asked,
+                    cost_rcu=partial(self._cost, keys_asked=asked),
+                )
+            except ReadError as exc:
+                return found, [FailedKey(key=key, reason=exc.code) for key in pending]
+            found.extend(reply.get("Responses", {}).get(self._table, []))
+            unprocessed = reply.get("UnprocessedKeys", {}).get(self._table, {}).get("Keys", [])
+            self._estimator.observe(units=asked - len(unprocessed), rcu=consumed)
+            if not unprocessed:
+                context.limiter.on_success()
+                return found, []
+            # DynamoDB returns UnprocessedKeys when a call exceeds the table's throughput.
+            context.stats.throttles += 1
+            context.limiter.on_throttle()
+            pending = unprocessed
+            if attempt + 1 < attempts:
+                context.stats.retries += 1
+                await context.backoff.wait(attempt)
+        return found, [FailedKey(key=key, reason="UnprocessedKeys") for key in pending]
+
+
+class KeyFileSource:
+    """Source: chunks of a key file, each read with BatchGetItem."""
+
+    def __init__(
+        self,
+        reader: BatchGetReader,
+        *,
+        plan: KeyFilePlan,
+        schema: KeySchema,
+        keys_per_chunk: int,
+        limit_keys: int | None = None,
+    ) -> None:
+        self._reader = reader
+        self._plan = plan
+        self._schema = schema
+        self._keys_per_chunk = keys_per_chunk
+        self._limit = limit_keys
+        self._key_names = schema.names
+
+    def units(self) -> AsyncGenerator[KeyChunk, None]:
+        lines = iter_keys(self._plan, schema=self._schema)
+        if self._limit is not None:
+            lines = islice(lines, self._limit)
+        return chunk_keys(lines, keys_per_chunk=self._keys_per_chunk)
+
+    async def pages(self, unit: KeyChunk) -> AsyncGenerator[Page, None]:
+        items, failed = await self._reader.read(unit.keys)
+        if len(items) + len(failed) == len(unit.keys):
+            missing: list[Item] = []
+        else:
+            seen = {key_digest({n: item[n] for n in self._key_names}) for item in items}
+            seen.update(key_digest(f.key) for f in failed)
+            missing = [key for key in unit.keys if key_digest(key) not in seen]
+        yield Page(items=items, position=unit.position, missing=missing, failed=failed)

@@ -1,0 +1,201 @@
+"""The result of a copy (or of a dry run's plan), as one record, and its two renderings."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from asynccopy.codec import Item, key_to_text
+from asynccopy.errors import ExitCode
+from asynccopy.stats import Stats
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DryRunPlan:
+    max_message_bytes: int
+    average_item_bytes: int
+    estimated_rcu: float
+    estimated_messages: int
+    estimated_batches: int  # SendMessageBatch requests
+    estimated_request_units: int  # SQS 64 KB billing units
+    estimated_seconds: float | None  # None: no rate limit
+    sample_items: tuple[Item, ...]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CopySummary:
+    table: str
+    queue_url: str
+    items_selected: int | None
+    items_selected_exact: bool
+    items_read: int
+    items_sent: int
+    items_missing: int
+    items_failed: int
+    messages_sent: int
+    batches_sent: int
+    bytes_sent: int
+    sqs_request_units: int
+    rcu_consumed: float
+    rcu_per_s: float
+    elapsed_s: float
+    rate_target: float | None  # RCU/s; None: no limit
+    rate_description: str
+    retries: int
+    throttles: int
+    interrupted: bool
+    dry_run: bool
+    missing_sample: tuple[str, ...]
+    failed_sample: tuple[str, ...]  # "key (reason)"
+    error: str | None = None  # a failure that stopped the copy early
+    plan: DryRunPlan | None = None
+
+    @property
+    def exit_code(self) -> ExitCode:
+        if self.interrupted:
+            return ExitCode.INTERRUPTED
+        if self.items_failed or self.error:
+            return ExitCode.FAILURES
+        return ExitCode.OK
+
+    def to_json(self) -> dict[str, Any]:
+        document: dict[str, Any] = {
+            "table": self.table,
+            "queue_url": self.queue_url,
+            "items_selected": self.items_selected,
+            "items_selected_exact": self.items_selected_exact,
+            "items_read": self.items_read,
+            "items_sent": self.items_sent,
+            "items_missing": self.items_missing,
+            "items_failed": self.items_failed,
+            "messages_sent": self.messages_sent,
+            "batches_sent": self.batches_sent,
+            "bytes_sent": self.bytes_sent,
+            "sqs_request_units": self.sqs_request_units,
+            "rcu_consumed": round(self.rcu_consumed, 3),
+            "rcu_per_s": round(self.rcu_per_s, 3),
+            "elapsed_s": round(self.elapsed_s, 3),
+            "rate_target": self.rate_target,
+            "retries": self.retries,
+            "throttles": self.throttles,
+            "interrupted": self.interrupted,
+            "dry_run": self.dry_run,
+            "missing_keys_sample": list(self.missing_sample),
+            "failed_keys_sample": list(self.failed_sample),
+            "error": self.error,
+            "exit_code": int(self.exit_code),
+        }
+        if self.plan is not None:
+            plan = self.plan
+            document.update(
+                max_message_bytes=plan.max_message_bytes,
+                average_item_bytes=plan.average_item_bytes,
+                estimated_rcu=round(plan.estimated_rcu, 3),
+                estimated_messages=plan.estimated_messages,
+                estimated_batches=plan.estimated_batches,
+                estimated_request_units=plan.estimated_request_units,
+                estimated_seconds=(
+                    None if plan.estimated_seconds is None else round(plan.estimated_seconds, 3)
+                ),
+                # wire form: B as base64, as in the message bodies
+                sample_items=[json.loads(key_to_text(item)) for item in plan.sample_items],
+            )
+        return document
+
+
+def build_summary(
+    stats: Stats,
+    *,
+    now_s: float,
+    table: str,
+    queue_url: str,
+    rate_target: float | None,
+    rate_description: str,
+    dry_run: bool,
+    error: str | None = None,
+    plan: DryRunPlan | None = None,
+) -> CopySummary:
+    elapsed = stats.elapsed_s(now_s)
+    return CopySummary(
+        table=table,
+        queue_url=queue_url,
+        items_selected=stats.items_selected,
+        items_selected_exact=stats.items_selected_exact,
+        items_read=stats.items_read,
+        items_sent=stats.items_sent,
+        items_missing=stats.items_missing,
+        items_failed=stats.items_failed,
+        messages_sent=stats.messages_sent,
+        batches_sent=stats.batches_sent,
+        bytes_sent=stats.bytes_sent,
+        sqs_request_units=stats.sqs_request_units,
+        rcu_consumed=stats.rcu_consumed,
+        rcu_per_s=stats.rcu_consumed / elapsed if elapsed > 0 else 0.0,
+        elapsed_s=elapsed,
+        rate_target=rate_target,
+        rate_description=rate_description,
+        retries=stats.retries,
+        throttles=stats.throttles,
+        interrupted=stats.interrupted,
+        dry_run=dry_run,
+        missing_sample=tuple(key_to_text(key) for key in stats.missing_sample),
+        failed_sample=tuple(f"{key_to_text(f.key)} ({f.reason})" for f in stats.failed_sample),
+        error=error,
+        plan=plan,
+    )
+
+
+def _count(value: int | None) -> str:
+    return "unknown" if value is None else f"{value:,}"
+
+
+def render_text(summary: CopySummary) -> str:
+    """The summary for people: a few aligned lines."""
+    lines: list[str] = []
+    if summary.plan is not None:
+        plan = summary.plan
+        seconds = (
+            "no limit (--rate max)"
+            if plan.estimated_seconds is None
+            else f"{plan.estimated_seconds:,.1f} s"
+        )
+        lines += [
+            "dry run: nothing was sent",
+            f"  table            {summary.table}",
+            f"  queue            {summary.queue_url}",
+            f"  message limit    {plan.max_message_bytes:,} bytes (the queue's MaximumMessageSize)",
+            f"  items selected   {_count(summary.items_selected)}"
+            + ("" if summary.items_selected_exact else " (the table's estimate)"),
+            f"  average item     {plan.average_item_bytes:,} bytes (TableSizeBytes / ItemCount)",
+            f"  estimated RCU    {plan.estimated_rcu:,.1f}",
+            f"  messages         {plan.estimated_messages:,}",
+            f"  SendMessageBatch {plan.estimated_batches:,} requests,"
+            f" {plan.estimated_request_units:,} SQS 64 KB request units",
+            f"  rate             {summary.rate_description}",
+            f"  duration         {seconds}",
+            f"  sample items     {len(plan.sample_items)}",
+        ]
+        lines += [f"    {key_to_text(item)}" for item in plan.sample_items]
+    else:
+        state = "interrupted" if summary.interrupted else "done"
+        lines += [
+            f"copy {state}: {summary.items_sent:,} of {_count(summary.items_selected)} items sent"
+            f" in {summary.elapsed_s:,.1f} s",
+            f"  read {summary.items_read:,} · missing {summary.items_missing:,}"
+            f" · failed {summary.items_failed:,}",
+            f"  {summary.messages_sent:,} messages in {summary.batches_sent:,} batches,"
+            f" {summary.bytes_sent:,} bytes, {summary.sqs_request_units:,} SQS request units",
+            f"  {summary.rcu_consumed:,.1f} RCU at {summary.rcu_per_s:,.1f} RCU/s"
+            f" (target {summary.rate_description})",
+            f"  retries {summary.retries:,} · throttles {summary.throttles:,}",
+        ]
+    if summary.missing_sample:
+        lines.append(f"  missing keys (first {len(summary.missing_sample)}):")
+        lines += [f"    {key}" for key in summary.missing_sample]
+    if summary.failed_sample:
+        lines.append(f"  failed keys (first {len(summary.failed_sample)}):")
+        lines += [f"    {key}" for key in summary.failed_sample]
+    if summary.error:
+        lines.append(f"  stopped early: {summary.error}")
+    return "\n".join(lines)

@@ -1,0 +1,104 @@
+"""What asynccopy needs to know about the source table, from one DescribeTable call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+from botocore.exceptions import ClientError
+
+from asynccopy.errors import InputError, TableNotFoundError
+from asynccopy.itemsize import READ_UNIT_BYTES
+from asynccopy.retry import error_code
+
+# Used until a table reports its size: one read unit's worth.
+FALLBACK_ITEM_BYTES: Final = 1_024
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class KeyAttribute:
+    name: str
+    type: str  # "S", "N" or "B"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class KeySchema:
+    partition: KeyAttribute
+    sort: KeyAttribute | None = None
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (
+            (self.partition.name,) if self.sort is None else (self.partition.name, self.sort.name)
+        )
+
+    @property
+    def attributes(self) -> tuple[KeyAttribute, ...]:
+        return (self.partition,) if self.sort is None else (self.partition, self.sort)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TableInfo:
+    name: str
+    key_schema: KeySchema
+    billing_mode: str  # "PROVISIONED" or "PAY_PER_REQUEST"
+    provisioned_rcu: int  # 0 for on-demand
+    item_count: int  # DynamoDB's estimate, refreshed about every six hours
+    size_bytes: int
+
+    @property
+    def on_demand(self) -> bool:
+        return self.billing_mode == "PAY_PER_REQUEST" or self.provisioned_rcu <= 0
+
+    @property
+    def average_item_bytes(self) -> int:
+        """TableSizeBytes / ItemCount, or a fallback for an empty or new table."""
+        if self.item_count <= 0 or self.size_bytes <= 0:
+            return FALLBACK_ITEM_BYTES
+        return max(1, -(-self.size_bytes // self.item_count))
+
+
+def parse_table_description(table: dict[str, Any]) -> TableInfo:
+    types = {d["AttributeName"]: d["AttributeType"] for d in table["AttributeDefinitions"]}
+    partition: KeyAttribute | None = None
+    sort: KeyAttribute | None = None
+    for element in table["KeySchema"]:
+        attribute = KeyAttribute(
+            name=element["AttributeName"], type=types[element["AttributeName"]]
+        )
+        if element["KeyType"] == "HASH":
+            partition = attribute
+        else:
+            sort = attribute
+    assert partition is not None, "DynamoDB always reports a HASH key"
+    billing = table.get("BillingModeSummary", {}).get("BillingMode", "PROVISIONED")
+    rcu = int(table.get("ProvisionedThroughput", {}).get("ReadCapacityUnits", 0))
+    return TableInfo(
+        name=table["TableName"],
+        key_schema=KeySchema(partition=partition, sort=sort),
+        billing_mode=billing,
+        provisioned_rcu=0 if billing == "PAY_PER_REQUEST" else rcu,
+        item_count=int(table.get("ItemCount", 0)),
+        size_bytes=int(table.get("TableSizeBytes", 0)),
+    )
+
+
+async def describe_table(client: Any, *, table: str, region: str | None) -> TableInfo:
+    """The table's key schema, capacity and size, or an InputError naming what to fix."""
+    try:
+        reply = await client.describe_table(TableName=table)
+    except ClientError as exc:
+        code = error_code(exc)
+        if code == "ResourceNotFoundException":
+            raise TableNotFoundError(table=table, region=region) from exc
+        raise InputError(
+            f"cannot describe table {table!r}: {code}",
+            hint="the source identity needs dynamodb:DescribeTable, BatchGetItem, Query and Scan",
+        ) from exc
+    return parse_table_description(reply["Table"])
+
+
+def read_units_for_bytes(size_bytes: int, *, consistent: bool) -> float:
+    """Read units for `size_bytes` read as one page (no 4 KB minimum)."""
+    units = size_bytes / READ_UNIT_BYTES
+    return units if consistent else units / 2

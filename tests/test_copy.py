@@ -1,0 +1,398 @@
+"""`asynccopy copy` driven as a user runs it, against the real sandbox server."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from asynccopy.codec import Item, decode_body
+from asynccopy.compare import items_equal
+from asynccopy.sandbox.seed import QUEUE_NAME, SeedConfig, seed
+from tests.sandbox_helpers import Sandbox
+
+TABLE = "users"
+
+
+def seed_users(sandbox: Sandbox, tmp_path: Path, *, items: int) -> tuple[Path, str]:
+    keys = tmp_path / "keys.txt"
+    result = seed(SeedConfig(items=items, keys_out=keys), endpoint_url=sandbox.endpoint_url)
+    assert result.items_written == items
+    return keys, result.queue_url
+
+
+def scan_source(sandbox: Sandbox, table: str = TABLE) -> dict[str, Item]:
+    items: dict[str, Item] = {}
+    for page in sandbox.source("dynamodb").get_paginator("scan").paginate(TableName=table):
+        for item in page["Items"]:
+            items[json.dumps(_key(item), sort_keys=True)] = item
+    return items
+
+
+def _key(item: Item, names: tuple[str, ...] = ("userid",)) -> dict[str, Any]:
+    return {name: item[name] for name in names}
+
+
+def receive_all(sandbox: Sandbox, queue_url: str) -> list[Item]:
+    """Every item in the destination queue, received with the destination account's client."""
+    sqs = sandbox.dest("sqs")
+    items: list[Item] = []
+    empty_polls = 0
+    while empty_polls < 2:
+        reply = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0, VisibilityTimeout=600
+        )
+        messages = reply.get("Messages", [])
+        if not messages:
+            empty_polls += 1
+            continue
+        empty_polls = 0
+        for message in messages:
+            items.extend(decode_body(message["Body"]))
+    return items
+
+
+def queue_depth(sandbox: Sandbox, queue_url: str) -> int:
+    attributes = sandbox.dest("sqs").get_queue_attributes(
+        QueueUrl=queue_url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]) + int(
+        attributes["ApproximateNumberOfMessagesNotVisible"]
+    )
+
+
+def assert_copied(
+    received: list[Item],
+    expected: dict[str, Item],
+    names: tuple[str, ...] = ("userid",),
+) -> None:
+    by_key = {json.dumps(_key(item, names), sort_keys=True): item for item in received}
+    assert len(by_key) == len(received), "an item arrived twice"
+    assert by_key.keys() == expected.keys()
+    different = [key for key, item in expected.items() if not items_equal(by_key[key], item)]
+    assert different == []
+
+
+def run_copy(
+    sandbox: Sandbox, *args: str, stdin: str | None = None
+) -> tuple[int, dict[str, Any], str]:
+    done = sandbox.run_cli("copy", "--table", TABLE, *args, "--json", stdin=stdin)
+    summary = json.loads(done.stdout) if done.stdout.strip() else {}
+    return done.returncode, summary, done.stderr
+
+
+def test_key_file_copy_delivers_every_item_identical(sandbox: Sandbox, tmp_path: Path) -> None:
+    keys, queue_url = seed_users(sandbox, tmp_path, items=2_000)
+    code, summary, stderr = run_copy(
+        sandbox, "--keys", str(keys), "--queue-url", queue_url, "--rate", "max"
+    )
+    assert code == 0, stderr
+    assert summary["items_selected"] == summary["items_read"] == summary["items_sent"] == 2_000
+    assert summary["items_missing"] == summary["items_failed"] == 0
+    assert summary["dry_run"] is False
+    assert summary["messages_sent"] == 80  # 25 items per message
+    assert summary["batches_sent"] == 8
+    assert_copied(receive_all(sandbox, queue_url), scan_source(sandbox))
+    assert "AWS_SECRET" not in stderr
+    assert "sandbox" not in summary.values()
+
+
+def test_scan_with_four_segments_delivers_every_item(sandbox: Sandbox, tmp_path: Path) -> None:
+    _, queue_url = seed_users(sandbox, tmp_path, items=2_000)
+    code, summary, stderr = run_copy(
+        sandbox, "--scan", "--segments", "4", "--queue-url", queue_url, "--rate", "max"
+    )
+    assert code == 0, stderr
+    assert summary["items_sent"] == summary["items_read"] == 2_000
+    assert_copied(receive_all(sandbox, queue_url), scan_source(sandbox))
+
+
+def test_one_segment_of_several_copies_a_share(sandbox: Sandbox, tmp_path: Path) -> None:
+    _, queue_url = seed_users(sandbox, tmp_path, items=400)
+    sent = 0
+    for index in range(2):
+        code, summary, stderr = run_copy(
+            sandbox, "--scan", "--segment", f"{index}/2", "--queue-url", queue_url, "--rate", "max"
+        )
+        assert code == 0, stderr
+        sent += summary["items_sent"]
+    assert sent == 400
+    assert_copied(receive_all(sandbox, queue_url), scan_source(sandbox))
+
+
+def _composite_table(sandbox: Sandbox) -> dict[str, Item]:
+    ddb = sandbox.source("dynamodb")
+    ddb.create_table(
+        TableName="events",
+        KeySchema=[
+            {"AttributeName": "tenant", "KeyType": "HASH"},
+            {"AttributeName": "seq", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "tenant", "AttributeType": "S"},
+            {"AttributeName": "seq", "AttributeType": "N"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    expected: dict[str, Item] = {}
+    for tenant in ("t1", "t2", "t3"):
+        for seq in range(120):
+            item: Item = {
+                "tenant": {"S": tenant},
+                "seq": {"N": str(seq)},
+                "payload": {"B": bytes([seq % 256]) * 40},
+                "price": {"N": f"{seq}.{seq:02d}"},
+                "tags": {"SS": ["a", f"s{seq}"]},
+            }
+            ddb.put_item(TableName="events", Item=item)
+            if tenant == "t2" and seq >= 10:
+                expected[json.dumps(_key(item, ("tenant", "seq")), sort_keys=True)] = item
+    return expected
+
+
+def test_query_on_a_composite_key_delivers_the_selected_items(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    _, queue_url = seed_users(sandbox, tmp_path, items=10)
+    sandbox.dest("sqs").purge_queue(QueueUrl=queue_url)
+    expected = _composite_table(sandbox)
+    done = sandbox.run_cli(
+        "copy",
+        "--table",
+        "events",
+        "--query",
+        "tenant = :t AND #s >= :from",
+        "--values",
+        '{":t": "t2", ":from": {"N": "10"}}',
+        "--names",
+        '{"#s": "seq"}',
+        "--queue-url",
+        queue_url,
+        "--rate",
+        "max",
+        "--json",
+    )
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["items_sent"] == 110
+    assert_copied(receive_all(sandbox, queue_url), expected, ("tenant", "seq"))
+
+
+def test_composite_key_lines_from_stdin(sandbox: Sandbox, tmp_path: Path) -> None:
+    _, queue_url = seed_users(sandbox, tmp_path, items=10)
+    sandbox.dest("sqs").purge_queue(QueueUrl=queue_url)
+    everything = _composite_table(sandbox)
+    lines = [
+        '{"tenant": "t1", "seq": 5}',
+        '{"tenant": {"S": "t3"}, "seq": {"N": "7"}}',
+        '{"tenant": "t3", "seq": 7.0}',  # the same key again
+        "# a comment",
+        "",
+        '{"tenant": "t9", "seq": 1}',  # not in the table
+    ]
+    done = sandbox.run_cli(
+        "copy", "--table", "events", "--keys", "-", "--queue-url", queue_url,
+        "--rate", "max", "--json", stdin="\n".join(lines) + "\n",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["items_selected"] == 3
+    assert summary["items_sent"] == 2
+    assert summary["items_missing"] == 1
+    assert summary["missing_keys_sample"] == ['{"seq":{"N":"1"},"tenant":{"S":"t9"}}']
+    del everything
+    received = receive_all(sandbox, queue_url)
+    assert sorted((i["tenant"]["S"], i["seq"]["N"]) for i in received) == [("t1", "5"), ("t3", "7")]
+
+
+def test_rate_limit_is_kept(sandbox: Sandbox, tmp_path: Path) -> None:
+    # 2,000 items of about 1 KB: BatchGetItem rounds each up to 4 KB, 0.5 RCU eventually
+    # consistent, so 1,000 RCU at 100 RCU/s take about 10 s.
+    keys, queue_url = seed_users(sandbox, tmp_path, items=2_000)
+    code, summary, stderr = run_copy(
+        sandbox, "--keys", str(keys), "--queue-url", queue_url, "--rate", "100"
+    )
+    assert code == 0, stderr
+    assert summary["items_sent"] == 2_000
+    assert summary["rcu_consumed"] == pytest.approx(1_000, rel=0.01)
+    assert summary["rcu_per_s"] == pytest.approx(100, rel=0.05)
+    assert summary["elapsed_s"] == pytest.approx(10, rel=0.05)
+    assert summary["rate_target"] == 100
+
+
+def test_dry_run_plans_and_sends_nothing(sandbox: Sandbox, tmp_path: Path) -> None:
+    keys, queue_url = seed_users(sandbox, tmp_path, items=500)
+    code, summary, stderr = run_copy(
+        sandbox, "--keys", str(keys), "--queue-url", queue_url, "--rate", "50", "--dry-run"
+    )
+    assert code == 0, stderr
+    assert summary["dry_run"] is True
+    assert summary["items_selected"] == 500
+    assert summary["items_sent"] == 0
+    assert summary["messages_sent"] == 0
+    assert summary["items_read"] == 3
+    assert len(summary["sample_items"]) == 3
+    assert summary["estimated_rcu"] == pytest.approx(250)  # 500 x 0.5
+    assert summary["estimated_seconds"] == pytest.approx(5)
+    assert summary["estimated_messages"] >= 20
+    assert queue_depth(sandbox, queue_url) == 0
+
+    text = sandbox.run_cli(
+        "copy", "--table", TABLE, "--scan", "--queue-url", queue_url, "--dry-run", "--sample", "1"
+    )
+    assert text.returncode == 0, text.stderr
+    assert "dry run: nothing was sent" in text.stdout
+    assert "estimated RCU" in text.stdout
+    assert queue_depth(sandbox, queue_url) == 0
+
+
+def test_failed_out_gets_the_keys_a_queue_rejects(sandbox: Sandbox, tmp_path: Path) -> None:
+    keys, _ = seed_users(sandbox, tmp_path, items=60)
+    # A queue whose messages must be tiny: every item is too large for a message.
+    small = sandbox.dest("sqs").create_queue(
+        QueueName="tiny", Attributes={"MaximumMessageSize": "1024"}
+    )["QueueUrl"]
+    _allow_source(sandbox, small)
+    failed = tmp_path / "failed.txt"
+    code, summary, stderr = run_copy(
+        sandbox, "--keys", str(keys), "--queue-url", small, "--rate", "max",
+        "--failed-out", str(failed),
+    )  # fmt: skip
+    assert code == 1, stderr
+    assert summary["items_failed"] == 60
+    assert summary["items_sent"] == 0
+    assert stat.S_IMODE(os.stat(failed).st_mode) == 0o600
+    lines = failed.read_text().splitlines()
+    assert len(lines) == 60
+    assert json.loads(lines[0]) == {"userid": {"S": "user-0000000"}}
+    assert "ItemTooLarge" in summary["failed_keys_sample"][0]
+
+
+def _allow_source(sandbox: Sandbox, queue_url: str) -> None:
+    sqs = sandbox.dest("sqs")
+    arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": "arn:aws:iam::111111111111:root"},
+                "Action": ["sqs:SendMessage", "sqs:GetQueueAttributes"],
+                "Resource": arn,
+            }
+        ],
+    }
+    sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps(policy)})
+
+
+# -- bad input: exit 2, one clear line, nothing sent ------------------------------------------
+
+BAD_KEY_FILES = [
+    ("user-0000001\n{not json\n", "line 2: not valid JSON"),
+    ('user-0000001\n\n# c\n{"userid": 5}\n', "line 4: key attribute 'userid' must be of type S"),
+    ('{"other": "x"}\n', "line 1: 'other' is not a key attribute"),
+    ("{}\n", "line 1: the key attribute 'userid' is missing"),
+]
+
+
+@pytest.mark.parametrize(("content", "message"), BAD_KEY_FILES)
+def test_bad_key_lines_are_refused_before_sending(
+    sandbox: Sandbox, tmp_path: Path, content: str, message: str
+) -> None:
+    keys, queue_url = seed_users(sandbox, tmp_path, items=30)
+    # Good keys first: validation must read the whole file before anything is sent.
+    keys.write_text(keys.read_text() + content)
+    offset = 30
+    code, summary, stderr = run_copy(
+        sandbox, "--keys", str(keys), "--queue-url", queue_url, "--rate", "max"
+    )
+    assert code == 2
+    assert summary == {}
+    line_no = int(message.split(":")[0].split()[1]) + offset
+    expected = message.replace(message.split(":")[0], f"line {line_no}")
+    assert expected in stderr
+    assert len(stderr.strip().splitlines()) == 1, stderr
+    assert queue_depth(sandbox, queue_url) == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--rate", "0"], "must be more than zero"),
+        (["--rate", "-1"], "is not a number"),
+        (["--rate", "abc"], "is not a number"),
+        (["--rate", "40%"], "on-demand"),
+        (["--scan"], "exactly one of --keys, --query or --scan (got --keys and --scan)"),
+        (["--profile", "nobody-has-this"], "profile 'nobody-has-this' was not found"),
+        (["--table", "missing"], "table 'missing' was not found"),
+        (["--queue-url", "QUEUE/does-not-exist"], "does not exist"),
+    ],
+)
+def test_bad_configuration_exits_2_and_sends_nothing(
+    sandbox: Sandbox, tmp_path: Path, args: list[str], message: str
+) -> None:
+    keys, queue_url = seed_users(sandbox, tmp_path, items=30)
+    args = [a.replace("QUEUE", queue_url.rsplit("/", 1)[0]) for a in args]
+    base = ["--keys", str(keys), "--queue-url", queue_url, "--table", TABLE]
+    for flag_at in range(0, len(args), 2):
+        flag = args[flag_at]
+        if flag in base and flag not in ("--scan",):
+            index = base.index(flag)
+            del base[index : index + 2]
+    done = sandbox.run_cli("copy", *base, *args, "--json")
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == ""
+    assert message in done.stderr
+    assert done.stderr.startswith("asynccopy: error: ")
+    assert "sandbox" not in done.stderr.replace("/work", "")  # the secret is "sandbox"
+    assert queue_depth(sandbox, queue_url) == 0
+    assert QUEUE_NAME in queue_url
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_ten_thousand_items(sandbox: Sandbox, tmp_path: Path) -> None:
+    keys, queue_url = seed_users(sandbox, tmp_path, items=10_000)
+    code, summary, stderr = run_copy(
+        sandbox, "--keys", str(keys), "--queue-url", queue_url, "--rate", "max"
+    )
+    assert code == 0, stderr
+    assert summary["items_sent"] == 10_000
+    assert summary["messages_sent"] == 400
+    assert_copied(receive_all(sandbox, queue_url), scan_source(sandbox))
+
+
+def test_ctrl_c_stops_reading_sends_what_was_read_and_exits_130(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    keys, queue_url = seed_users(sandbox, tmp_path, items=1_000)
+    command = [sys.executable, "-m", "asynccopy", "copy", "--table", TABLE, "--keys", str(keys)]
+    command += ["--queue-url", queue_url, "--rate", "50", "--json"]  # about 10 s in all
+    with subprocess.Popen(
+        command,
+        env=sandbox.env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as process:
+        time.sleep(3)
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    summary = json.loads(stdout)
+    assert summary["interrupted"] is True
+    assert 0 < summary["items_sent"] < 1_000
+    assert summary["items_sent"] == summary["items_read"]
+    assert "interrupted" in stderr
+    assert len(receive_all(sandbox, queue_url)) == summary["items_sent"]

@@ -1,0 +1,181 @@
+"""Key lines, key files and JSON values: every form and every error, with line numbers."""
+
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+
+import pytest
+
+from asynccopy.errors import InputError, KeyLineError
+from asynccopy.keys import (
+    ValueProblem,
+    iter_keys,
+    key_digest,
+    open_key_file,
+    parse_key_line,
+    parse_values_json,
+)
+from asynccopy.tables import KeyAttribute, KeySchema
+
+S_TABLE = KeySchema(partition=KeyAttribute(name="userid", type="S"))
+N_TABLE = KeySchema(partition=KeyAttribute(name="id", type="N"))
+B_TABLE = KeySchema(partition=KeyAttribute(name="blob", type="B"))
+COMPOSITE = KeySchema(
+    partition=KeyAttribute(name="tenant", type="S"), sort=KeyAttribute(name="seq", type="N")
+)
+
+
+@pytest.mark.parametrize(
+    ("line", "schema", "key"),
+    [
+        ("user-1\n", S_TABLE, {"userid": {"S": "user-1"}}),
+        ("  user 1 \r\n", S_TABLE, {"userid": {"S": "user 1"}}),
+        ("Zoë 🚀", S_TABLE, {"userid": {"S": "Zoë 🚀"}}),
+        ("42", N_TABLE, {"id": {"N": "42"}}),
+        ("-1.5E+3", N_TABLE, {"id": {"N": "-1.5E+3"}}),
+        ("12345678901234567890123456789012345678", N_TABLE,
+         {"id": {"N": "12345678901234567890123456789012345678"}}),
+        (base64.b64encode(b"\x00\xff").decode(), B_TABLE, {"blob": {"B": b"\x00\xff"}}),
+        ('{"userid": "u1"}', S_TABLE, {"userid": {"S": "u1"}}),
+        ('{"userid": {"S": " padded "}}', S_TABLE, {"userid": {"S": " padded "}}),
+        ('{"id": 7}', N_TABLE, {"id": {"N": "7"}}),
+        ('{"id": 0.1000000000000000000001}', N_TABLE, {"id": {"N": "0.1000000000000000000001"}}),
+        ('{"id": "8"}', N_TABLE, {"id": {"N": "8"}}),
+        ('{"id": {"N": "9"}}', N_TABLE, {"id": {"N": "9"}}),
+        ('{"blob": {"B": "AAE="}}', B_TABLE, {"blob": {"B": b"\x00\x01"}}),
+        ('{"blob": "AAE="}', B_TABLE, {"blob": {"B": b"\x00\x01"}}),
+        ('{"tenant": "t", "seq": 3}', COMPOSITE, {"tenant": {"S": "t"}, "seq": {"N": "3"}}),
+        ('{"seq": {"N": "3"}, "tenant": {"S": "t"}}', COMPOSITE,
+         {"tenant": {"S": "t"}, "seq": {"N": "3"}}),
+    ],
+)  # fmt: skip
+def test_key_forms(line: str, schema: KeySchema, key: dict[str, object]) -> None:
+    assert parse_key_line(line, schema=schema) == key
+
+
+@pytest.mark.parametrize("line", ["", "   \n", "# comment", "  # indented comment"])
+def test_blank_and_comment_lines_are_skipped(line: str) -> None:
+    assert parse_key_line(line, schema=S_TABLE) is None
+
+
+@pytest.mark.parametrize(
+    ("line", "schema", "problem"),
+    [
+        ("abc", N_TABLE, "key attribute 'id' (N): 'abc' is not a number"),
+        ("1" * 39, N_TABLE, "more than 38 significant digits"),
+        ("not base64!", B_TABLE, "is not valid base64"),
+        ("{bad json", S_TABLE, "not valid JSON"),
+        ('{"userid": 5}', S_TABLE, "key attribute 'userid' must be of type S, not N"),
+        ('{"userid": {"N": "5"}}', S_TABLE, "must be of type S, not N"),
+        ('{"userid": true}', S_TABLE, "must be of type S, not BOOL"),
+        ('{"userid": ""}', S_TABLE, "must not be empty"),
+        ('{"userid": "u", "name": "x"}', S_TABLE, "'name' is not a key attribute"),
+        ('{"tenant": "t"}', COMPOSITE, "the key attribute 'seq' is missing"),
+        ("t", COMPOSITE, "also has the sort key 'seq'"),
+        ('{"id": NaN}', N_TABLE, "not valid JSON"),
+        ('{"id": {"N": "x"}}', N_TABLE, "key attribute 'id': 'x' is not a number"),
+        ("x" * 2049, S_TABLE, "over 2048 bytes"),
+    ],
+)  # fmt: skip
+def test_key_errors(line: str, schema: KeySchema, problem: str) -> None:
+    with pytest.raises(ValueProblem, match=None) as caught:
+        parse_key_line(line, schema=schema)
+    assert problem in str(caught.value)
+
+
+def test_equal_numbers_are_the_same_key() -> None:
+    one = parse_key_line("1", schema=N_TABLE)
+    same = parse_key_line('{"id": 1.0}', schema=N_TABLE)
+    other = parse_key_line("2", schema=N_TABLE)
+    assert one is not None
+    assert same is not None
+    assert other is not None
+    assert key_digest(one) == key_digest(same) != key_digest(other)
+
+
+def test_key_file_counts_distinct_keys_and_skips_duplicates(tmp_path: Path) -> None:
+    path = tmp_path / "k.txt"
+    path.write_text('a\n\n# c\nb\na\n{"userid": "b"}\nc')
+    with open_key_file(str(path), schema=S_TABLE) as plan:
+        assert plan.keys_total == 3
+        assert plan.lines_total == 7
+        assert plan.duplicate_lines == {5, 6}
+        assert list(iter_keys(plan, schema=S_TABLE)) == [
+            (1, {"userid": {"S": "a"}}),
+            (4, {"userid": {"S": "b"}}),
+            (7, {"userid": {"S": "c"}}),
+        ]
+
+
+def test_error_names_the_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "k.txt"
+    path.write_text('a\nb\n\n{"userid": 3}\n')
+    with pytest.raises(KeyLineError) as caught, open_key_file(str(path), schema=S_TABLE):
+        pass
+    assert caught.value.line_no == 4
+    assert str(caught.value).startswith(f"{path} line 4: key attribute 'userid' must be of type S")
+
+
+def test_invalid_utf8_is_reported_with_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "k.txt"
+    path.write_bytes(b"a\n\xff\xfe\n")
+    with (
+        pytest.raises(KeyLineError, match="line 2: is not valid UTF-8"),
+        open_key_file(str(path), schema=S_TABLE),
+    ):
+        pass
+
+
+def test_stdin_is_spooled_and_removed(tmp_path: Path) -> None:
+    stdin = io.BytesIO(b"a\nb\na\n")
+    with open_key_file("-", schema=S_TABLE, stdin=stdin) as plan:
+        assert plan.display_name == "stdin"
+        assert plan.path.exists()
+        assert [key for _, key in iter_keys(plan, schema=S_TABLE)] == [
+            {"userid": {"S": "a"}},
+            {"userid": {"S": "b"}},
+        ]
+    assert not plan.path.exists()
+
+
+def test_stdin_errors_say_stdin() -> None:
+    with (
+        pytest.raises(KeyLineError, match=r"^stdin line 2: "),
+        open_key_file("-", schema=N_TABLE, stdin=io.BytesIO(b"1\nx\n")),
+    ):
+        pass
+
+
+def test_missing_key_file() -> None:
+    with (
+        pytest.raises(InputError, match="cannot read the key file"),
+        open_key_file("/nonexistent/keys.txt", schema=S_TABLE),
+    ):
+        pass
+
+
+def test_values_plain_and_typed() -> None:
+    values = parse_values_json(
+        '{":s": "x", ":n": 12.50, ":t": {"S": "y"}, ":b": {"B": "AAE="}, ":l": [1, true, null],'
+        ' ":m": {"a": "b"}}',
+        flag="--values",
+    )
+    assert values == {
+        ":s": {"S": "x"},
+        ":n": {"N": "12.50"},
+        ":t": {"S": "y"},
+        ":b": {"B": b"\x00\x01"},
+        ":l": {"L": [{"N": "1"}, {"BOOL": True}, {"NULL": True}]},
+        ":m": {"M": {"a": {"S": "b"}}},
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [("[1]", "must be a JSON object"), ("{", "not valid JSON"), ('{":x": {"N": "q"}}', ":x")],
+)
+def test_values_errors(text: str, problem: str) -> None:
+    with pytest.raises(InputError, match=problem):
+        parse_values_json(text, flag="--values")

@@ -1,0 +1,162 @@
+"""The read-capacity token bucket with a fake clock: no test here sleeps."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+
+from asynccopy.limiter import LimiterConfig, ReadCapacityLimiter, UnlimitedLimiter, make_limiter
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def limiter(rate: float = 100.0, **kwargs: float) -> tuple[ReadCapacityLimiter, FakeClock]:
+    clock = FakeClock()
+    config = LimiterConfig(target_rcu_per_s=rate, **kwargs)
+    return ReadCapacityLimiter(config, clock=clock, sleep=clock.sleep), clock
+
+
+def run(coro_fn: object) -> None:
+    anyio.run(coro_fn)  # type: ignore[arg-type]
+
+
+def test_starts_empty_so_the_first_call_waits() -> None:
+    bucket, clock = limiter(100)
+
+    async def main() -> None:
+        await bucket.acquire(50)
+
+    run(main)
+    assert clock.slept == [pytest.approx(0.5)]
+
+
+def test_average_rate_is_exact_over_a_run() -> None:
+    bucket, clock = limiter(100)
+    start = clock.now
+
+    async def main() -> None:
+        for _ in range(20):
+            await bucket.acquire(50)
+
+    run(main)
+    assert clock.now - start == pytest.approx(10.0)  # 1,000 RCU at 100 RCU/s
+
+
+def test_burst_is_at_most_one_second_of_rate() -> None:
+    bucket, clock = limiter(100)
+
+    async def main() -> None:
+        await bucket.acquire(0)  # start the clock
+        clock.now += 60  # idle for a minute
+        assert bucket.tokens == pytest.approx(100)  # capped at one second's worth
+        await bucket.acquire(100)
+        assert clock.slept == []
+        await bucket.acquire(50)
+
+    run(main)
+    assert clock.slept == [pytest.approx(0.5)]
+
+
+def test_burst_can_be_shorter_but_not_longer_than_a_second() -> None:
+    bucket, clock = limiter(100, burst_s=0.5)
+
+    async def main() -> None:
+        await bucket.acquire(0)
+        clock.now += 10
+        assert bucket.tokens == pytest.approx(50)
+
+    run(main)
+    with pytest.raises(ValueError, match="at most a second"):
+        LimiterConfig(target_rcu_per_s=100, burst_s=2)
+
+
+def test_more_than_a_burst_at_once_waits_instead_of_raising() -> None:
+    bucket, clock = limiter(10)
+
+    async def main() -> None:
+        await bucket.acquire(50)  # aiolimiter would raise here: 50 > max_rate
+
+    run(main)
+    assert clock.slept == [pytest.approx(5.0)]
+
+
+def test_debt_is_charged_to_the_next_reader() -> None:
+    bucket, clock = limiter(100)
+
+    async def main() -> None:
+        await bucket.acquire(10)  # waits 0.1 s
+        bucket.settle(reserved_rcu=10, consumed_rcu=60)  # the call cost 50 more
+        await bucket.acquire(10)  # 50 debt + 10 = 0.6 s
+
+    run(main)
+    assert clock.slept == [pytest.approx(0.1), pytest.approx(0.6)]
+
+
+def test_refund_when_a_call_cost_less() -> None:
+    bucket, clock = limiter(100)
+
+    async def main() -> None:
+        await bucket.acquire(50)
+        bucket.settle(reserved_rcu=50, consumed_rcu=10)
+        await bucket.acquire(40)
+
+    run(main)
+    assert clock.slept == [pytest.approx(0.5)]
+
+
+def test_throttling_halves_the_rate_and_success_climbs_back_additively() -> None:
+    bucket, clock = limiter(100)
+    bucket.on_throttle()
+    assert bucket.effective_rcu_per_s == pytest.approx(50)
+    bucket.on_throttle()  # the same burst of throttles: one decrease
+    assert bucket.effective_rcu_per_s == pytest.approx(50)
+    clock.now += 1.0
+    bucket.on_throttle()
+    assert bucket.effective_rcu_per_s == pytest.approx(25)
+    bucket.on_success()
+    assert bucket.effective_rcu_per_s == pytest.approx(30)  # + 5% of the target per success
+    for _ in range(100):
+        bucket.on_success()
+    assert bucket.effective_rcu_per_s == pytest.approx(100)  # never above the target
+    assert bucket.target_rcu_per_s == 100
+
+
+def test_the_rate_has_a_floor() -> None:
+    bucket, clock = limiter(100)
+    for _ in range(50):
+        bucket.on_throttle()
+        clock.now += 1.0
+    assert bucket.effective_rcu_per_s == pytest.approx(2)
+
+
+def test_a_lower_rate_makes_readers_wait_longer() -> None:
+    bucket, clock = limiter(100)
+    bucket.on_throttle()
+
+    async def main() -> None:
+        await bucket.acquire(50)
+
+    run(main)
+    assert clock.slept == [pytest.approx(1.0)]
+
+
+def test_unlimited() -> None:
+    assert isinstance(make_limiter(None), UnlimitedLimiter)
+    unlimited = UnlimitedLimiter()
+
+    async def main() -> None:
+        await unlimited.acquire(10**9)
+
+    run(main)
+    assert unlimited.effective_rcu_per_s is None

@@ -1,0 +1,170 @@
+"""BatchGetItem reading with a fake client: UnprocessedKeys retried, then reported by key."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from botocore.exceptions import ClientError
+
+from asynccopy.codec import Item
+from asynccopy.keys import KeyFilePlan
+from asynccopy.limiter import LimiterConfig, ReadCapacityLimiter
+from asynccopy.retry import Backoff, RetryPolicy
+from asynccopy.sources.base import KeyChunkPosition, ReadContext
+from asynccopy.sources.keyfile import BatchGetReader, KeyChunk, KeyFileSource
+from asynccopy.stats import Stats
+from asynccopy.tables import KeyAttribute, KeySchema
+
+SCHEMA = KeySchema(partition=KeyAttribute(name="id", type="S"))
+
+
+def key(n: int) -> Item:
+    return {"id": {"S": f"k{n}"}}
+
+
+def item(n: int) -> Item:
+    return {"id": {"S": f"k{n}"}, "v": {"S": "x" * 100}}
+
+
+class FakeDynamoDB:
+    """Holds items k0..k(n-1); leaves `unprocessed_per_call` keys unprocessed for some calls."""
+
+    def __init__(self, *, items: int, unprocessed: list[int], errors: list[str] | None = None):
+        self.table = {f"k{n}": item(n) for n in range(items)}
+        self.unprocessed = list(unprocessed)  # per call: how many keys to leave
+        self.errors = list(errors or [])
+        self.calls: list[list[str]] = []
+
+    async def batch_get_item(self, **kwargs: Any) -> dict[str, Any]:
+        request = kwargs["RequestItems"]["t"]
+        assert kwargs["ReturnConsumedCapacity"] == "TOTAL"
+        names = [k["id"]["S"] for k in request["Keys"]]
+        self.calls.append(names)
+        if self.errors:
+            code = self.errors.pop(0)
+            raise ClientError({"Error": {"Code": code, "Message": "m"}}, "BatchGetItem")
+        leave = self.unprocessed.pop(0) if self.unprocessed else 0
+        served, left = names[: len(names) - leave], names[len(names) - leave :]
+        reply: dict[str, Any] = {
+            "Responses": {"t": [self.table[n] for n in served if n in self.table]}
+        }
+        if left:
+            reply["UnprocessedKeys"] = {"t": {"Keys": [{"id": {"S": n}} for n in left]}}
+        return reply
+
+
+class Sleeps:
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.delays.append(seconds)
+
+
+def make_reader(
+    client: FakeDynamoDB, *, attempts: int = 8
+) -> tuple[BatchGetReader, Stats, Sleeps, ReadCapacityLimiter]:
+    sleeps = Sleeps()
+    stats = Stats()
+    clock = [0.0]
+
+    async def fake_sleep(seconds: float) -> None:
+        clock[0] += seconds
+
+    limiter = ReadCapacityLimiter(
+        LimiterConfig(target_rcu_per_s=1000), clock=lambda: clock[0], sleep=fake_sleep
+    )
+    backoff = Backoff(policy=RetryPolicy(max_attempts=attempts), sleep=sleeps, rng=random.Random(1))
+    context = ReadContext(client=client, limiter=limiter, backoff=backoff, stats=stats)
+    reader = BatchGetReader(
+        context, table="t", schema=SCHEMA, consistent_read=False, average_item_bytes=100
+    )
+    return reader, stats, sleeps, limiter
+
+
+def test_unprocessed_keys_are_retried_until_read() -> None:
+    client = FakeDynamoDB(items=100, unprocessed=[30, 10])
+    reader, stats, sleeps, limiter = make_reader(client)
+    keys = [key(n) for n in range(100)]
+
+    async def main() -> tuple[list[Item], list[Any]]:
+        return await reader.read(keys)
+
+    found, failed = anyio.run(main)
+    assert sorted(i["id"]["S"] for i in found) == sorted(f"k{n}" for n in range(100))
+    assert failed == []
+    assert [len(c) for c in client.calls] == [100, 30, 10]
+    assert stats.retries == 2
+    assert stats.throttles == 2
+    assert len(sleeps.delays) == 2
+    assert 0 <= sleeps.delays[0] <= 0.05
+    assert 0 <= sleeps.delays[1] <= 0.1
+    assert limiter.effective_rcu_per_s < 1000  # throttling lowered the rate
+    # no ConsumedCapacity in the reply: each item counted as 4 KB, eventually consistent
+    assert stats.rcu_consumed == pytest.approx(50)
+
+
+def test_keys_still_unprocessed_after_every_attempt_are_reported() -> None:
+    client = FakeDynamoDB(items=10, unprocessed=[3] * 10)
+    reader, _stats, sleeps, _ = make_reader(client, attempts=4)
+
+    async def main() -> tuple[list[Item], list[Any]]:
+        return await reader.read([key(n) for n in range(10)])
+
+    found, failed = anyio.run(main)
+    assert len(found) == 7 + 0  # the first call served 7; later calls left all 3
+    assert [f.key for f in failed] == [key(7), key(8), key(9)]
+    assert {f.reason for f in failed} == {"UnprocessedKeys"}
+    assert len(client.calls) == 4
+    assert len(sleeps.delays) == 3  # no sleep after the last attempt
+
+
+def test_throttled_calls_are_retried_and_request_errors_are_not() -> None:
+    client = FakeDynamoDB(
+        items=5, unprocessed=[], errors=["ProvisionedThroughputExceededException"]
+    )
+    reader, stats, _, _ = make_reader(client)
+
+    async def main() -> tuple[list[Item], list[Any]]:
+        return await reader.read([key(n) for n in range(5)])
+
+    found, failed = anyio.run(main)
+    assert len(found) == 5
+    assert failed == []
+    assert stats.throttles == 1
+    assert stats.retries == 1
+
+    client = FakeDynamoDB(items=5, unprocessed=[], errors=["ValidationException"])
+    reader, stats, _, _ = make_reader(client)
+    found, failed = anyio.run(main)
+    assert found == []
+    assert [f.reason for f in failed] == ["ValidationException"] * 5
+    assert len(client.calls) == 1
+
+
+def test_missing_keys_are_found_per_page() -> None:
+    client = FakeDynamoDB(items=3, unprocessed=[])
+    reader, _, _, _ = make_reader(client)
+    plan = KeyFilePlan(
+        path=Path(os.devnull),
+        display_name="keys",
+        keys_total=3,
+        lines_total=3,
+        duplicate_lines=frozenset(),
+    )
+    source = KeyFileSource(reader, plan=plan, schema=SCHEMA, keys_per_chunk=100)
+    chunk = KeyChunk(
+        keys=[key(0), key(5), key(2)], position=KeyChunkPosition(first_line=1, last_line=3)
+    )
+
+    async def main() -> list[Any]:
+        return [page async for page in source.pages(chunk)]
+
+    (page,) = anyio.run(main)
+    assert page.missing == [key(5)]
+    assert len(page.items) == 2
