@@ -87,3 +87,33 @@ def seed(
     for label, account in (("source", SOURCE_ACCOUNT), ("destination", DEST_ACCOUNT)):
         env = " ".join(f"{k}={v}" for k, v in account_env(account, endpoint).items())
         typer.echo(f"{label} account env: {env}")
+
+
+@app.command("deploy-consumer")
+def deploy_consumer(
+    mode: str = typer.Option(
+        "overwrite", "--mode", help="overwrite | skip-existing | newer-wins:<attribute>."
+    ),
+    batch_size: int = typer.Option(
+        10, "--batch-size", min=1, max=10_000, help="Mapping BatchSize."
+    ),
+    max_concurrency: int = typer.Option(
+        5, "--max-concurrency", min=2, max=1000, help="ScalingConfig.MaximumConcurrency."
+    ),
+    port: int = PortOption,
+) -> None:
+    """Run the consumer as a Lambda in the destination account, triggered by asynccopy-users."""
+    from asynccopy.sandbox.deploy import DeployConfig
+    from asynccopy.sandbox.deploy import deploy_consumer as run_deploy
+
+    server = _server(port)
+    if not server.status().running:
+        server.up()
+    result = run_deploy(
+        DeployConfig(write_mode=mode, batch_size=batch_size, max_concurrency=max_concurrency),
+        endpoint_url=server.config.endpoint_url,
+    )
+    typer.echo(
+        f"deployed {result.function_arn} ({result.package_bytes} bytes, WRITE_MODE="
+        f"{result.write_mode}); mapping {result.mapping_uuid} from {result.queue_arn}"
+    )

@@ -1,0 +1,82 @@
+"""Plain (synchronous) boto3 clients for the runner, from the AWS-CLI-style credential flags.
+
+The consumer's handler is synchronous and uses low-level clients, so the runner does too:
+AttributeValues pass through untouched.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, ProfileNotFound
+
+from asynccopy.aws import DEFAULT_REGION, AwsTarget, endpoint_for
+from asynccopy.errors import InputError
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_sqs import SQSClient
+
+
+def open_sync_session(target: AwsTarget) -> boto3.Session:
+    """A session with working credentials for `target`, or an InputError saying what to fix."""
+    try:
+        session = boto3.Session(profile_name=target.profile, region_name=target.region)
+    except ProfileNotFound as exc:
+        raise InputError(
+            f"the AWS profile {target.profile!r} was not found",
+            hint="check `aws configure list-profiles` or drop --profile",
+        ) from exc
+    if not session.region_name:
+        session = boto3.Session(profile_name=target.profile, region_name=DEFAULT_REGION)
+    if session.get_credentials() is None:
+        raise InputError(
+            "no AWS credentials found",
+            hint="set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or pass --profile",
+        )
+    if target.role_arn is None:
+        return session
+    sts: Any = session.client("sts", endpoint_url=endpoint_for(target, "sts"))
+    try:
+        creds = sts.assume_role(RoleArn=target.role_arn, RoleSessionName="asynccopy-consume")[
+            "Credentials"
+        ]
+    except (BotoCoreError, ClientError) as exc:
+        raise InputError(
+            f"cannot assume role {target.role_arn}: {exc}",
+            hint="check the role's trust policy and that your identity may call sts:AssumeRole",
+        ) from exc
+    return boto3.Session(
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+        region_name=session.region_name,
+    )
+
+
+def _config(max_pool_connections: int) -> Config:
+    # botocore's pool defaults to 10 connections, which caps real concurrency: size it.
+    return Config(
+        max_pool_connections=max_pool_connections,
+        connect_timeout=10,
+        read_timeout=60,
+        retries={"max_attempts": 3, "mode": "standard"},
+    )
+
+
+def sqs_client(session: boto3.Session, target: AwsTarget, *, connections: int) -> SQSClient:
+    client: SQSClient = session.client(
+        "sqs", endpoint_url=endpoint_for(target, "sqs"), config=_config(connections)
+    )
+    return client
+
+
+def dynamodb_client(
+    session: boto3.Session, target: AwsTarget, *, connections: int
+) -> DynamoDBClient:
+    client: DynamoDBClient = session.client(
+        "dynamodb", endpoint_url=endpoint_for(target, "dynamodb"), config=_config(connections)
+    )
+    return client

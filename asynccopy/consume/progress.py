@@ -1,0 +1,80 @@
+"""Progress on stderr, read from the counters a few times a second (never once per item).
+
+A live rich display when stderr is a terminal, one plain line every few seconds otherwise
+(CI logs), nothing with --no-progress. Lines from the runner (failed messages) are printed
+above the live display.
+"""
+
+from __future__ import annotations
+
+import threading
+from types import TracebackType
+from typing import Literal
+
+from rich.console import Console
+from rich.live import Live
+from rich.text import Text
+
+from asynccopy.consume.stats import RunStats
+
+ProgressMode = Literal["live", "lines", "off"]
+
+
+def choose_mode(*, enabled: bool, console: Console) -> ProgressMode:
+    if not enabled:
+        return "off"
+    return "live" if console.is_terminal else "lines"
+
+
+class Progress:
+    def __init__(
+        self,
+        stats: RunStats,
+        *,
+        mode: ProgressMode,
+        console: Console,
+        line_interval_s: float = 5.0,
+    ) -> None:
+        self._stats = stats
+        self._mode = mode
+        self._console = console
+        self._line_interval_s = line_interval_s
+        self._done = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._live: Live | None = None
+
+    def render(self) -> Text:
+        return Text("consume: " + self._stats.snapshot().describe())
+
+    def say(self, line: str) -> None:
+        self._console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+    def __enter__(self) -> Progress:
+        if self._mode == "live":
+            self._live = Live(
+                get_renderable=self.render,
+                console=self._console,
+                refresh_per_second=4,
+                transient=True,
+            )
+            self._live.start()
+        elif self._mode == "lines":
+            self._thread = threading.Thread(target=self._print_lines, daemon=True)
+            self._thread.start()
+        return self
+
+    def _print_lines(self) -> None:
+        while not self._done.wait(self._line_interval_s):
+            self.say(self.render().plain)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._done.set()
+        if self._live is not None:
+            self._live.stop()
+        if self._thread is not None:
+            self._thread.join()

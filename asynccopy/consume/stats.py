@@ -1,0 +1,79 @@
+"""The run's counters, shared by the poller threads and read by the progress display."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+from consumer.results import BatchSummary
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RunSummary:
+    batches: int
+    messages_received: int
+    messages_deleted: int
+    messages_failed: int  # reported failed by the handler: they return after the visibility timeout
+    items_written: int
+    items_skipped: int
+    items_failed: int
+    retries: int
+    delete_failures: int  # written, but DeleteMessage failed: they will be written again
+    elapsed_s: float
+    interrupted: bool = False
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    def describe(self) -> str:
+        rate = self.items_written / self.elapsed_s if self.elapsed_s > 0 else 0.0
+        return (
+            f"{self.messages_received} messages in {self.batches} batches: "
+            f"{self.items_written} items written, {self.items_skipped} skipped, "
+            f"{self.items_failed} failed; {self.messages_failed} messages failed, "
+            f"{self.retries} retries; {self.elapsed_s:.1f} s ({rate:.0f} items/s)"
+        )
+
+
+class RunStats:
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._started = clock()
+        self._lock = threading.Lock()
+        self._batches = self._received = self._deleted = self._failed = 0
+        self._written = self._skipped = self._items_failed = self._retries = 0
+        self._delete_failures = 0
+
+    def add_batch(self, summary: BatchSummary) -> None:
+        with self._lock:
+            self._batches += 1
+            self._received += summary.messages
+            self._failed += summary.messages_failed
+            self._written += summary.items_written
+            self._skipped += summary.items_skipped
+            self._items_failed += summary.items_failed
+            self._retries += summary.retries
+
+    def add_deleted(self, *, deleted: int, failed: int) -> None:
+        with self._lock:
+            self._deleted += deleted
+            self._delete_failures += failed
+
+    def snapshot(self, *, interrupted: bool = False) -> RunSummary:
+        with self._lock:
+            return RunSummary(
+                batches=self._batches,
+                messages_received=self._received,
+                messages_deleted=self._deleted,
+                messages_failed=self._failed,
+                items_written=self._written,
+                items_skipped=self._skipped,
+                items_failed=self._items_failed,
+                retries=self._retries,
+                delete_failures=self._delete_failures,
+                elapsed_s=self._clock() - self._started,
+                interrupted=interrupted,
+            )

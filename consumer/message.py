@@ -1,0 +1,40 @@
+"""One SQS record turned into the items it carries, or into the reason it cannot be written."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from asynccopy.codec import Item, MessageDecodeError, decode_body, key_to_text
+from consumer.contract import SqsRecord
+from consumer.table import KeySchema
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DecodedMessage:
+    message_id: str
+    items: tuple[Item, ...]  # unique by key; a repeated key keeps its last item
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RejectedMessage:
+    message_id: str
+    reason: str
+
+
+def decode_record(record: SqsRecord, schema: KeySchema) -> DecodedMessage | RejectedMessage:
+    message_id = record["messageId"]
+    try:
+        items = decode_body(record["body"])
+    except MessageDecodeError as err:
+        return RejectedMessage(message_id=message_id, reason=str(err))
+    unique: dict[str, Item] = {}
+    for index, item in enumerate(items):
+        problem = schema.mismatch(item)
+        if problem is not None:
+            return RejectedMessage(
+                message_id=message_id,
+                reason=f"item {index} {problem} (the message was built for another table)",
+            )
+        # BatchWriteItem rejects a request that names one key twice.
+        unique[key_to_text({name: item[name] for name in schema.key_names})] = item
+    return DecodedMessage(message_id=message_id, items=tuple(unique.values()))

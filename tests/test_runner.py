@@ -1,0 +1,143 @@
+"""`asynccopy consume`, driven as a user runs it, against real queues and tables in the sandbox."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from asynccopy.consume.events import RunnerContext
+from asynccopy.consume.progress import Progress, choose_mode
+from asynccopy.consume.stats import RunStats
+from consumer.results import BatchSummary, MessageResult
+from tests.sandbox_helpers import DEST_ACCOUNT, Sandbox
+from tests.test_consumer_support import (
+    assert_same_items,
+    bodies_for,
+    scan_all,
+    seed_and_send,
+    send_bodies,
+    shorten_redrive,
+)
+
+POISON = '{"v":7,"items":[]}'
+
+
+def consume(sandbox: Sandbox, queue_url: str, *extra: str) -> tuple[int, dict[str, object], str]:
+    done = sandbox.run_cli(
+        "consume",
+        "--queue-url",
+        queue_url,
+        "--table",
+        "users",
+        "--until-empty",
+        "--wait-time-seconds",
+        "1",
+        "--json",
+        *extra,
+        account=DEST_ACCOUNT,
+        timeout_s=120,
+    )
+    assert done.stdout.strip(), done.stderr
+    return done.returncode, json.loads(done.stdout), done.stderr
+
+
+@pytest.mark.timeout(180)
+def test_consume_until_empty_writes_everything_and_dead_letters_the_poison(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    seeded = seed_and_send(sandbox, tmp_path, items=1500, extra=[POISON])
+    shorten_redrive(sandbox, seeded, visibility_s=1, max_receives=2)
+
+    code, summary, stderr = consume(sandbox, seeded.queue_url, "--concurrency", "3")
+
+    assert code == 1, stderr  # a message failed
+    assert_same_items(seeded.items, scan_all(sandbox.dest("dynamodb")))
+    assert summary["items_written"] == 1500
+    assert summary["messages_deleted"] == 60
+    assert summary["messages_failed"] == 2  # received twice, then moved by the redrive policy
+    assert "unsupported format version 7" in stderr
+    sqs = sandbox.dest("sqs")
+    dead = sqs.receive_message(QueueUrl=seeded.dlq_url, MaxNumberOfMessages=10)["Messages"]
+    assert [m["Body"] for m in dead] == [POISON]
+    attributes = sqs.get_queue_attributes(QueueUrl=seeded.queue_url, AttributeNames=["All"])
+    assert attributes["Attributes"]["ApproximateNumberOfMessages"] == "0"
+
+
+@pytest.mark.timeout(180)
+def test_consume_skip_existing_twice_reports_skips_and_changes_nothing(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    seeded = seed_and_send(sandbox, tmp_path, items=1000)
+    code, first, stderr = consume(sandbox, seeded.queue_url, "--mode", "skip-existing")
+    assert code == 0, stderr
+    assert (first["items_written"], first["items_skipped"]) == (1000, 0)
+
+    send_bodies(sandbox.dest("sqs"), seeded.queue_url, bodies_for(seeded.items))
+    code, second, stderr = consume(sandbox, seeded.queue_url, "--mode", "skip-existing")
+    assert code == 0, stderr
+    assert (second["items_written"], second["items_skipped"]) == (0, 1000)
+    assert "1000 skipped" in stderr
+    assert_same_items(seeded.items, scan_all(sandbox.dest("dynamodb")))
+
+
+def test_consume_names_a_missing_table_and_exits_2(sandbox: Sandbox, tmp_path: Path) -> None:
+    seeded = seed_and_send(sandbox, tmp_path, items=10)
+    done = sandbox.run_cli(
+        "consume",
+        "--queue-url",
+        seeded.queue_url,
+        "--table",
+        "nope",
+        "--until-empty",
+        account=DEST_ACCOUNT,
+    )
+    assert done.returncode == 2
+    assert "cannot describe table 'nope'" in done.stderr
+
+
+def test_consume_rejects_a_bad_mode(sandbox: Sandbox) -> None:
+    done = sandbox.run_cli(
+        "consume",
+        "--queue-url",
+        "http://x/q",
+        "--table",
+        "t",
+        "--mode",
+        "newer-wins",
+        account=DEST_ACCOUNT,
+    )
+    assert done.returncode == 2
+    assert "newer-wins needs the attribute" in done.stderr
+
+
+def test_progress_lines_and_the_runner_context_use_injected_clocks() -> None:
+    now = [100.0]
+    stats = RunStats(clock=lambda: now[0])
+    stats.add_batch(
+        BatchSummary.of(
+            [MessageResult(message_id="m", items=25, written=20, skipped=5)], duration_ms=3
+        )
+    )
+    now[0] += 2.0
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=False, width=200)
+    assert choose_mode(enabled=True, console=console) == "lines"
+    assert choose_mode(enabled=False, console=console) == "off"
+    with Progress(stats, mode="lines", console=console, line_interval_s=0.01) as shown:
+        shown.say("message m not written: because")
+        deadline = time.monotonic() + 5
+        while "20 items written" not in out.getvalue() and time.monotonic() < deadline:
+            time.sleep(0.01)
+    text = out.getvalue()
+    assert "message m not written: because" in text
+    assert "consume: 1 messages in 1 batches: 20 items written, 5 skipped, 0 failed" in text
+    assert "(10 items/s)" in text
+
+    context = RunnerContext(timeout_s=30, clock=lambda: now[0])
+    now[0] += 12.5
+    assert context.get_remaining_time_in_millis() == 17_500
