@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from asynccopy.cli import consume, copy, policy, sandbox, verify
+from asynccopy.cli import bench, consume, copy, policy, sandbox, verify
 from asynccopy.errors import AsyncCopyError
 
 app = typer.Typer(
@@ -26,6 +26,7 @@ copy.register(app)
 consume.register(app)
 verify.register(app)
 policy.register(app)
+bench.register(app)
 
 
 def main() -> None:
