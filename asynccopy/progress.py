@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
+from typing import Protocol
 
 import anyio
 from rich.console import Console
@@ -56,6 +57,12 @@ def _bytes(count: int) -> str:
     return f"{size:,.1f} GB"
 
 
+class LineView(Protocol):
+    """Anything that renders its current state as one line of progress."""
+
+    def line(self) -> str: ...
+
+
 class ProgressView:
     """What the display shows, computed from the counters; the clock is injected."""
 
@@ -97,7 +104,7 @@ class ProgressView:
         )
 
 
-async def show_progress(view: ProgressView, *, console: Console, config: ProgressConfig) -> None:
+async def show_progress(view: LineView, *, console: Console, config: ProgressConfig) -> None:
     """Redraw until cancelled; the caller cancels it when the copy ends."""
     if config.mode is ProgressMode.OFF:
         return

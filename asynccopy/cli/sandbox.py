@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from asynccopy.sandbox import DEST_ACCOUNT, SOURCE_ACCOUNT, SandboxServer, ServerConfig, account_env
+from asynccopy.sandbox.profiles import DEST_PROFILE, SOURCE_PROFILE, write_profiles
 from asynccopy.sandbox.server import DEFAULT_PORT
 
 app = typer.Typer(
@@ -87,6 +88,11 @@ def seed(
     for label, account in (("source", SOURCE_ACCOUNT), ("destination", DEST_ACCOUNT)):
         env = " ".join(f"{k}={v}" for k, v in account_env(account, endpoint).items())
         typer.echo(f"{label} account env: {env}")
+    files = write_profiles(server.config.sandbox_dir / "aws", endpoint_url=endpoint)
+    typer.echo(
+        f"profiles {SOURCE_PROFILE} and {DEST_PROFILE}: "
+        + " ".join(f"{k}={v}" for k, v in files.env().items())
+    )
 
 
 @app.command("deploy-consumer")

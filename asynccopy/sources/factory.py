@@ -1,0 +1,85 @@
+"""The Source a selection names, sized to the read budget: shared by copy, verify and bench."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from asynccopy.config import BATCH_GET_MAX_KEYS, KeysSelection, QuerySelection, Selection
+from asynccopy.itemsize import READ_UNIT_BYTES, read_units
+from asynccopy.keys import KeyFilePlan
+from asynccopy.sources.base import ReadContext, Source
+from asynccopy.sources.keyfile import BatchGetReader, KeyFileSource
+from asynccopy.sources.paging import PageReader
+from asynccopy.sources.query import QuerySource
+from asynccopy.sources.scan import ScanSource
+from asynccopy.tables import TableInfo
+
+
+def per_item_rcu(selection: Selection, table: TableInfo, *, consistent_read: bool) -> float:
+    """RCU one item costs: each rounded up to 4 KB by BatchGetItem, pooled by Query and Scan."""
+    if isinstance(selection, KeysSelection):
+        return read_units(table.average_item_bytes, consistent=consistent_read)
+    factor = 1.0 if consistent_read else 0.5
+    return table.average_item_bytes / READ_UNIT_BYTES * factor
+
+
+def keys_per_chunk(rate_rcu_per_s: float | None, item_rcu: float) -> int:
+    # Keep one call within one second of budget, so a call never bursts far above the rate.
+    if rate_rcu_per_s is None:
+        return BATCH_GET_MAX_KEYS
+    return max(1, min(BATCH_GET_MAX_KEYS, int(rate_rcu_per_s / item_rcu)))
+
+
+def page_limit(rate_rcu_per_s: float | None, item_rcu: float, table: TableInfo) -> int | None:
+    if rate_rcu_per_s is None:
+        return None
+    limit = max(1, int(rate_rcu_per_s / item_rcu))
+    # A page reads at most 1 MB anyway: no Limit needed above that.
+    return None if limit * table.average_item_bytes >= 1 << 20 else limit
+
+
+def build_source(
+    selection: Selection,
+    *,
+    context: ReadContext,
+    table: TableInfo,
+    key_plan: KeyFilePlan | None,
+    consistent_read: bool,
+    rate_rcu_per_s: float | None,
+    sample: int | None = None,
+) -> Source[Any]:
+    """The source of `selection`; `sample` caps the items read (a dry run's sample)."""
+    item_rcu = per_item_rcu(selection, table, consistent_read=consistent_read)
+    if isinstance(selection, KeysSelection):
+        assert key_plan is not None, "a key file is validated before its source is built"
+        reader = BatchGetReader(
+            context,
+            table=table.name,
+            schema=table.key_schema,
+            consistent_read=consistent_read,
+            average_item_bytes=table.average_item_bytes,
+        )
+        chunk = keys_per_chunk(rate_rcu_per_s, item_rcu)
+        if sample is not None:
+            chunk = max(1, min(chunk, sample))
+        return KeyFileSource(
+            reader,
+            plan=key_plan,
+            schema=table.key_schema,
+            keys_per_chunk=chunk,
+            limit_keys=sample,
+        )
+    limit = page_limit(rate_rcu_per_s, item_rcu, table)
+    if sample is not None:
+        limit = max(1, min(limit or sample, sample))
+    pages = PageReader(
+        context,
+        operation="Query" if isinstance(selection, QuerySelection) else "Scan",
+        table=table.name,
+        consistent_read=consistent_read,
+        page_limit_items=limit,
+        average_item_bytes=table.average_item_bytes,
+    )
+    if isinstance(selection, QuerySelection):
+        return QuerySource(pages, selection=selection)
+    return ScanSource(pages, selection=selection)

@@ -1,0 +1,375 @@
+"""`asynccopy verify`: read the selected items from the source and the destination, and compare.
+
+    source.units() -> [unit stream] -> checkers x concurrency
+        each checker: a source page -> BatchGetItem of its keys at the destination -> compare
+
+Both sides are read under their own read-capacity budget, resolved like `copy`'s `--rate`
+against each table's provisioned capacity. Items are compared exactly (compare.py): numbers
+as numbers, sets as sets, binary by bytes. A key listed in a key file but absent from the
+source is not a difference (it was never there to copy); it is counted on its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import anyio
+import anyio.to_thread
+from anyio.streams.memory import MemoryObjectReceiveStream
+from rich.console import Console
+
+from asynccopy.aws import AwsTarget, client_config, endpoint_for, open_session
+from asynccopy.codec import Item, item_key, key_to_text
+from asynccopy.compare import diff_items
+from asynccopy.config import BATCH_GET_MAX_KEYS, DEFAULT_CONCURRENCY, KeysSelection, Selection
+from asynccopy.errors import AsyncCopyError, ExitCode, InputError
+from asynccopy.keys import key_digest, open_key_file
+from asynccopy.limiter import Limiter, make_limiter
+from asynccopy.progress import ProgressConfig, ProgressMode, show_progress
+from asynccopy.rate import RateSpec, resolve_rate
+from asynccopy.retry import Backoff, RetryPolicy
+from asynccopy.sources.base import Page, ReadContext, Source
+from asynccopy.sources.factory import build_source
+from asynccopy.sources.keyfile import BatchGetReader
+from asynccopy.stats import Stats
+from asynccopy.tables import TableInfo, describe_table
+
+_EXTRA_CONNECTIONS = 2
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class VerifyConfig:
+    table: str
+    selection: Selection
+    dest_table: str | None = None  # None: the source table's name
+    source: AwsTarget = field(default_factory=AwsTarget)
+    dest: AwsTarget = field(default_factory=AwsTarget)  # unset fields default to the source's
+    rate: RateSpec = field(default_factory=lambda: RateSpec(text="", percent_of_provisioned=50))
+    consistent_read: bool = False
+    concurrency: int = DEFAULT_CONCURRENCY
+    keys_shown: int = 5
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+    @property
+    def dest_target(self) -> AwsTarget:
+        return self.dest.or_else(self.source)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Difference:
+    key: str  # key_to_text of the item's key
+    attributes: tuple[str, ...]  # paths that differ
+
+
+@dataclass(kw_only=True, slots=True)
+class _Tally:
+    compared: int = 0
+    identical: int = 0
+    missing: int = 0
+    different: int = 0
+    unreadable: int = 0  # keys that could not be read on either side after every retry
+    absent_from_source: int = 0
+    missing_keys: list[str] = field(default_factory=list)
+    differences: list[Difference] = field(default_factory=list)
+    unreadable_keys: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class VerifyResult:
+    table: str
+    dest_table: str
+    items_compared: int
+    items_identical: int
+    items_missing: int  # in the source, not in the destination
+    items_different: int
+    items_unreadable: int
+    keys_absent_from_source: int
+    missing_keys: tuple[str, ...]
+    differences: tuple[Difference, ...]
+    unreadable_keys: tuple[str, ...]
+    rcu_source: float
+    rcu_dest: float
+    elapsed_s: float
+
+    @property
+    def identical(self) -> bool:
+        return self.items_identical == self.items_compared and self.items_unreadable == 0
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return ExitCode.OK if self.identical else ExitCode.FAILURES
+
+    def verdict(self) -> str:
+        head = f"{self.items_identical} of {self.items_compared} items identical"
+        if self.identical:
+            return head
+        parts = [
+            f"{count} {what}"
+            for count, what in (
+                (self.items_missing, "missing in the destination"),
+                (self.items_different, "different"),
+                (self.items_unreadable, "unreadable"),
+            )
+            if count
+        ]
+        return f"{head}; {', '.join(parts)}"
+
+    def render_text(self) -> str:
+        lines = [f"verify {self.table} -> {self.dest_table}: {self.verdict()}"]
+        if self.keys_absent_from_source:
+            lines.append(f"  {self.keys_absent_from_source} listed keys are not in the source")
+        if self.missing_keys:
+            lines.append("  missing: " + ", ".join(self.missing_keys))
+        for difference in self.differences:
+            lines.append(f"  different: {difference.key} ({', '.join(difference.attributes)})")
+        if self.unreadable_keys:
+            lines.append("  unreadable: " + ", ".join(self.unreadable_keys))
+        lines.append(
+            f"  read {self.rcu_source:,.1f} RCU from the source and {self.rcu_dest:,.1f} RCU from"
+            f" the destination in {self.elapsed_s:.1f} s"
+        )
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "table": self.table,
+            "dest_table": self.dest_table,
+            "identical": self.identical,
+            "items_compared": self.items_compared,
+            "items_identical": self.items_identical,
+            "items_missing": self.items_missing,
+            "items_different": self.items_different,
+            "items_unreadable": self.items_unreadable,
+            "keys_absent_from_source": self.keys_absent_from_source,
+            "missing_keys": list(self.missing_keys),
+            "different_keys": [
+                {"key": d.key, "attributes": list(d.attributes)} for d in self.differences
+            ],
+            "unreadable_keys": list(self.unreadable_keys),
+            "rcu_source": round(self.rcu_source, 3),
+            "rcu_dest": round(self.rcu_dest, 3),
+            "elapsed_s": round(self.elapsed_s, 3),
+        }
+
+
+class _VerifyView:
+    """One line of progress from the tally and both sides' counters."""
+
+    def __init__(
+        self,
+        tally: _Tally,
+        source: Stats,
+        dest: Stats,
+        *,
+        total: int | None,
+        started_s: float,
+        clock: Callable[[], float],
+    ) -> None:
+        self._tally = tally
+        self._source = source
+        self._dest = dest
+        self._total = total
+        self._started_s = started_s
+        self._clock = clock
+
+    def line(self) -> str:
+        tally = self._tally
+        elapsed = max(1e-9, self._clock() - self._started_s)
+        total = "?" if self._total is None else f"{self._total:,}"
+        return (
+            f"compared {tally.compared:,}/{total} · identical {tally.identical:,}"
+            f" · missing {tally.missing:,} · different {tally.different:,}"
+            f" | source {self._source.rcu_consumed / elapsed:,.1f} RCU/s"
+            f" · destination {self._dest.rcu_consumed / elapsed:,.1f} RCU/s"
+            f" | retries {self._source.retries + self._dest.retries:,}"
+        )
+
+
+class _Checker:
+    """Compares the source items of a page with the destination's, one BatchGetItem at a time."""
+
+    def __init__(
+        self, reader: BatchGetReader, *, key_names: tuple[str, ...], tally: _Tally, shown: int
+    ) -> None:
+        self._reader = reader
+        self._key_names = key_names
+        self._tally = tally
+        self._shown = shown
+
+    async def check(self, page: Page) -> None:
+        tally = self._tally
+        tally.absent_from_source += len(page.missing)
+        self._unreadable([failed.key for failed in page.failed])
+        for start in range(0, len(page.items), BATCH_GET_MAX_KEYS):
+            sources = page.items[start : start + BATCH_GET_MAX_KEYS]
+            keys = [item_key(item, self._key_names) for item in sources]
+            found, failed = await self._reader.read(keys)
+            unreadable = {key_digest(f.key) for f in failed}
+            self._unreadable([f.key for f in failed])
+            at_dest = {key_digest(item_key(item, self._key_names)): item for item in found}
+            for key, item in zip(keys, sources, strict=True):
+                digest = key_digest(key)
+                if digest in unreadable:
+                    continue
+                tally.compared += 1
+                copy = at_dest.get(digest)
+                if copy is None:
+                    tally.missing += 1
+                    if len(tally.missing_keys) < self._shown:
+                        tally.missing_keys.append(key_to_text(key))
+                    continue
+                paths = diff_items(item, copy)
+                if not paths:
+                    tally.identical += 1
+                    continue
+                tally.different += 1
+                if len(tally.differences) < self._shown:
+                    tally.differences.append(
+                        Difference(key=key_to_text(key), attributes=tuple(paths))
+                    )
+
+    def _unreadable(self, keys: list[Item]) -> None:
+        tally = self._tally
+        tally.unreadable += len(keys)
+        room = self._shown - len(tally.unreadable_keys)
+        tally.unreadable_keys.extend(key_to_text(key) for key in keys[: max(0, room)])
+
+
+async def _check_units(
+    source: Source[Any], checker: _Checker, units: MemoryObjectReceiveStream[Any]
+) -> None:
+    async with units:
+        async for unit in units:
+            async with contextlib.aclosing(source.pages(unit)) as pages:
+                async for page in pages:
+                    await checker.check(page)
+
+
+async def _verify_all(source: Source[Any], checker: _Checker, *, concurrency: int) -> None:
+    send, receive = anyio.create_memory_object_stream[Any](concurrency)
+    async with anyio.create_task_group() as group:
+        for _ in range(concurrency):
+            group.start_soon(_check_units, source, checker, receive.clone())
+        receive.close()
+        async with send, contextlib.aclosing(source.units()) as units:
+            async for unit in units:
+                await send.send(unit)
+
+
+def _check_same_key_schema(source: TableInfo, dest: TableInfo) -> None:
+    if source.key_schema != dest.key_schema:
+        raise InputError(
+            f"the destination table {dest.name!r} has key schema {dest.key_schema.attributes},"
+            f" the source table {source.name!r} has {source.key_schema.attributes}",
+            hint="compare tables with the same partition and sort keys",
+        )
+
+
+async def verify(
+    config: VerifyConfig,
+    *,
+    console: Console | None = None,
+    progress: ProgressMode = ProgressMode.OFF,
+    clock: Callable[[], float] = time.monotonic,
+) -> VerifyResult:
+    """Compare the selected items; raises InputError (exit 2) for bad input."""
+    console = console or Console(stderr=True)
+    dest_target = config.dest_target
+    source_session = await open_session(config.source)
+    dest_session = (
+        source_session if dest_target == config.source else await open_session(dest_target)
+    )
+    pool = client_config(max_pool_connections=config.concurrency + _EXTRA_CONNECTIONS)
+    with contextlib.ExitStack() as stack:
+        async with (
+            source_session.client(
+                "dynamodb", endpoint_url=endpoint_for(config.source, "dynamodb"), config=pool
+            ) as source_ddb,
+            dest_session.client(
+                "dynamodb", endpoint_url=endpoint_for(dest_target, "dynamodb"), config=pool
+            ) as dest_ddb,
+        ):
+            source_table = await describe_table(
+                source_ddb, table=config.table, region=config.source.region
+            )
+            dest_table = await describe_table(
+                dest_ddb, table=config.dest_table or config.table, region=dest_target.region
+            )
+            _check_same_key_schema(source_table, dest_table)
+            source_rate = resolve_rate(config.rate, provisioned_rcu=source_table.provisioned_rcu)
+            dest_rate = resolve_rate(config.rate, provisioned_rcu=dest_table.provisioned_rcu)
+            key_plan = None
+            if isinstance(config.selection, KeysSelection):
+                opened = open_key_file(config.selection.path, schema=source_table.key_schema)
+                key_plan = await anyio.to_thread.run_sync(stack.enter_context, opened)
+            backoff = Backoff(policy=config.retry)
+            source_stats, dest_stats = Stats(), Stats()
+            source_limiter: Limiter = make_limiter(source_rate.rcu_per_s, clock=clock)
+            source_context = ReadContext(
+                client=source_ddb, limiter=source_limiter, backoff=backoff, stats=source_stats
+            )
+            dest_context = ReadContext(
+                client=dest_ddb,
+                limiter=make_limiter(dest_rate.rcu_per_s, clock=clock),
+                backoff=backoff,
+                stats=dest_stats,
+            )
+            source = build_source(
+                config.selection,
+                context=source_context,
+                table=source_table,
+                key_plan=key_plan,
+                consistent_read=config.consistent_read,
+                rate_rcu_per_s=source_rate.rcu_per_s,
+            )
+            tally = _Tally()
+            checker = _Checker(
+                BatchGetReader(
+                    dest_context,
+                    table=dest_table.name,
+                    schema=dest_table.key_schema,
+                    consistent_read=config.consistent_read,
+                    average_item_bytes=dest_table.average_item_bytes,
+                ),
+                key_names=source_table.key_schema.names,
+                tally=tally,
+                shown=config.keys_shown,
+            )
+            total = key_plan.keys_total if key_plan is not None else None
+            started = clock()
+            view = _VerifyView(
+                tally, source_stats, dest_stats, total=total, started_s=started, clock=clock
+            )
+            try:
+                async with anyio.create_task_group() as group:
+                    group.start_soon(
+                        partial(
+                            show_progress, console=console, config=ProgressConfig(mode=progress)
+                        ),
+                        view,
+                    )
+                    await _verify_all(source, checker, concurrency=config.concurrency)
+                    group.cancel_scope.cancel()
+            except* AsyncCopyError as errors:
+                raise errors.exceptions[0] from None
+            return VerifyResult(
+                table=source_table.name,
+                dest_table=dest_table.name,
+                items_compared=tally.compared,
+                items_identical=tally.identical,
+                items_missing=tally.missing,
+                items_different=tally.different,
+                items_unreadable=tally.unreadable,
+                keys_absent_from_source=tally.absent_from_source,
+                missing_keys=tuple(tally.missing_keys),
+                differences=tuple(tally.differences),
+                unreadable_keys=tuple(tally.unreadable_keys),
+                rcu_source=source_stats.rcu_consumed,
+                rcu_dest=dest_stats.rcu_consumed,
+                elapsed_s=clock() - started,
+            )

@@ -1,0 +1,139 @@
+"""`asynccopy verify` against the sandbox: identical, missing, different, and bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from asynccopy.sandbox.profiles import DEST_PROFILE, SOURCE_PROFILE, write_profiles
+from asynccopy.sandbox.seed import SeedConfig, seed
+from tests.sandbox_helpers import Sandbox
+
+ITEMS = 300
+
+
+def _copy_table_directly(sandbox: Sandbox) -> list[dict[str, Any]]:
+    """The source items, written to the destination table with plain BatchWriteItem."""
+    items: list[dict[str, Any]] = []
+    for page in sandbox.source("dynamodb").get_paginator("scan").paginate(TableName="users"):
+        items.extend(page["Items"])
+    dest = sandbox.dest("dynamodb")
+    for start in range(0, len(items), 25):
+        requests = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
+        assert not dest.batch_write_item(RequestItems={"users": requests})["UnprocessedItems"]
+    return items
+
+
+@pytest.fixture
+def copied(sandbox: Sandbox, tmp_path: Path) -> tuple[Sandbox, Path, list[dict[str, Any]]]:
+    keys = tmp_path / "keys.txt"
+    seed(SeedConfig(items=ITEMS, item_bytes=600, keys_out=keys), endpoint_url=sandbox.endpoint_url)
+    return sandbox, keys, _copy_table_directly(sandbox)
+
+
+def _verify(sandbox: Sandbox, *args: str) -> tuple[int, dict[str, Any], str]:
+    profiles = write_profiles(
+        sandbox.server.config.run_dir / f"aws-{sandbox.port}", endpoint_url=sandbox.endpoint_url
+    )
+    env = sandbox.env()
+    env.update(profiles.env())
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL"):
+        env.pop(name)
+    done = sandbox.run_cli(
+        "verify",
+        "--table",
+        "users",
+        "--profile",
+        SOURCE_PROFILE,
+        "--dest-profile",
+        DEST_PROFILE,
+        "--no-progress",
+        "--json",
+        *args,
+        env=env,
+    )
+    summary = json.loads(done.stdout) if done.stdout.strip() else {}
+    return done.returncode, summary, done.stderr
+
+
+@pytest.mark.parametrize("selection", [["--keys", "KEYS"], ["--scan", "--segments", "3"]])
+def test_identical_copy_exits_0(
+    copied: tuple[Sandbox, Path, list[Any]], selection: list[str]
+) -> None:
+    sandbox, keys, _ = copied
+    args = [str(keys) if arg == "KEYS" else arg for arg in selection]
+    code, summary, stderr = _verify(sandbox, *args)
+    assert code == 0, stderr
+    assert summary["identical"] is True
+    assert summary["items_compared"] == ITEMS
+    assert summary["items_identical"] == ITEMS
+
+
+def test_text_verdict_names_the_count(copied: tuple[Sandbox, Path, list[Any]]) -> None:
+    sandbox, keys, _ = copied
+    env = sandbox.env()
+    done = sandbox.run_cli(
+        "verify",
+        "--table",
+        "users",
+        "--keys",
+        str(keys),
+        "--dest-endpoint-url",
+        sandbox.endpoint_url,
+        "--no-progress",
+        env={**env, "AWS_ACCESS_KEY_ID": "111111111111"},
+    )
+    # Both sides as the source account: its own table is identical to itself.
+    assert done.returncode == 0, done.stderr
+    assert f"{ITEMS} of {ITEMS} items identical" in done.stdout
+
+
+def test_missing_and_different_items_are_reported_by_key(
+    copied: tuple[Sandbox, Path, list[dict[str, Any]]],
+) -> None:
+    sandbox, keys, items = copied
+    dest = sandbox.dest("dynamodb")
+    by_id = {item["userid"]["S"]: item for item in items}
+    ids = sorted(by_id)
+    for gone in ids[:2]:
+        dest.delete_item(TableName="users", Key={"userid": {"S": gone}})
+    changed = dict(by_id[ids[2]], age={"N": "1000"})
+    dest.put_item(TableName="users", Item=changed)
+    # Equal as numbers and as sets: not a difference.
+    same = dict(by_id[ids[3]], rating={"N": "12.50"})
+    same["tags"] = {"SS": list(reversed(same["tags"]["SS"]))}
+    dest.put_item(TableName="users", Item=same)
+
+    code, summary, _ = _verify(sandbox, "--keys", str(keys))
+    assert code == 1
+    assert summary["items_missing"] == 2
+    assert summary["items_different"] == 1
+    assert summary["items_identical"] == ITEMS - 3
+    assert {json.loads(k)["userid"]["S"] for k in summary["missing_keys"]} == set(ids[:2])
+    (different,) = summary["different_keys"]
+    assert json.loads(different["key"])["userid"]["S"] == ids[2]
+    assert different["attributes"] == ["age"]
+
+
+def test_keys_absent_from_the_source_are_not_differences(
+    copied: tuple[Sandbox, Path, list[Any]], tmp_path: Path
+) -> None:
+    sandbox, keys, _ = copied
+    more = tmp_path / "more.txt"
+    more.write_text(keys.read_text() + "no-such-user\n")
+    code, summary, _ = _verify(sandbox, "--keys", str(more))
+    assert code == 0
+    assert summary["keys_absent_from_source"] == 1
+    assert summary["items_compared"] == ITEMS
+
+
+def test_missing_destination_table_is_bad_input(copied: tuple[Sandbox, Path, list[Any]]) -> None:
+    sandbox, keys, _ = copied
+    code, summary, stderr = _verify(sandbox, "--keys", str(keys), "--dest-table", "nope")
+    assert code == 2
+    assert summary == {}
+    assert stderr.strip().count("\n") == 0
+    assert "nope" in stderr
