@@ -88,10 +88,14 @@ class CopyConfig:
     page_buffer: int = 8  # pages read but not yet packed
     batch_buffer: int = 8  # SendMessageBatch calls packed but not yet sent
     missing_shown: int = 5  # missing keys listed in the summary
+    checkpoint_path: Path | None = None  # None: keep no checkpoint (a dry run never does)
+    resume: bool = False  # continue from checkpoint_path, which must then exist
 
     def __post_init__(self) -> None:
         if not 1 <= self.concurrency <= MAX_CONCURRENCY:
             raise ValueError(f"concurrency={self.concurrency} must be 1..{MAX_CONCURRENCY}")
+        if self.resume and (self.checkpoint_path is None or self.dry_run):
+            raise ValueError("resume needs a checkpoint_path and is not for a dry run")
         if self.sample_items < 0:
             raise ValueError(f"sample_items={self.sample_items} must not be negative")
 

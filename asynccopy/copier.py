@@ -2,7 +2,10 @@
 
 Everything that can be wrong with the input is found before the first message is sent: the
 credentials of both sides, the table and its key schema, the rate, the queue and its
-MaximumMessageSize, and every line of a key file.
+MaximumMessageSize, and every line of a key file, and (`--resume`) the checkpoint, which must
+record this very table, queue and selection. The checkpoint is written once before the first
+send, a few times a second while SQS acknowledges pages, and once at the end however the copy
+ends; a copy that ends with exit 0 marks it complete.
 """
 
 from __future__ import annotations
@@ -10,8 +13,9 @@ from __future__ import annotations
 import contextlib
 import signal
 import time
-from collections.abc import AsyncGenerator, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncGenerator, Callable, Mapping
+from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import IO, Any
 
 import anyio
@@ -19,6 +23,19 @@ import anyio.to_thread
 from rich.console import Console
 
 from asynccopy.aws import AwsTarget, client_config, endpoint_for, open_session
+from asynccopy.checkpoint import (
+    WRITE_INTERVAL_S,
+    Checkpoint,
+    CheckpointKeeper,
+    DeliveryTracker,
+    LineBook,
+    SegmentBook,
+    check_matches,
+    fingerprint,
+    load_checkpoint,
+    selection_identity,
+    write_checkpoint,
+)
 from asynccopy.codec import MAX_ENTRIES_PER_BATCH, MAX_ITEMS_PER_MESSAGE, decode_body, encode_items
 from asynccopy.config import (
     BATCH_GET_MAX_KEYS,
@@ -27,7 +44,7 @@ from asynccopy.config import (
     QuerySelection,
     ScanSelection,
 )
-from asynccopy.errors import AsyncCopyError
+from asynccopy.errors import AsyncCopyError, CheckpointError
 from asynccopy.itemsize import READ_UNIT_BYTES, read_units
 from asynccopy.keys import KeyFilePlan, open_key_file
 from asynccopy.limiter import Limiter, make_limiter
@@ -126,6 +143,42 @@ class _SampleSource:
                 yield Page(items=items, position=page.position, missing=page.missing)
 
 
+class _ResumedSegments:
+    """A Scan's (or a Query's) segments from where a checkpoint left them: the segments it
+    records as done are skipped, the others restart from their LastEvaluatedKey."""
+
+    def __init__(self, source: ScanSource | QuerySource, *, states: Mapping[int, Any]) -> None:
+        self._source = source
+        self._states = states
+
+    async def units(self) -> AsyncGenerator[int, None]:
+        async with contextlib.aclosing(self._source.units()) as units:
+            async for unit in units:
+                state = self._states.get(unit)
+                if state is None or not state.done:
+                    yield unit
+
+    def pages(self, unit: int) -> AsyncGenerator[Page, None]:
+        state = self._states.get(unit)
+        start_key = None if state is None else state.last_evaluated_key
+        return self._source.pages(unit, start_key=start_key)
+
+
+async def _write_checkpoint(keeper: CheckpointKeeper, *, complete: bool = False) -> None:
+    changes = keeper.book.changes
+    snapshot = keeper.snapshot(complete=complete)  # on the loop thread: a consistent view
+    await anyio.to_thread.run_sync(write_checkpoint, keeper.path, snapshot)
+    keeper.written_changes = changes
+
+
+async def _keep_checkpoint(keeper: CheckpointKeeper, *, interval_s: float) -> None:
+    """Writes the checkpoint when it has moved, at most once per `interval_s`."""
+    while True:
+        await anyio.sleep(interval_s)
+        if keeper.dirty:
+            await _write_checkpoint(keeper)
+
+
 class Copier:
     """One copy: `run` validates, copies (or plans) and returns the summary."""
 
@@ -156,7 +209,12 @@ class Copier:
         )
 
     def _source(
-        self, prepared: _Prepared, context: ReadContext, *, sample: int | None
+        self,
+        prepared: _Prepared,
+        context: ReadContext,
+        *,
+        sample: int | None,
+        resume: Checkpoint | None = None,
     ) -> Source[Any]:
         config = self._config
         table = prepared.table
@@ -180,6 +238,7 @@ class Copier:
                 schema=table.key_schema,
                 keys_per_chunk=keys_per_chunk,
                 limit_keys=sample,
+                after_line=0 if resume is None else resume.done_line or 0,
             )
         limit = _page_limit(prepared.rate.rcu_per_s, per_item, table)
         if sample is not None:
@@ -192,9 +251,14 @@ class Copier:
             page_limit_items=limit,
             average_item_bytes=table.average_item_bytes,
         )
+        segments: ScanSource | QuerySource
         if isinstance(selection, QuerySelection):
-            return QuerySource(pages, selection=selection)
-        return ScanSource(pages, selection=selection)
+            segments = QuerySource(pages, selection=selection)
+        else:
+            segments = ScanSource(pages, selection=selection)
+        if resume is not None and resume.segments:
+            return _ResumedSegments(segments, states=resume.segments)
+        return segments
 
     def _plan(self, prepared: _Prepared, sample_items: list[Any]) -> DryRunPlan:
         config = self._config
@@ -243,9 +307,18 @@ class Copier:
                 stop.set()
 
     async def _run_pipeline(
-        self, source: Source[Any], sender: Sender, limiter: Limiter, prepared: _Prepared
+        self,
+        source: Source[Any],
+        sender: Sender,
+        limiter: Limiter,
+        prepared: _Prepared,
+        keeper: CheckpointKeeper | None = None,
     ) -> str | None:
-        """Runs the copy with the progress display; returns the error that stopped it, if any."""
+        """Runs the copy with the progress display; returns the error that stopped it, if any.
+
+        With a `keeper`, the checkpoint is written a few times a second as SQS acknowledges
+        pages, and once more at the end however the copy ends (done, Ctrl-C, an error).
+        """
         config = self._config
         runtime = self._runtime
         stats = self._stats
@@ -261,6 +334,8 @@ class Copier:
         stop = anyio.Event()
         view = ProgressView(stats, limiter=limiter, clock=runtime.clock)
         error: str | None = None
+        finished = False
+        tracker = DeliveryTracker(keeper.book if keeper is not None else None)
         stats.started_s = runtime.clock()
         try:
             async with anyio.create_task_group() as group:
@@ -269,12 +344,107 @@ class Copier:
                 group.start_soon(
                     _progress, view, runtime.console, ProgressConfig(mode=runtime.progress)
                 )
-                await run_pipeline(source, sender=sender, config=pipeline, stats=stats, stop=stop)
+                if keeper is not None:
+                    group.start_soon(partial(_keep_checkpoint, keeper, interval_s=WRITE_INTERVAL_S))
+                await run_pipeline(
+                    source, sender=sender, config=pipeline, stats=stats, stop=stop, tracker=tracker
+                )
+                finished = not stop.is_set()
                 group.cancel_scope.cancel()
         except* AsyncCopyError as group_error:
             error = "; ".join(str(e) for e in group_error.exceptions)
-        stats.finished_s = runtime.clock()
+        finally:
+            stats.finished_s = runtime.clock()
+            if keeper is not None:
+                complete = finished and error is None and not stats.items_failed
+                with anyio.CancelScope(shield=True):
+                    problem = await self._final_checkpoint(keeper, prepared, complete=complete)
+                if problem is not None:
+                    error = problem if error is None else f"{error}; {problem}"
         return error
+
+    async def _final_checkpoint(
+        self, keeper: CheckpointKeeper, prepared: _Prepared, *, complete: bool
+    ) -> str | None:
+        if complete and isinstance(keeper.book, LineBook) and prepared.key_plan is not None:
+            keeper.book.done_line = max(keeper.book.done_line, prepared.key_plan.lines_total)
+        try:
+            await _write_checkpoint(keeper, complete=complete)
+        except CheckpointError as exc:
+            return str(exc)
+        return None
+
+    def _start_checkpoint(
+        self, prepared: _Prepared
+    ) -> tuple[CheckpointKeeper | None, Checkpoint | None]:
+        """The checkpoint this run keeps, and the one it resumes (validated), if any.
+
+        Raises CheckpointError (exit 2, before anything is sent) for a missing, corrupt or
+        mismatched checkpoint.
+        """
+        config = self._config
+        path = config.checkpoint_path
+        if path is None:
+            return None, None
+        identity = selection_identity(config.selection, key_plan=prepared.key_plan)
+        loaded = None
+        if config.resume:
+            loaded = load_checkpoint(path)
+            if loaded is None:
+                raise CheckpointError(
+                    path=str(path),
+                    problem="does not exist, so there is nothing to resume",
+                    hint="drop --resume to start from the beginning, or name the file with "
+                    "--checkpoint",
+                )
+            check_matches(
+                loaded,
+                path=path,
+                table=config.table,
+                queue_url=config.queue_url,
+                selection=identity,
+            )
+        key_file = isinstance(config.selection, KeysSelection)
+        base = loaded or Checkpoint(
+            fingerprint=fingerprint(
+                table=config.table, queue_url=config.queue_url, selection=identity
+            ),
+            table=config.table,
+            queue_url=config.queue_url,
+            selection=identity,
+            done_line=0 if key_file else None,
+            segments=None if key_file else {},
+        )
+        base = replace(base, runs=base.runs + 1, selection=identity)
+        book: LineBook | SegmentBook
+        if base.done_line is not None:
+            book = LineBook(done_line=base.done_line, keys_done=base.items_done)
+        else:
+            book = SegmentBook(base.segments)
+        keeper = CheckpointKeeper(
+            path=path, base=base, book=book, items_sent=lambda: self._stats.items_sent
+        )
+        return keeper, loaded
+
+    def _skip_done(self, resume: Checkpoint) -> None:
+        """Counts what earlier runs did, so the progress total is what is left."""
+        stats = self._stats
+        stats.items_skipped_by_resume = resume.items_done
+        if stats.items_selected is not None:
+            stats.items_selected = max(0, stats.items_selected - resume.items_done)
+        if resume.complete:
+            return
+        if resume.done_line is not None:
+            where = f"after line {resume.done_line:,} of the key file"
+        else:
+            states = resume.segments or {}
+            done = sum(1 for state in states.values() if state.done)
+            started = sum(1 for s in states.values() if not s.done and s.last_evaluated_key)
+            where = f"{done} segments done, {started} restarting from their last page"
+        self._say(
+            f"resuming from {self._config.checkpoint_path}: skipping {resume.items_done:,} "
+            f"items sent by earlier runs ({where})"
+        )
 
     async def run(self) -> CopySummary:
         config = self._config
@@ -306,6 +476,13 @@ class Copier:
                 context = ReadContext(client=ddb, limiter=limiter, backoff=backoff, stats=stats)
                 if config.dry_run:
                     return await self._dry_run(prepared, context, limiter)
+                keeper, resume = self._start_checkpoint(prepared)
+                if resume is not None:
+                    self._skip_done(resume)
+                    if resume.complete:
+                        return self._summary(prepared, error=None, nothing_left=True)
+                if keeper is not None:  # the file exists from the start, and is writable
+                    await _write_checkpoint(keeper)
                 if config.failed_out is not None:
                     failed_file = FailedKeyFile(config.failed_out)
                     stack.callback(failed_file.close)
@@ -314,9 +491,9 @@ class Copier:
                     f"copying from table {prepared.table.name} to {config.queue_url}; "
                     f"rate: {prepared.rate.description}"
                 )
-                source = self._source(prepared, context, sample=None)
+                source = self._source(prepared, context, sample=None, resume=resume)
                 sender = SqsSender(sqs, queue_url=config.queue_url, backoff=backoff)
-                error = await self._run_pipeline(source, sender, limiter, prepared)
+                error = await self._run_pipeline(source, sender, limiter, prepared, keeper)
                 return self._summary(prepared, error=error)
 
     async def _dry_run(
@@ -332,8 +509,15 @@ class Copier:
         return self._summary(prepared, error=error, plan=self._plan(prepared, items))
 
     def _summary(
-        self, prepared: _Prepared, *, error: str | None, plan: DryRunPlan | None = None
+        self,
+        prepared: _Prepared,
+        *,
+        error: str | None,
+        plan: DryRunPlan | None = None,
+        nothing_left: bool = False,
     ) -> CopySummary:
+        config = self._config
+        keeps = config.checkpoint_path is not None and not config.dry_run
         return build_summary(
             self._stats,
             now_s=self._runtime.clock(),
@@ -344,6 +528,9 @@ class Copier:
             dry_run=self._config.dry_run,
             error=error,
             plan=plan,
+            checkpoint=str(config.checkpoint_path) if keeps else None,
+            resumed=config.resume,
+            nothing_left=nothing_left,
         )
 
 

@@ -7,7 +7,8 @@
     │   ├── SelectionError         no selection, two at once, or a flag that needs another
     │   ├── RateError              --rate is not a positive number, a percentage or `max`
     │   ├── TableNotFoundError     the source table does not exist (or is not visible)
-    │   └── QueueNotFoundError     the queue URL does not name a queue the sender can reach
+    │   ├── QueueNotFoundError     the queue URL does not name a queue the sender can reach
+    │   └── CheckpointError        a checkpoint that is corrupt, missing, or for another selection
     ├── ReadError                  a Scan or Query page could not be read, even after retries
     └── SandboxError               the local emulator could not be installed, started or reached
 
@@ -93,6 +94,17 @@ class QueueNotFoundError(InputError):
         super().__init__(
             f"queue {queue_url} does not exist or is not reachable ({code})",
             hint="check --queue-url and the queue side's --queue-region/--queue-profile",
+        )
+
+
+class CheckpointError(InputError):
+    """A checkpoint file that cannot be used: unreadable, corrupt, or for another selection."""
+
+    def __init__(self, *, path: str, problem: str, hint: str = "") -> None:
+        self.path = path
+        super().__init__(
+            f"checkpoint {path}: {problem}",
+            hint=hint or "delete the file, or drop --resume to start from the beginning",
         )
 
 

@@ -25,13 +25,14 @@ import base64
 import binascii
 import contextlib
 import hashlib
+import itertools
 import json
 import os
 import re
 import sys
 import tempfile
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import IO, Any, Final
@@ -274,10 +275,12 @@ class KeyFilePlan:
     keys_total: int  # distinct keys
     lines_total: int
     duplicate_lines: frozenset[int]
+    size_bytes: int = 0
+    content_sha256: str = ""  # of every byte, computed on the first pass: the file's identity
 
 
-def _lines(stream: IO[bytes], *, source: str) -> Iterator[tuple[int, str]]:
-    for line_no, raw in enumerate(stream, start=1):
+def _lines(stream: Iterable[bytes], *, source: str, start: int = 1) -> Iterator[tuple[int, str]]:
+    for line_no, raw in enumerate(stream, start=start):
         try:
             yield line_no, raw.decode("utf-8")
         except UnicodeDecodeError:
@@ -286,13 +289,33 @@ def _lines(stream: IO[bytes], *, source: str) -> Iterator[tuple[int, str]]:
             ) from None
 
 
+@dataclass(kw_only=True, slots=True)
+class _Identity:
+    """Size and SHA-256 of the bytes read, updated line by line on the first pass."""
+
+    size_bytes: int = 0
+    digest: Any = field(default_factory=hashlib.sha256)
+
+    def read(self, stream: IO[bytes]) -> Iterator[bytes]:
+        for raw in stream:
+            self.size_bytes += len(raw)
+            self.digest.update(raw)
+            yield raw
+
+
 def _validate(
-    stream: IO[bytes], *, schema: KeySchema, source: str, spool: IO[bytes] | None
+    stream: IO[bytes],
+    *,
+    schema: KeySchema,
+    source: str,
+    spool: IO[bytes] | None,
+    identity: _Identity | None = None,
 ) -> tuple[int, int, frozenset[int]]:
     seen: set[int] = set()
     duplicates: set[int] = set()
     line_no = 0
-    for line_no, text in _lines(stream, source=source):
+    raw_lines = identity.read(stream) if identity is not None else stream
+    for line_no, text in _lines(raw_lines, source=source):
         if spool is not None:
             spool.write(text.encode("utf-8"))
         try:
@@ -319,10 +342,11 @@ def open_key_file(
         fd, spool_name = tempfile.mkstemp(prefix="asynccopy-keys-", suffix=".txt")
         spool_path = Path(spool_name)
         try:
+            identity = _Identity()
             with os.fdopen(fd, "wb") as spool:
                 stream = stdin if stdin is not None else sys.stdin.buffer
                 keys, lines, duplicates = _validate(
-                    stream, schema=schema, source=source, spool=spool
+                    stream, schema=schema, source=source, spool=spool, identity=identity
                 )
             yield KeyFilePlan(
                 path=spool_path,
@@ -330,6 +354,8 @@ def open_key_file(
                 keys_total=keys,
                 lines_total=lines,
                 duplicate_lines=duplicates,
+                size_bytes=identity.size_bytes,
+                content_sha256=identity.digest.hexdigest(),
             )
         finally:
             spool_path.unlink(missing_ok=True)
@@ -342,21 +368,33 @@ def open_key_file(
             f"cannot read the key file {path_text}: {exc.strerror}",
             hint="check the path given to --keys (or use - for standard input)",
         ) from None
+    identity = _Identity()
     with handle:
-        keys, lines, duplicates = _validate(handle, schema=schema, source=path_text, spool=None)
+        keys, lines, duplicates = _validate(
+            handle, schema=schema, source=path_text, spool=None, identity=identity
+        )
     yield KeyFilePlan(
         path=path,
         display_name=path_text,
         keys_total=keys,
         lines_total=lines,
         duplicate_lines=duplicates,
+        size_bytes=identity.size_bytes,
+        content_sha256=identity.digest.hexdigest(),
     )
 
 
-def iter_keys(plan: KeyFilePlan, *, schema: KeySchema) -> Iterator[tuple[int, Item]]:
-    """(line number, key) for every distinct key of a validated file, in file order."""
+def iter_keys(
+    plan: KeyFilePlan, *, schema: KeySchema, after_line: int = 0
+) -> Iterator[tuple[int, Item]]:
+    """(line number, key) for every distinct key of a validated file, in file order.
+
+    Lines up to `after_line` (a resumed copy's checkpoint) are read past without being parsed.
+    """
     with plan.path.open("rb") as handle:
-        for line_no, text in _lines(handle, source=plan.display_name):
+        for _ in itertools.islice(handle, after_line):
+            pass
+        for line_no, text in _lines(handle, source=plan.display_name, start=after_line + 1):
             if line_no in plan.duplicate_lines:
                 continue
             try:

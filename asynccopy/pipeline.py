@@ -11,7 +11,8 @@ every batch is sent before `run_pipeline` returns.
 Where a checkpoint goes (for `--resume`): a page's `position` says what it covers. A position
 is done when every message holding its items is in a SendResult's `sent`; for a key file,
 the highest `last_line` below which every chunk is done is the line to resume after; for a Scan
-segment, the `last_evaluated_key` of its highest page that is done.
+segment, the `last_evaluated_key` of its highest page that is done. The packer and the senders
+tell a `checkpoint.DeliveryTracker` what they pack and what SQS acknowledges; it does the rest.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from asynccopy.checkpoint import DeliveryTracker
 from asynccopy.codec import BatchPacker, ItemTooLargeError, Message, MessagePacker
 from asynccopy.sender import Sender, SendResult
 from asynccopy.sources.base import Page, Source
@@ -108,6 +110,7 @@ async def _pack(
     *,
     config: PipelineConfig,
     stats: Stats,
+    tracker: DeliveryTracker,
 ) -> None:
     messages = MessagePacker(key_names=config.key_names, max_message_bytes=config.max_message_bytes)
     batcher = BatchPacker(max_batch_bytes=config.max_batch_bytes)
@@ -115,18 +118,25 @@ async def _pack(
         async for page in pages:
             stats.record_read(items=len(page.items), missing=page.missing)
             stats.record_failed(page.failed)
+            ticket = tracker.open(page)
             too_large: list[FailedKey] = []
             for item in page.items:
                 try:
                     done = messages.add(item)
                 except ItemTooLargeError as exc:
                     too_large.append(FailedKey(key=exc.key, reason="ItemTooLarge"))
+                    tracker.fail(ticket)
                     continue
+                tracker.packed(ticket)
+                for message in done:
+                    tracker.charge(message)  # before it can be sent
                 for message in done:
                     for batch in batcher.add(message):
                         await batches.send(batch)
+            tracker.seal(ticket)
             stats.record_failed(too_large)
         for message in messages.flush():
+            tracker.charge(message)
             for batch in batcher.add(message):
                 await batches.send(batch)
         for batch in batcher.flush():
@@ -134,11 +144,17 @@ async def _pack(
 
 
 async def _send(
-    batches: MemoryObjectReceiveStream[list[Message]], *, sender: Sender, stats: Stats
+    batches: MemoryObjectReceiveStream[list[Message]],
+    *,
+    sender: Sender,
+    stats: Stats,
+    tracker: DeliveryTracker,
 ) -> None:
     async with batches:
         async for batch in batches:
-            record_send(stats, await sender.send(batch))
+            result = await sender.send(batch)
+            record_send(stats, result)
+            tracker.acknowledged(result)
 
 
 async def run_pipeline(
@@ -148,15 +164,24 @@ async def run_pipeline(
     config: PipelineConfig,
     stats: Stats,
     stop: anyio.Event | None = None,
+    tracker: DeliveryTracker | None = None,
 ) -> None:
-    """Read everything `source` selects and send it; returns when the last batch is sent."""
+    """Read everything `source` selects and send it; returns when the last batch is sent.
+
+    `tracker` hears which pages SQS has acknowledged in full: the checkpoint's source.
+    """
+    tracker = tracker if tracker is not None else DeliveryTracker()
     page_send, page_receive = anyio.create_memory_object_stream[Page](config.page_buffer)
     batch_send, batch_receive = anyio.create_memory_object_stream[list[Message]](
         config.batch_buffer
     )
     async with anyio.create_task_group() as group:
         group.start_soon(partial(_read_all, source, page_send, config=config, stop=stop))
-        group.start_soon(partial(_pack, page_receive, batch_send, config=config, stats=stats))
+        group.start_soon(
+            partial(_pack, page_receive, batch_send, config=config, stats=stats, tracker=tracker)
+        )
         for _ in range(config.senders):
-            group.start_soon(partial(_send, batch_receive.clone(), sender=sender, stats=stats))
+            group.start_soon(
+                partial(_send, batch_receive.clone(), sender=sender, stats=stats, tracker=tracker)
+            )
         batch_receive.close()

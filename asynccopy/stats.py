@@ -31,6 +31,7 @@ class Stats:
     items_missing: int = 0
     items_failed: int = 0
     items_dry_run: int = 0  # accepted by the dry-run sender: would have been sent
+    items_skipped_by_resume: int = 0  # done by an earlier run, per the checkpoint (not read)
     messages_sent: int = 0
     batches_sent: int = 0
     bytes_sent: int = 0

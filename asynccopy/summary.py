@@ -50,6 +50,10 @@ class CopySummary:
     failed_sample: tuple[str, ...]  # "key (reason)"
     error: str | None = None  # a failure that stopped the copy early
     plan: DryRunPlan | None = None
+    checkpoint: str | None = None  # the checkpoint file kept, if any
+    resumed: bool = False
+    items_skipped_by_resume: int = 0  # done by earlier runs (key file: keys, found or not)
+    nothing_left: bool = False  # resumed a checkpoint that records a complete copy
 
     @property
     def exit_code(self) -> ExitCode:
@@ -85,6 +89,10 @@ class CopySummary:
             "failed_keys_sample": list(self.failed_sample),
             "error": self.error,
             "exit_code": int(self.exit_code),
+            "checkpoint": self.checkpoint,
+            "resumed": self.resumed,
+            "items_skipped_by_resume": self.items_skipped_by_resume,
+            "nothing_left": self.nothing_left,
         }
         if self.plan is not None:
             plan = self.plan
@@ -115,6 +123,9 @@ def build_summary(
     dry_run: bool,
     error: str | None = None,
     plan: DryRunPlan | None = None,
+    checkpoint: str | None = None,
+    resumed: bool = False,
+    nothing_left: bool = False,
 ) -> CopySummary:
     elapsed = stats.elapsed_s(now_s)
     return CopySummary(
@@ -143,6 +154,10 @@ def build_summary(
         failed_sample=tuple(f"{key_to_text(f.key)} ({f.reason})" for f in stats.failed_sample),
         error=error,
         plan=plan,
+        checkpoint=checkpoint,
+        resumed=resumed,
+        items_skipped_by_resume=stats.items_skipped_by_resume,
+        nothing_left=nothing_left,
     )
 
 
@@ -177,8 +192,18 @@ def render_text(summary: CopySummary) -> str:
             f"  sample items     {len(plan.sample_items)}",
         ]
         lines += [f"    {key_to_text(item)}" for item in plan.sample_items]
+    elif summary.nothing_left:
+        lines += [
+            f"nothing left to copy: the checkpoint {summary.checkpoint} records a complete copy"
+            f" ({summary.items_skipped_by_resume:,} items)",
+        ]
     else:
         state = "interrupted" if summary.interrupted else "done"
+        if summary.resumed:
+            lines.append(
+                f"resumed from {summary.checkpoint}:"
+                f" skipped {summary.items_skipped_by_resume:,} items sent by earlier runs"
+            )
         lines += [
             f"copy {state}: {summary.items_sent:,} of {_count(summary.items_selected)} items sent"
             f" in {summary.elapsed_s:,.1f} s",
@@ -198,4 +223,6 @@ def render_text(summary: CopySummary) -> str:
         lines += [f"    {key}" for key in summary.failed_sample]
     if summary.error:
         lines.append(f"  stopped early: {summary.error}")
+    if summary.checkpoint and summary.plan is None and summary.exit_code is not ExitCode.OK:
+        lines.append(f"  to continue: the same command with --resume ({summary.checkpoint})")
     return "\n".join(lines)

@@ -12,14 +12,17 @@ import anyio
 import typer
 from rich.console import Console
 
+from asynccopy.checkpoint import default_path as default_checkpoint_path
 from asynccopy.cli import options
 from asynccopy.config import CopyConfig
 from asynccopy.copier import Runtime, copy
+from asynccopy.errors import SelectionError
 from asynccopy.progress import ProgressMode
 from asynccopy.rate import parse_rate
 from asynccopy.summary import render_text
 
 OUTPUT = "Output"
+RESUME = "Checkpoint and resume"
 
 
 def copy_command(
@@ -79,6 +82,33 @@ def copy_command(
             "--progress/--no-progress", help="Show progress on stderr.", rich_help_panel=OUTPUT
         ),
     ] = True,
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(
+            "--checkpoint",
+            metavar="FILE",
+            help="Record there what SQS has acknowledged, a few times a second (mode 0600, "
+            "replaced atomically; no credentials). Default: "
+            ".asynccopy/<table>-<hash of the selection>.checkpoint.json in the current "
+            "directory. A copy that ends with exit 0 marks it complete (it is kept).",
+            rich_help_panel=RESUME,
+        ),
+    ] = None,
+    no_checkpoint: Annotated[
+        bool,
+        typer.Option("--no-checkpoint", help="Keep no checkpoint.", rich_help_panel=RESUME),
+    ] = False,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Continue from the checkpoint, skipping what earlier runs sent (a few items "
+            "in flight may be sent again). Refused if the checkpoint is for another table, "
+            "queue or selection, or the key file changed. Without --resume a copy starts "
+            "from the beginning and replaces the checkpoint.",
+            rich_help_panel=RESUME,
+        ),
+    ] = False,
 ) -> None:
     """Copy selected items from a DynamoDB table to an SQS queue in another account."""
     selection = options.selection_from_flags(
@@ -91,6 +121,15 @@ def copy_command(
         segments=segments,
         segment=segment,
     )
+    if no_checkpoint and (resume or checkpoint is not None):
+        raise SelectionError("--no-checkpoint cannot be combined with --resume or --checkpoint")
+    if dry_run and resume:
+        raise SelectionError(
+            "--resume cannot be combined with --dry-run", hint="a dry run keeps no checkpoint"
+        )
+    checkpoint_path = None
+    if not (no_checkpoint or dry_run):
+        checkpoint_path = checkpoint or default_checkpoint_path(table, selection)
     config = CopyConfig(
         table=table,
         selection=selection,
@@ -110,6 +149,8 @@ def copy_command(
         dry_run=dry_run,
         sample_items=sample,
         failed_out=failed_out,
+        checkpoint_path=checkpoint_path,
+        resume=resume,
     )
     console = Console(stderr=True)
     runtime = Runtime(

@@ -29,19 +29,27 @@ class KeyChunk:
 
 
 async def chunk_keys(
-    lines: Iterator[tuple[int, Item]], *, keys_per_chunk: int
+    lines: Iterator[tuple[int, Item]], *, keys_per_chunk: int, after_line: int = 0
 ) -> AsyncGenerator[KeyChunk, None]:
-    """Chunks of up to `keys_per_chunk` keys, the file read off the event loop."""
+    """Chunks of up to `keys_per_chunk` keys, the file read off the event loop.
+
+    Chunk positions tile the file: each starts on the line after the previous chunk's last
+    (the first after `after_line`), blank, comment and duplicate lines included, so that a
+    checkpoint can tell which lines are done from the chunks alone.
+    """
     pending: list[tuple[int, Item]] = []
+    next_line = after_line + 1
     while True:
         block = await anyio.to_thread.run_sync(lambda: list(islice(lines, _LINES_PER_HOP)))
         pending.extend(block)
         while len(pending) >= keys_per_chunk or (pending and not block):
             chunk, pending = pending[:keys_per_chunk], pending[keys_per_chunk:]
+            last_line = chunk[-1][0]
             yield KeyChunk(
                 keys=[key for _, key in chunk],
-                position=KeyChunkPosition(first_line=chunk[0][0], last_line=chunk[-1][0]),
+                position=KeyChunkPosition(first_line=next_line, last_line=last_line),
             )
+            next_line = last_line + 1
         if not block:
             return
 
@@ -127,19 +135,21 @@ class KeyFileSource:
         schema: KeySchema,
         keys_per_chunk: int,
         limit_keys: int | None = None,
+        after_line: int = 0,
     ) -> None:
         self._reader = reader
         self._plan = plan
         self._schema = schema
         self._keys_per_chunk = keys_per_chunk
         self._limit = limit_keys
+        self._after_line = after_line  # resuming: lines up to here are skipped unread
         self._key_names = schema.names
 
     def units(self) -> AsyncGenerator[KeyChunk, None]:
-        lines = iter_keys(self._plan, schema=self._schema)
+        lines = iter_keys(self._plan, schema=self._schema, after_line=self._after_line)
         if self._limit is not None:
             lines = islice(lines, self._limit)
-        return chunk_keys(lines, keys_per_chunk=self._keys_per_chunk)
+        return chunk_keys(lines, keys_per_chunk=self._keys_per_chunk, after_line=self._after_line)
 
     async def pages(self, unit: KeyChunk) -> AsyncGenerator[Page, None]:
         items, failed = await self._reader.read(unit.keys)
