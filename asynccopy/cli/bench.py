@@ -1,9 +1,250 @@
-"""Placeholder: registers no command yet."""
+"""`asynccopy bench`: flags -> BenchConfig -> bench.bench -> a rich table (or JSON) -> exit code."""
 
 from __future__ import annotations
 
+import json
+import sys
+from functools import partial
+from typing import Annotated, Final
+
+import anyio
 import typer
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from asynccopy.bench import (
+    DEFAULT_STEP_SECONDS,
+    DEFAULT_STEPS_PERCENT,
+    MAX_STEPS,
+    BenchConfig,
+    BenchResult,
+    StepResult,
+    bench,
+)
+from asynccopy.cli import options
+from asynccopy.config import KeysSelection, ScanSelection
+from asynccopy.errors import InputError
+from asynccopy.rate import parse_rate
+
+BENCH: Final = "Benchmark"
+OUTPUT: Final = "Output"
+DEFAULT_STEPS_TEXT: Final = ",".join(f"{percent:g}" for percent in DEFAULT_STEPS_PERCENT)
+
+
+def parse_steps(text: str) -> tuple[float, ...]:
+    """`25,50,75%` -> (25.0, 50.0, 75.0): shares of the base rate, in percent."""
+    steps: list[float] = []
+    for part in text.split(","):
+        cleaned = part.strip().removesuffix("%").strip()
+        try:
+            value = float(cleaned)
+        except ValueError:
+            value = float("nan")
+        if not 0 < value <= 1000:  # also false for nan
+            raise InputError(
+                f"--steps {text!r}: {part.strip()!r} is not a percentage in (0, 1000]",
+                hint="e.g. --steps 25,50,75,100,125",
+            )
+        steps.append(value)
+    if len(steps) > MAX_STEPS:
+        raise InputError(f"--steps {text!r}: at most {MAX_STEPS} steps")
+    return tuple(steps)
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def _row(step: StepResult, result: BenchResult) -> list[str]:
+    held = "[green]ok[/]" if result.holds(step) else "[red]no[/]"
+    row = [
+        f"{step.percent:g}% {held}",
+        f"{step.target_rcu_per_s:.1f}",
+        f"{step.achieved_rcu_per_s:.1f}",
+        f"{step.achieved_share:.0%}",
+        f"{step.items_per_s:.1f}",
+        str(step.throttles),
+        _ms(step.read_latency.p50_ms),
+        _ms(step.read_latency.p99_ms),
+    ]
+    if result.queue_url is not None:
+        row.append("-" if step.items_sent is None else str(step.items_sent))
+    return row
+
+
+def render(result: BenchResult, console: Console) -> None:
+    """The steps as a table, then the recommendation, on `console`."""
+    console.print(
+        f"bench {result.table}: {result.workload}; 100% = {result.base_description}; "
+        f"{result.step_seconds:g} s per step, concurrency {result.concurrency}"
+        + ("" if result.queue_url is None else f"; reads and sends to {result.queue_url}"),
+        markup=False,
+        highlight=False,
+    )
+    # Compact headers and borders: the table fits 80 columns, where piped output is drawn.
+    table = Table(
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        caption=(
+            "ok: held >= 95% of its target, hardly throttled; target and achieved in RCU/s; "
+            "p50 and p99: read latency in ms"
+        ),
+        caption_justify="left",
+    )
+    for name in ("step", "target", "achieved", "share", "items/s", "throttled", "p50", "p99"):
+        table.add_column(name, justify="right", no_wrap=True)
+    if result.queue_url is not None:
+        table.add_column("sent", justify="right", no_wrap=True)
+    for step in result.steps:
+        table.add_row(*_row(step, result))
+    console.print(table)
+    for step in result.steps:
+        if step.error is not None:
+            console.print(f"step {step.percent:g}% stopped: {step.error}", markup=False)
+    advice = result.recommendation
+    if advice.rate_rcu_per_s is None:
+        console.print(f"[yellow]no recommendation[/]: {advice.reason}", highlight=False)
+        return
+    console.print(
+        f"recommended: [bold]asynccopy copy --rate {advice.rate_rcu_per_s:g} "
+        f"--concurrency {advice.concurrency}[/]"
+        + (f" --segments {advice.concurrency}" if result.workload.startswith("scan") else ""),
+        highlight=False,
+    )
+    console.print(f"  ({advice.reason})", markup=False, highlight=False)
+
+
+def bench_command(
+    table: options.TableOpt,
+    keys: options.KeysOpt = None,
+    scan: Annotated[
+        bool,
+        typer.Option(
+            "--scan",
+            help="Read with a parallel Scan (the default), from the top again when it ends.",
+            rich_help_panel=options.SELECTION,
+        ),
+    ] = False,
+    filter_expression: options.FilterOpt = None,
+    values: options.ValuesOpt = None,
+    names: options.NamesOpt = None,
+    segments: Annotated[
+        int | None,
+        typer.Option(
+            "--segments",
+            metavar="N",
+            help="Scan segments read in parallel (default: --concurrency).",
+            rich_help_panel=options.SELECTION,
+        ),
+    ] = None,
+    segment: options.SegmentOpt = None,
+    rate: Annotated[
+        str | None,
+        typer.Option(
+            "--rate",
+            help="The 100% step in RCU/s (or a share of provisioned RCU, 40%). Default: the "
+            "table's provisioned RCU; required for an on-demand table.",
+            rich_help_panel=BENCH,
+        ),
+    ] = None,
+    steps: Annotated[
+        str,
+        typer.Option(
+            "--steps",
+            metavar="P1,P2,...",
+            help="The steps, in percent of the 100% step.",
+            rich_help_panel=BENCH,
+        ),
+    ] = DEFAULT_STEPS_TEXT,
+    step_seconds: Annotated[
+        float,
+        typer.Option(
+            "--step-seconds", min=0.5, max=3600, help="Seconds per step.", rich_help_panel=BENCH
+        ),
+    ] = DEFAULT_STEP_SECONDS,
+    queue_url: Annotated[
+        str | None,
+        typer.Option(
+            "--queue-url",
+            help="Also pack and send what each step reads to this queue, to measure the whole "
+            "producer. This writes REAL messages: use a scratch queue, or purge it afterwards "
+            "(a consumer on it would write the items to its table).",
+            rich_help_panel=BENCH,
+        ),
+    ] = None,
+    consistent_read: options.ConsistentReadOpt = False,
+    concurrency: options.ConcurrencyOpt = options.DEFAULT_CONCURRENCY_VALUE,
+    profile: options.ProfileOpt = None,
+    region: options.RegionOpt = None,
+    endpoint_url: options.EndpointUrlOpt = None,
+    role_arn: options.RoleArnOpt = None,
+    queue_profile: options.QueueProfileOpt = None,
+    queue_region: options.QueueRegionOpt = None,
+    queue_endpoint_url: options.QueueEndpointUrlOpt = None,
+    queue_role_arn: options.QueueRoleArnOpt = None,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="Print the result as JSON on stdout.", rich_help_panel=OUTPUT),
+    ] = False,
+) -> None:
+    """Measure read throughput against capacity, step by step, and recommend --rate and
+    --concurrency for `copy`. Reads only, unless --queue-url is given."""
+    selection = options.selection_from_flags(
+        keys=keys,
+        query=None,
+        scan=scan or keys is None,  # --scan is the default workload
+        filter_expression=filter_expression,
+        values=values,
+        names=names,
+        # A Scan reads one segment per reader: by default as many segments as readers.
+        segments=concurrency if keys is None and segment is None and segments is None else segments,
+        segment=segment,
+    )
+    assert isinstance(selection, KeysSelection | ScanSelection)
+    config = BenchConfig(
+        table=table,
+        workload=selection,
+        rate=None if rate is None else parse_rate(rate),
+        steps_percent=parse_steps(steps),
+        step_seconds=step_seconds,
+        concurrency=concurrency,
+        consistent_read=consistent_read,
+        queue_url=queue_url,
+        source=options.aws_target(
+            profile=profile, region=region, endpoint_url=endpoint_url, role_arn=role_arn
+        ),
+        queue=options.aws_target(
+            profile=queue_profile,
+            region=queue_region,
+            endpoint_url=queue_endpoint_url,
+            role_arn=queue_role_arn,
+        ),
+    )
+    console = Console(stderr=True)
+    if queue_url is not None:
+        console.print(
+            f"[yellow]note[/]: every step sends what it reads to {queue_url}: these are real "
+            "messages (purge the queue afterwards if it is not a scratch queue)",
+            highlight=False,
+        )
+    total = len(config.steps_percent)
+    done: list[StepResult] = []
+
+    def on_step(step: StepResult) -> None:
+        done.append(step)
+        console.print(
+            f"step {len(done)}/{total}: {step.percent:g}% = {step.target_rcu_per_s:g} RCU/s "
+            f"-> {step.achieved_rcu_per_s:.1f} RCU/s, {step.throttles} throttled",
+            markup=False,
+            highlight=False,
+        )
+
+    result = anyio.run(partial(bench, config, on_step=on_step, stdin=sys.stdin.buffer))
+    render(result, console)
+    if as_json:
+        print(json.dumps(result.to_json()))
 
 
 def register(app: typer.Typer) -> None:
-    del app
+    app.command("bench")(bench_command)

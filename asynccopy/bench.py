@@ -1,0 +1,696 @@
+"""The core of `asynccopy bench`: read throughput against capacity, one rate step at a time.
+
+    describe the table -> the base rate (--rate, or the provisioned RCU)
+    for each step (a share of the base):
+        a fresh limiter at the step's target (its bucket starts empty, as a copy's does)
+        the producer's own path: ReadContext -> PageReader (Scan segments) or BatchGetReader
+        (a key file), over a workload that starts again from the top when it ends,
+        for `step_seconds`; with a queue, the producer's pipeline packs and sends what it reads
+    then `recommend` (pure): a --rate and a --concurrency for `copy`.
+
+Every number is one the copy itself would see: RCU is the ConsumedCapacity the service reports
+(what the limiter is charged with), throttles are ProvisionedThroughputExceeded answers and
+UnprocessedKeys as ReadContext counts them, and latency is each successful call's time on the
+injected clock. A step's rates are over its reading window; reads still in flight when the
+window closes are abandoned and not counted.
+
+Real DynamoDB banks up to 300 s of unused provisioned capacity as burst: a step above capacity
+is throttled only once that burst is spent, so on a table that has been idle, make the steps
+long (or run the bench twice) before trusting a step above 100%.
+
+Calls are sized like the copy's (one page or key chunk costs at most a second of the budget)
+but at most 1/50 of a step's budget, so that even a short step is many calls, not a few lumps.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import IO, Any, Final
+
+import anyio
+import anyio.to_thread
+from aiobotocore.config import AioConfig
+
+from asynccopy.aws import AwsTarget, client_config, endpoint_for, open_session
+from asynccopy.config import (
+    BATCH_GET_MAX_KEYS,
+    DEFAULT_CONCURRENCY,
+    MAX_CONCURRENCY,
+    KeysSelection,
+    ScanSelection,
+)
+from asynccopy.errors import AsyncCopyError, InputError, RateError
+from asynccopy.itemsize import READ_UNIT_BYTES, item_size_bytes, read_units
+from asynccopy.keys import KeyFilePlan, open_key_file
+from asynccopy.limiter import LimiterConfig, ReadCapacityLimiter, UnlimitedLimiter
+from asynccopy.pipeline import PipelineConfig, run_pipeline
+from asynccopy.rate import RateSpec, resolve_rate
+from asynccopy.retry import Backoff, RetryPolicy
+from asynccopy.sender import Sender, SendResult, SqsSender, queue_max_message_bytes
+from asynccopy.sources.base import Page, ReadContext, Source, reported_rcu
+from asynccopy.sources.keyfile import BatchGetReader, KeyFileSource
+from asynccopy.sources.paging import PageReader
+from asynccopy.sources.scan import ScanSource
+from asynccopy.stats import Stats
+from asynccopy.tables import TableInfo, describe_table
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+Workload = KeysSelection | ScanSelection
+
+DEFAULT_STEPS_PERCENT: Final = (25.0, 50.0, 75.0, 100.0, 125.0)
+DEFAULT_STEP_SECONDS: Final = 10.0
+MAX_STEPS: Final = 20
+_MIN_CALLS_PER_STEP: Final = 50  # a call costs at most this share of a step's budget
+_SAMPLE_ITEMS: Final = 25  # items the preflight Scan reads to learn the item size
+_EXTRA_CONNECTIONS: Final = 2
+
+
+# ---- configuration and results ---------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Criteria:
+    """What makes a step good enough to build on, and how far below it to recommend."""
+
+    min_achieved_share: float = 0.95  # achieved RCU/s over target RCU/s
+    max_throttle_share: float = 0.01  # throttled attempts over all read attempts
+    rate_share: float = 0.9  # the recommended --rate, as a share of the best step's target
+    min_concurrency: int = 2  # one slow call never stalls the copy
+    max_concurrency: int = 64
+
+    def __post_init__(self) -> None:
+        if not 0 < self.min_achieved_share <= 1:
+            raise ValueError(f"min_achieved_share={self.min_achieved_share} must be in (0, 1]")
+        if not 0 <= self.max_throttle_share < 1:
+            raise ValueError(f"max_throttle_share={self.max_throttle_share} must be in [0, 1)")
+        if not 0 < self.rate_share <= 1:
+            raise ValueError(f"rate_share={self.rate_share} must be in (0, 1]")
+        if not 1 <= self.min_concurrency <= self.max_concurrency <= MAX_CONCURRENCY:
+            raise ValueError(
+                f"concurrency bounds {self.min_concurrency}..{self.max_concurrency} "
+                f"must be within 1..{MAX_CONCURRENCY}"
+            )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BenchConfig:
+    table: str
+    workload: Workload
+    rate: RateSpec | None = None  # the base the steps are shares of; None: the provisioned RCU
+    steps_percent: tuple[float, ...] = DEFAULT_STEPS_PERCENT
+    step_seconds: float = DEFAULT_STEP_SECONDS
+    concurrency: int = DEFAULT_CONCURRENCY
+    consistent_read: bool = False
+    queue_url: str | None = None  # with a queue, every step also sends what it reads
+    source: AwsTarget = field(default_factory=AwsTarget)
+    queue: AwsTarget = field(default_factory=AwsTarget)  # unset fields default to the source's
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    criteria: Criteria = field(default_factory=Criteria)
+
+    def __post_init__(self) -> None:
+        if not 1 <= len(self.steps_percent) <= MAX_STEPS:
+            raise ValueError(f"{len(self.steps_percent)} steps: give 1..{MAX_STEPS}")
+        if any(not 0 < p <= 1000 for p in self.steps_percent):
+            raise ValueError(f"steps {self.steps_percent} must each be in (0, 1000] percent")
+        if self.step_seconds <= 0:
+            raise ValueError(f"step_seconds={self.step_seconds} must be positive")
+        if not 1 <= self.concurrency <= MAX_CONCURRENCY:
+            raise ValueError(f"concurrency={self.concurrency} must be 1..{MAX_CONCURRENCY}")
+
+    @property
+    def queue_target(self) -> AwsTarget:
+        return self.queue.or_else(self.source)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Latency:
+    """Percentiles of successful calls' durations (nearest rank), in milliseconds."""
+
+    calls: int
+    p50_ms: float | None
+    p99_ms: float | None
+
+    @classmethod
+    def of(cls, durations_s: Sequence[float]) -> Latency:
+        return cls(
+            calls=len(durations_s),
+            p50_ms=_percentile_ms(durations_s, 0.50),
+            p99_ms=_percentile_ms(durations_s, 0.99),
+        )
+
+
+def _percentile_ms(durations_s: Sequence[float], quantile: float) -> float | None:
+    if not durations_s:
+        return None
+    ordered = sorted(durations_s)
+    rank = max(1, math.ceil(quantile * len(ordered)))
+    return ordered[rank - 1] * 1000.0
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StepResult:
+    percent: float  # of the base rate
+    target_rcu_per_s: float
+    window_s: float  # the reading window the rates are over
+    rcu_consumed: float
+    items_read: int
+    read_calls: int  # successful calls
+    throttles: int  # throttled attempts (reads, and sends with a queue)
+    read_latency: Latency
+    items_sent: int | None = None  # None: reads only
+    items_failed: int = 0
+    send_latency: Latency | None = None
+    send_window_s: float | None = None  # reading window plus the drain of the last sends
+    error: str | None = None  # what ended the step early, if anything
+
+    @property
+    def achieved_rcu_per_s(self) -> float:
+        return self.rcu_consumed / self.window_s if self.window_s > 0 else 0.0
+
+    @property
+    def items_per_s(self) -> float:
+        return self.items_read / self.window_s if self.window_s > 0 else 0.0
+
+    @property
+    def achieved_share(self) -> float:
+        return self.achieved_rcu_per_s / self.target_rcu_per_s
+
+    @property
+    def throttle_share(self) -> float:
+        attempts = self.read_calls + self.throttles
+        return self.throttles / attempts if attempts else 0.0
+
+    @property
+    def rcu_per_call(self) -> float | None:
+        return self.rcu_consumed / self.read_calls if self.read_calls else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "percent": self.percent,
+            "target_rcu_per_s": round(self.target_rcu_per_s, 3),
+            "achieved_rcu_per_s": round(self.achieved_rcu_per_s, 3),
+            "items_per_s": round(self.items_per_s, 3),
+            "throttles": self.throttles,
+            "latency_p50_ms": _round(self.read_latency.p50_ms),
+            "latency_p99_ms": _round(self.read_latency.p99_ms),
+            "read_calls": self.read_calls,
+            "rcu_consumed": round(self.rcu_consumed, 3),
+            "rcu_per_call": _round(self.rcu_per_call),
+            "items_read": self.items_read,
+            "window_s": round(self.window_s, 3),
+            "items_sent": self.items_sent,
+            "items_failed": self.items_failed,
+            "send_latency_p50_ms": _round(self.send_latency.p50_ms if self.send_latency else None),
+            "send_latency_p99_ms": _round(self.send_latency.p99_ms if self.send_latency else None),
+            "error": self.error,
+        }
+
+
+def _round(value: float | None, digits: int = 3) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Recommendation:
+    rate_rcu_per_s: float | None  # None: no step was good enough
+    concurrency: int | None
+    based_on_percent: float | None  # the step it builds on
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rate_rcu_per_s": _round(self.rate_rcu_per_s, 1),
+            "concurrency": self.concurrency,
+            "based_on_percent": self.based_on_percent,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BenchResult:
+    table: str
+    billing_mode: str
+    provisioned_rcu: int  # 0 for on-demand
+    base_rcu_per_s: float
+    base_description: str
+    workload: str  # "scan (N segments)" or "keys FILE (N keys)"
+    queue_url: str | None
+    step_seconds: float
+    concurrency: int
+    steps: tuple[StepResult, ...]
+    recommendation: Recommendation
+    criteria: Criteria = field(default_factory=Criteria)
+
+    def holds(self, step: StepResult) -> bool:
+        """Whether `step` held its target without throttling (see `qualifies`)."""
+        return qualifies(step, self.criteria)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "table": self.table,
+            "billing_mode": self.billing_mode,
+            "provisioned_rcu": self.provisioned_rcu,
+            "base_rcu_per_s": self.base_rcu_per_s,
+            "base": self.base_description,
+            "workload": self.workload,
+            "queue_url": self.queue_url,
+            "sends": self.queue_url is not None,
+            "step_seconds": self.step_seconds,
+            "concurrency": self.concurrency,
+            "steps": [{**step.to_json(), "holds": self.holds(step)} for step in self.steps],
+            "recommendation": self.recommendation.to_json(),
+        }
+
+
+# ---- the recommendation (pure) ---------------------------------------------------------------
+def qualifies(step: StepResult, criteria: Criteria) -> bool:
+    return (
+        step.error is None
+        and step.read_calls > 0
+        and step.achieved_share >= criteria.min_achieved_share
+        and step.throttle_share <= criteria.max_throttle_share
+    )
+
+
+def _in_flight(calls_per_s: float, latency: Latency) -> float:
+    """Little's law: calls in flight = arrival rate x time in the system (p99, for headroom)."""
+    if latency.p99_ms is None:
+        return 0.0
+    return calls_per_s * latency.p99_ms / 1000.0
+
+
+def recommend(steps: Sequence[StepResult], criteria: Criteria | None = None) -> Recommendation:
+    """A --rate just below the highest step that held its target without throttling, and the
+    concurrency that rate needs by Little's law, from the calls that step made."""
+    criteria = criteria or Criteria()
+    good = [step for step in steps if qualifies(step, criteria)]
+    if not good:
+        return Recommendation(
+            rate_rcu_per_s=None,
+            concurrency=None,
+            based_on_percent=None,
+            reason=(
+                f"no step reached {criteria.min_achieved_share:.0%} of its target with at most "
+                f"{criteria.max_throttle_share:.0%} of reads throttled; try lower --steps or "
+                "--rate, or more --concurrency"
+            ),
+        )
+    best = max(good, key=lambda step: step.target_rcu_per_s)
+    rate = best.target_rcu_per_s * criteria.rate_share
+    rcu_per_call = best.rcu_per_call
+    assert rcu_per_call is not None  # a qualifying step made calls
+    needed = _in_flight(rate / rcu_per_call if rcu_per_call > 0 else 0.0, best.read_latency)
+    if best.send_latency is not None and best.send_window_s:
+        # Sends scale with the items read: the same share of the rate as the reads.
+        send_calls_per_s = best.send_latency.calls / best.send_window_s
+        scale = rate / best.achieved_rcu_per_s if best.achieved_rcu_per_s > 0 else 1.0
+        needed = max(needed, _in_flight(send_calls_per_s * scale, best.send_latency))
+    concurrency = min(criteria.max_concurrency, max(criteria.min_concurrency, math.ceil(needed)))
+    return Recommendation(
+        rate_rcu_per_s=rate,
+        concurrency=concurrency,
+        based_on_percent=best.percent,
+        reason=(
+            f"{criteria.rate_share:.0%} of the {best.percent:g}% step "
+            f"({best.target_rcu_per_s:g} RCU/s: {best.achieved_share:.0%} achieved, "
+            f"{best.throttles} throttled); concurrency from {needed:.2f} calls in flight "
+            f"at p99 latency, within {criteria.min_concurrency}..{criteria.max_concurrency}"
+        ),
+    )
+
+
+# ---- measuring -------------------------------------------------------------------------------
+class _TimedClient:
+    """A client whose `timed` operations record each successful call's duration."""
+
+    def __init__(self, client: Any, *, timed: frozenset[str], clock: Clock) -> None:
+        self._client = client
+        self._timed = timed
+        self._clock = clock
+        self.durations_s: list[float] = []
+
+    def take(self) -> list[float]:
+        durations, self.durations_s = self.durations_s, []
+        return durations
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._client, name)
+        if name not in self._timed:
+            return method
+
+        async def timed(**kwargs: Any) -> Any:
+            started = self._clock()
+            reply = await method(**kwargs)
+            self.durations_s.append(self._clock() - started)
+            return reply
+
+        return timed
+
+
+class _Endless:
+    """Source: another source's units over and over, so a step never runs out of work.
+
+    It counts the items read; without a queue it hands the pipeline empty pages, so nothing is
+    packed and the step measures reads alone.
+    """
+
+    def __init__(self, source: Source[Any], *, forward_items: bool) -> None:
+        self._source = source
+        self._forward = forward_items
+        self.items_read = 0
+
+    async def units(self) -> AsyncGenerator[Any, None]:
+        while True:
+            async with contextlib.aclosing(self._source.units()) as units:
+                async for unit in units:
+                    yield unit
+
+    async def pages(self, unit: Any) -> AsyncGenerator[Page, None]:
+        async with contextlib.aclosing(self._source.pages(unit)) as pages:
+            async for page in pages:
+                self.items_read += len(page.items)
+                if self._forward:
+                    yield page
+                else:
+                    yield Page(items=[], position=page.position, failed=page.failed)
+
+
+class _NoSender:
+    """Reads only: the pipeline is handed no items, so this is never asked to send."""
+
+    async def send(self, batch: Sequence[Any]) -> SendResult:
+        return SendResult(sent=tuple(batch), dry_run=True)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class _Plan:
+    table: TableInfo
+    base_rcu_per_s: float
+    base_description: str
+    item_bytes: int  # measured by the preflight Scan, else the table's average
+    key_plan: KeyFilePlan | None
+    max_message_bytes: int | None
+
+
+def resolve_base_rate(spec: RateSpec | None, table: TableInfo) -> tuple[float, str]:
+    """The RCU/s the steps are shares of: --rate, or the table's provisioned capacity."""
+    if spec is None:
+        if table.on_demand:
+            raise InputError(
+                f"table {table.name!r} is on-demand: it has no provisioned capacity to step "
+                "through",
+                hint="give --rate RCU/s to set the 100% step, e.g. --rate 1000",
+            )
+        return float(table.provisioned_rcu), f"{table.provisioned_rcu} provisioned RCU"
+    if spec.unlimited:
+        raise RateError(text=spec.text, problem="bench steps through shares of a finite rate")
+    resolved = resolve_rate(spec, provisioned_rcu=table.provisioned_rcu)
+    assert resolved.rcu_per_s is not None
+    return resolved.rcu_per_s, resolved.description
+
+
+class _Bench:
+    def __init__(
+        self,
+        config: BenchConfig,
+        *,
+        dynamodb: _TimedClient,
+        sqs: _TimedClient | None,
+        clock: Clock,
+        sleep: Sleep,
+        on_step: Callable[[StepResult], None],
+        stdin: IO[bytes] | None,
+    ) -> None:
+        self._config = config
+        self._stdin = stdin
+        self._ddb = dynamodb
+        self._sqs = sqs
+        self._clock = clock
+        self._sleep = sleep
+        self._on_step = on_step
+
+    async def _sample_item_bytes(self, table: TableInfo) -> int | None:
+        """The average size of the first items a Scan finds; None for an empty table."""
+        context = ReadContext(
+            client=self._ddb,
+            limiter=UnlimitedLimiter(),
+            backoff=Backoff(policy=self._config.retry),
+            stats=Stats(),
+        )
+        reply, _ = await context.call(
+            "Scan",
+            partial(
+                self._ddb.scan,
+                TableName=table.name,
+                Limit=_SAMPLE_ITEMS,
+                ReturnConsumedCapacity="TOTAL",
+            ),
+            reserve_rcu=0.0,
+            cost_rcu=lambda r: reported_rcu(r, table.name) or 0.0,
+        )
+        self._ddb.take()
+        items = reply.get("Items", [])
+        if not items:
+            return None
+        return max(1, sum(item_size_bytes(item) for item in items) // len(items))
+
+    async def _prepare(self, stack: contextlib.ExitStack) -> _Plan:
+        config = self._config
+        table = await describe_table(self._ddb, table=config.table, region=config.source.region)
+        base, description = resolve_base_rate(config.rate, table)
+        sampled = await self._sample_item_bytes(table)
+        key_plan = None
+        if isinstance(config.workload, KeysSelection):
+            opened = open_key_file(config.workload.path, schema=table.key_schema, stdin=self._stdin)
+            key_plan = await anyio.to_thread.run_sync(stack.enter_context, opened)
+            if key_plan.keys_total == 0:
+                raise InputError(
+                    f"the key file {key_plan.display_name} holds no keys",
+                    hint="give a file with keys of the table, or use --scan",
+                )
+        elif sampled is None:
+            raise InputError(
+                f"table {table.name!r} is empty: a Scan has nothing to read",
+                hint="bench a table with items, or give --keys",
+            )
+        max_message_bytes = None
+        if self._sqs is not None:
+            assert config.queue_url is not None
+            max_message_bytes = await queue_max_message_bytes(self._sqs, queue_url=config.queue_url)
+        return _Plan(
+            table=table,
+            base_rcu_per_s=base,
+            base_description=description,
+            item_bytes=sampled or table.average_item_bytes,
+            key_plan=key_plan,
+            max_message_bytes=max_message_bytes,
+        )
+
+    def _source(self, plan: _Plan, context: ReadContext, *, target_rcu_per_s: float) -> Source[Any]:
+        """The producer's source, its calls sized for this step's target."""
+        config = self._config
+        table = plan.table
+        call_budget_rcu = target_rcu_per_s * min(1.0, config.step_seconds / _MIN_CALLS_PER_STEP)
+        if isinstance(config.workload, KeysSelection):
+            assert plan.key_plan is not None
+            per_key = read_units(plan.item_bytes, consistent=config.consistent_read)
+            reader = BatchGetReader(
+                context,
+                table=table.name,
+                schema=table.key_schema,
+                consistent_read=config.consistent_read,
+                average_item_bytes=plan.item_bytes,
+            )
+            return KeyFileSource(
+                reader,
+                plan=plan.key_plan,
+                schema=table.key_schema,
+                keys_per_chunk=max(1, min(BATCH_GET_MAX_KEYS, int(call_budget_rcu / per_key))),
+            )
+        per_item = plan.item_bytes / READ_UNIT_BYTES * (1.0 if config.consistent_read else 0.5)
+        limit = max(1, int(call_budget_rcu / per_item))
+        pages = PageReader(
+            context,
+            operation="Scan",
+            table=table.name,
+            consistent_read=config.consistent_read,
+            # A page reads at most 1 MB anyway: no Limit needed above that.
+            page_limit_items=None if limit * plan.item_bytes >= 1 << 20 else limit,
+            average_item_bytes=plan.item_bytes,
+        )
+        return ScanSource(pages, selection=config.workload)
+
+    async def _step(self, plan: _Plan, percent: float) -> StepResult:
+        config = self._config
+        target = plan.base_rcu_per_s * percent / 100.0
+        stats = Stats()
+        limiter = ReadCapacityLimiter(
+            LimiterConfig(target_rcu_per_s=target), clock=self._clock, sleep=self._sleep
+        )
+        context = ReadContext(
+            client=self._ddb, limiter=limiter, backoff=Backoff(policy=config.retry), stats=stats
+        )
+        sending = self._sqs is not None
+        source = _Endless(
+            self._source(plan, context, target_rcu_per_s=target), forward_items=sending
+        )
+        sender: Sender = _NoSender()
+        if self._sqs is not None:
+            assert config.queue_url is not None
+            sender = SqsSender(
+                self._sqs, queue_url=config.queue_url, backoff=Backoff(policy=config.retry)
+            )
+            self._sqs.take()
+        max_message_bytes = plan.max_message_bytes or 262_144
+        pipeline = PipelineConfig(
+            key_names=plan.table.key_schema.names,
+            max_message_bytes=max_message_bytes,
+            max_batch_bytes=max_message_bytes,
+            readers=config.concurrency,
+            senders=config.concurrency,
+        )
+        stop = anyio.Event()
+        stopped_at: list[float] = []
+
+        async def close_window() -> None:
+            await self._sleep(config.step_seconds)
+            stopped_at.append(self._clock())
+            stop.set()
+
+        self._ddb.take()
+        error: str | None = None
+        started = self._clock()
+        try:
+            async with anyio.create_task_group() as group:
+                group.start_soon(close_window)
+                await run_pipeline(source, sender=sender, config=pipeline, stats=stats, stop=stop)
+                group.cancel_scope.cancel()
+        except* AsyncCopyError as failure:
+            error = "; ".join(str(e) for e in failure.exceptions)
+        finished = self._clock()
+        window = (stopped_at[0] if stopped_at else finished) - started
+        return StepResult(
+            percent=percent,
+            target_rcu_per_s=target,
+            window_s=window,
+            rcu_consumed=stats.rcu_consumed,
+            items_read=source.items_read,
+            read_calls=stats.read_calls,
+            throttles=stats.throttles,
+            read_latency=Latency.of(self._ddb.take()),
+            items_sent=stats.items_sent if sending else None,
+            items_failed=stats.items_failed,
+            send_latency=Latency.of(self._sqs.take()) if self._sqs is not None else None,
+            send_window_s=finished - started if sending else None,
+            error=error,
+        )
+
+    async def run(self) -> BenchResult:
+        config = self._config
+        with contextlib.ExitStack() as stack:
+            plan = await self._prepare(stack)
+            steps: list[StepResult] = []
+            for percent in config.steps_percent:
+                step = await self._step(plan, percent)
+                steps.append(step)
+                self._on_step(step)
+        workload = config.workload
+        if isinstance(workload, ScanSelection):
+            described = f"scan ({len(workload.segments)} of {workload.total_segments} segments)"
+        else:
+            assert plan.key_plan is not None
+            described = f"keys {plan.key_plan.display_name} ({plan.key_plan.keys_total} keys)"
+        return BenchResult(
+            table=plan.table.name,
+            billing_mode=plan.table.billing_mode,
+            provisioned_rcu=plan.table.provisioned_rcu,
+            base_rcu_per_s=plan.base_rcu_per_s,
+            base_description=plan.base_description,
+            workload=described,
+            queue_url=config.queue_url,
+            step_seconds=config.step_seconds,
+            concurrency=config.concurrency,
+            steps=tuple(steps),
+            recommendation=recommend(steps, config.criteria),
+            criteria=config.criteria,
+        )
+
+
+async def run_bench(
+    config: BenchConfig,
+    *,
+    dynamodb: Any,
+    sqs: Any | None = None,
+    clock: Clock = time.monotonic,
+    sleep: Sleep = anyio.sleep,
+    on_step: Callable[[StepResult], None] = lambda _step: None,
+    stdin: IO[bytes] | None = None,
+) -> BenchResult:
+    """Step through the rates with the given clients (`sqs` only with `config.queue_url`)."""
+    if (sqs is None) != (config.queue_url is None):
+        raise ValueError("pass an SQS client exactly when config.queue_url is set")
+    timed_sqs = (
+        None
+        if sqs is None
+        else _TimedClient(sqs, timed=frozenset({"send_message_batch"}), clock=clock)
+    )
+    bench = _Bench(
+        config,
+        dynamodb=_TimedClient(dynamodb, timed=frozenset({"scan", "batch_get_item"}), clock=clock),
+        sqs=timed_sqs,
+        clock=clock,
+        sleep=sleep,
+        on_step=on_step,
+        stdin=stdin,
+    )
+    return await bench.run()
+
+
+def _bench_client_config(connections: int) -> AioConfig:
+    """The copy's client settings, but every retry is asynccopy's own: botocore's standard mode
+    would retry ProvisionedThroughputExceeded itself, and the throttle would go uncounted (and
+    unseen by the limiter's AIMD)."""
+    return client_config(max_pool_connections=connections).merge(
+        AioConfig(retries={"mode": "standard", "total_max_attempts": 1})
+    )
+
+
+async def bench(
+    config: BenchConfig,
+    *,
+    clock: Clock = time.monotonic,
+    on_step: Callable[[StepResult], None] = lambda _step: None,
+    stdin: IO[bytes] | None = None,
+) -> BenchResult:
+    """Open sessions and clients for `config`'s targets, then `run_bench`.
+
+    `--keys -` works: open_key_file spools standard input, and every pass reads the spool.
+    """
+    session = await open_session(config.source)
+    connections = config.concurrency + _EXTRA_CONNECTIONS
+    async with contextlib.AsyncExitStack() as stack:
+        ddb = await stack.enter_async_context(
+            session.client(
+                "dynamodb",
+                endpoint_url=endpoint_for(config.source, "dynamodb"),
+                config=_bench_client_config(connections),
+            )
+        )
+        sqs = None
+        if config.queue_url is not None:
+            target = config.queue_target
+            queue_session = session if target == config.source else await open_session(target)
+            sqs = await stack.enter_async_context(
+                queue_session.client(
+                    "sqs",
+                    endpoint_url=endpoint_for(target, "sqs"),
+                    config=_bench_client_config(connections),
+                )
+            )
+        return await run_bench(
+            config, dynamodb=ddb, sqs=sqs, clock=clock, on_step=on_step, stdin=stdin
+        )
