@@ -38,14 +38,12 @@ from asynccopy.checkpoint import (
 )
 from asynccopy.codec import MAX_ENTRIES_PER_BATCH, MAX_ITEMS_PER_MESSAGE, decode_body, encode_items
 from asynccopy.config import (
-    BATCH_GET_MAX_KEYS,
     CopyConfig,
     KeysSelection,
-    QuerySelection,
     ScanSelection,
 )
 from asynccopy.errors import AsyncCopyError, CheckpointError
-from asynccopy.itemsize import READ_UNIT_BYTES, read_units
+from asynccopy.itemsize import READ_UNIT_BYTES
 from asynccopy.keys import KeyFilePlan, open_key_file
 from asynccopy.limiter import Limiter, make_limiter
 from asynccopy.pipeline import PipelineConfig, run_pipeline
@@ -54,8 +52,7 @@ from asynccopy.rate import ResolvedRate, resolve_rate
 from asynccopy.retry import Backoff
 from asynccopy.sender import DryRunSender, Sender, SqsSender, queue_max_message_bytes
 from asynccopy.sources.base import Page, ReadContext, Source
-from asynccopy.sources.keyfile import BatchGetReader, KeyFileSource
-from asynccopy.sources.paging import PageReader
+from asynccopy.sources.factory import build_source, per_item_rcu
 from asynccopy.sources.query import QuerySource
 from asynccopy.sources.scan import ScanSource
 from asynccopy.stats import FailedKeyFile, Stats
@@ -84,29 +81,6 @@ class _Prepared:
     rate: ResolvedRate
     max_message_bytes: int
     key_plan: KeyFilePlan | None
-
-
-def _per_item_rcu(config: CopyConfig, table: TableInfo) -> float:
-    """RCU one item costs: each rounded up to 4 KB by BatchGetItem, pooled by Query and Scan."""
-    if isinstance(config.selection, KeysSelection):
-        return read_units(table.average_item_bytes, consistent=config.consistent_read)
-    factor = 1.0 if config.consistent_read else 0.5
-    return table.average_item_bytes / READ_UNIT_BYTES * factor
-
-
-def _keys_per_chunk(rate: float | None, per_item_rcu: float) -> int:
-    # Keep one call within one second of budget, so a call never bursts far above the rate.
-    if rate is None:
-        return BATCH_GET_MAX_KEYS
-    return max(1, min(BATCH_GET_MAX_KEYS, int(rate / per_item_rcu)))
-
-
-def _page_limit(rate: float | None, per_item_rcu: float, table: TableInfo) -> int | None:
-    if rate is None:
-        return None
-    limit = max(1, int(rate / per_item_rcu))
-    # A page reads at most 1 MB anyway: no Limit needed above that.
-    return None if limit * table.average_item_bytes >= 1 << 20 else limit
 
 
 def _items_selected(config: CopyConfig, prepared: _Prepared) -> tuple[int | None, bool]:
@@ -217,48 +191,20 @@ class Copier:
         resume: Checkpoint | None = None,
     ) -> Source[Any]:
         config = self._config
-        table = prepared.table
-        per_item = _per_item_rcu(config, table)
-        selection = config.selection
-        if isinstance(selection, KeysSelection):
-            assert prepared.key_plan is not None
-            reader = BatchGetReader(
-                context,
-                table=table.name,
-                schema=table.key_schema,
-                consistent_read=config.consistent_read,
-                average_item_bytes=table.average_item_bytes,
-            )
-            keys_per_chunk = _keys_per_chunk(prepared.rate.rcu_per_s, per_item)
-            if sample is not None:
-                keys_per_chunk = max(1, min(keys_per_chunk, sample))
-            return KeyFileSource(
-                reader,
-                plan=prepared.key_plan,
-                schema=table.key_schema,
-                keys_per_chunk=keys_per_chunk,
-                limit_keys=sample,
-                after_line=0 if resume is None else resume.done_line or 0,
-            )
-        limit = _page_limit(prepared.rate.rcu_per_s, per_item, table)
-        if sample is not None:
-            limit = max(1, min(limit or sample, sample))
-        pages = PageReader(
-            context,
-            operation="Query" if isinstance(selection, QuerySelection) else "Scan",
-            table=table.name,
+        source = build_source(
+            config.selection,
+            context=context,
+            table=prepared.table,
+            key_plan=prepared.key_plan,
             consistent_read=config.consistent_read,
-            page_limit_items=limit,
-            average_item_bytes=table.average_item_bytes,
+            rate_rcu_per_s=prepared.rate.rcu_per_s,
+            sample=sample,
+            after_line=0 if resume is None else resume.done_line or 0,
         )
-        segments: ScanSource | QuerySource
-        if isinstance(selection, QuerySelection):
-            segments = QuerySource(pages, selection=selection)
-        else:
-            segments = ScanSource(pages, selection=selection)
         if resume is not None and resume.segments:
-            return _ResumedSegments(segments, states=resume.segments)
-        return segments
+            assert isinstance(source, ScanSource | QuerySource)
+            return _ResumedSegments(source, states=resume.segments)
+        return source
 
     def _plan(self, prepared: _Prepared, sample_items: list[Any]) -> DryRunPlan:
         config = self._config
@@ -271,7 +217,9 @@ class Copier:
             factor = 1.0 if config.consistent_read else 0.5
             rcu = table.size_bytes * share / READ_UNIT_BYTES * factor
         else:
-            rcu = count * _per_item_rcu(config, table)
+            rcu = count * per_item_rcu(
+                config.selection, table, consistent_read=config.consistent_read
+            )
         if sample_items:
             encoded = sum(len(encode_items([item])) for item in sample_items) / len(sample_items)
         else:

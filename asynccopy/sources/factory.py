@@ -47,8 +47,10 @@ def build_source(
     consistent_read: bool,
     rate_rcu_per_s: float | None,
     sample: int | None = None,
+    after_line: int = 0,
 ) -> Source[Any]:
-    """The source of `selection`; `sample` caps the items read (a dry run's sample)."""
+    """The source of `selection`; `sample` caps the items read (a dry run's sample), and a key
+    file is read from the line after `after_line` (a resumed copy)."""
     item_rcu = per_item_rcu(selection, table, consistent_read=consistent_read)
     if isinstance(selection, KeysSelection):
         assert key_plan is not None, "a key file is validated before its source is built"
@@ -68,6 +70,7 @@ def build_source(
             schema=table.key_schema,
             keys_per_chunk=chunk,
             limit_keys=sample,
+            after_line=after_line,
         )
     limit = page_limit(rate_rcu_per_s, item_rcu, table)
     if sample is not None:
