@@ -1,40 +1,150 @@
-"""`make demo`: the whole job on the local sandbox, step by step, failing loudly."""
+"""`make demo`: the whole job on the local sandbox, step by step, failing loudly.
+
+1. start the sandbox (two accounts on one local AWS emulator)
+2. seed 10,000 items of every DynamoDB type in the source account
+3. deploy the consumer as a Lambda in the destination account, triggered by its queue
+4. copy every key from the source account into the destination's queue, with live progress
+5. wait until the Lambda has drained the queue
+6. verify the destination table against the source, item by item
+
+The sandbox keeps running afterwards so the tables can be explored; `make sandbox-down` stops it.
+"""
 
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
-from pathlib import Path
+import time
+from typing import Any, Final
 
-from asynccopy.sandbox import SOURCE_ACCOUNT, account_env
-from asynccopy.sandbox.server import DEFAULT_PORT
+from asynccopy.sandbox import DEST_ACCOUNT
+from asynccopy.sandbox.profiles import DEST_PROFILE, SOURCE_PROFILE, write_profiles
+from asynccopy.sandbox.seed import QUEUE_NAME, TABLE_NAME, client
+from asynccopy.sandbox.server import DEFAULT_PORT, default_sandbox_dir
 
-ITEMS = 10_000
+ITEMS: Final = 10_000
+# 10,000 items of about 1 KB cost 0.5 RCU each with BatchGetItem (eventually consistent reads
+# round each item up to 4 KB): 5,000 RCU, so 250 RCU/s copies them in about 20 s.
+RATE_RCU_PER_S: Final = 250
+DRAIN_TIMEOUT_S: Final = 300
+
+
+class DemoFailed(Exception):
+    pass
 
 
 def _run(step: str, argv: list[str], env: dict[str, str]) -> None:
-    print(f"\n==> {step}\n$ asynccopy {' '.join(argv)}", flush=True)
+    print(f"\n==> {step}\n$ asynccopy {shlex.join(argv)}", flush=True)
     done = subprocess.run([sys.executable, "-m", "asynccopy", *argv], env=env, check=False)
     if done.returncode != 0:
-        sys.exit(f"demo: step '{step}' failed with exit code {done.returncode}")
+        raise DemoFailed(f"step '{step}' failed with exit code {done.returncode}")
+
+
+def _wait_for_drain(endpoint: str, queue_url: str) -> None:
+    """Until the destination table holds every item and the queue has nothing in flight."""
+    print(f"\n==> wait until the consumer Lambda has written all {ITEMS:,} items", flush=True)
+    sqs: Any = client("sqs", DEST_ACCOUNT, endpoint)
+    ddb: Any = client("dynamodb", DEST_ACCOUNT, endpoint)
+    deadline = time.monotonic() + DRAIN_TIMEOUT_S
+    last_report = 0.0
+    while True:
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        queued = int(attributes["ApproximateNumberOfMessages"])
+        in_flight = int(attributes["ApproximateNumberOfMessagesNotVisible"])
+        # The emulator keeps ItemCount live (DynamoDB refreshes it about every six hours).
+        written = ddb.describe_table(TableName=TABLE_NAME)["Table"]["ItemCount"]
+        now = time.monotonic()
+        if now - last_report >= 2:
+            print(
+                f"   {written:,} items written; {queued} messages queued, {in_flight} in flight",
+                flush=True,
+            )
+            last_report = now
+        if written >= ITEMS and queued == 0 and in_flight == 0:
+            print(f"   {written:,} items written; the queue is empty", flush=True)
+            return
+        if now > deadline:
+            raise DemoFailed(
+                f"the consumer wrote {written} of {ITEMS} items in {DRAIN_TIMEOUT_S} s;"
+                " see the dead-letter queue asynccopy-users-dlq"
+            )
+        time.sleep(0.5)
+
+
+def run_demo() -> None:
+    port = int(os.environ.get("ASYNCCOPY_SANDBOX_PORT", DEFAULT_PORT))
+    endpoint = f"http://127.0.0.1:{port}"
+    sandbox_dir = default_sandbox_dir()
+    profiles = write_profiles(sandbox_dir / "aws", endpoint_url=endpoint)
+    # Every command runs as a named profile, the way it would against real accounts.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(profiles.env(), ASYNCCOPY_SANDBOX_PORT=str(port))
+    keys = sandbox_dir / "demo-keys.txt"
+    queue_url = f"{endpoint}/{DEST_ACCOUNT}/{QUEUE_NAME}"
+
+    _run("start the local sandbox", ["sandbox", "up"], env)
+    _run(
+        f"seed {ITEMS:,} items in the source account ({SOURCE_PROFILE})",
+        ["sandbox", "seed", "--items", str(ITEMS), "--keys-out", str(keys)],
+        env,
+    )
+    _run(
+        f"deploy the consumer Lambda in the destination account ({DEST_PROFILE})",
+        ["sandbox", "deploy-consumer"],
+        env,
+    )
+    _run(
+        f"copy every key at {RATE_RCU_PER_S} RCU/s into the destination's queue",
+        [
+            "copy",
+            "--profile",
+            SOURCE_PROFILE,
+            "--table",
+            TABLE_NAME,
+            "--keys",
+            str(keys),
+            "--queue-url",
+            queue_url,
+            "--rate",
+            str(RATE_RCU_PER_S),
+        ],
+        env,
+    )
+    _wait_for_drain(endpoint, queue_url)
+    _run(
+        "verify the destination table against the source",
+        [
+            "verify",
+            "--profile",
+            SOURCE_PROFILE,
+            "--dest-profile",
+            DEST_PROFILE,
+            "--table",
+            TABLE_NAME,
+            "--keys",
+            str(keys),
+            "--rate",
+            "max",
+        ],
+        env,
+    )
+    print(
+        f"\ndemo: done. The sandbox is still running at {endpoint}; explore it with"
+        f" AWS_CONFIG_FILE={profiles.config} AWS_SHARED_CREDENTIALS_FILE={profiles.credentials}"
+        f" and --profile {SOURCE_PROFILE} or {DEST_PROFILE}; stop it with `make sandbox-down`."
+    )
 
 
 def main() -> None:
-    port = int(os.environ.get("ASYNCCOPY_SANDBOX_PORT", DEFAULT_PORT))
-    endpoint = f"http://127.0.0.1:{port}"
-    base = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    base["ASYNCCOPY_SANDBOX_PORT"] = str(port)
-    source_env = {**base, **account_env(SOURCE_ACCOUNT, endpoint)}
-    keys = Path(".sandbox") / "demo-keys.txt"
-    _run("start the local sandbox", ["sandbox", "up"], base)
-    _run(
-        f"seed {ITEMS} items in the source account",
-        ["sandbox", "seed", "--items", str(ITEMS), "--keys-out", str(keys)],
-        source_env,
-    )
-    print("\ndemo: the copy, consumer and verify steps arrive with their issues.")
-    print(f"demo: the sandbox is still running at {endpoint}; stop it with `make sandbox-down`.")
+    try:
+        run_demo()
+    except DemoFailed as failure:
+        sys.exit(f"\ndemo: FAILED: {failure}")
 
 
 if __name__ == "__main__":
