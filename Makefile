@@ -30,7 +30,13 @@ test: lint typecheck pytest
 demo: install
 	$(BIN)/python -m asynccopy.demo
 
-bench: install
+BENCH_STAMP := $(VENV)/.bench-stamp
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks
 
 sandbox-down:

@@ -1,0 +1,1 @@
+"""asynccopy's benchmarks: `make bench` (python -m benchmarks); see benchmarks/README.md."""

@@ -1,0 +1,214 @@
+"""`make bench`: every benchmark on a sandbox of its own, then the report.
+
+    python -m benchmarks [--items N] [--only throughput,rate,...] [--out DIR]
+
+Starts a ministack server on a free port, seeds it, runs the benchmarks in order, stops the
+server, and writes DIR/latest.json, DIR/latest.md and DIR/rate.png. A benchmark that fails is
+recorded and the others still run; the exit code is 1 if any failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Final
+
+from asynccopy.sandbox.server import MINISTACK_VERSION
+from benchmarks import consumer_bench, cost, profile, rate, throughput
+from benchmarks.harness import RESULTS_DIR, BenchSandbox, copy_available, log, read_keys
+from benchmarks.report import Results, write_all
+
+BENCHMARKS: Final = ("throughput", "recipe", "rate", "cost", "consumer", "e2e", "profile")
+NEEDS_COPY: Final = frozenset({"rate", "cost", "e2e", "profile"})
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    return tuple(int(part.replace("_", "")) for part in text.split(",") if part)
+
+
+def _floats(text: str) -> tuple[float, ...]:
+    return tuple(float(part) for part in text.split(",") if part)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--items", type=int, default=50_000, help="items seeded and copied (1)")
+    parser.add_argument("--item-bytes", type=int, default=1_000)
+    parser.add_argument("--concurrency", type=int, default=8, help="for the copy and raw client")
+    parser.add_argument("--rounds", type=int, default=2, help="passes over the keys in (1)")
+    parser.add_argument(
+        "--chunk-items", type=int, default=10_000, help="keys per copy/raw pair in (1)"
+    )
+    parser.add_argument("--recipe-items", type=int, default=2_000)
+    parser.add_argument("--rate-targets", type=_floats, default=(50.0, 200.0, 1000.0))
+    parser.add_argument("--rate-seconds", type=float, default=15.0, help="per target")
+    parser.add_argument("--cost-sizes", type=_ints, default=(10_000, 100_000, 1_000_000))
+    parser.add_argument(
+        "--cost-existing", type=int, default=10_000, help="present keys in each list"
+    )
+    parser.add_argument("--consumer-messages", type=int, default=200, help="of 25 items each")
+    parser.add_argument("--e2e-items", type=int, default=10_000)
+    parser.add_argument("--profile-items", type=int, default=20_000)
+    parser.add_argument(
+        "--only", default=",".join(BENCHMARKS), help=f"comma list of {', '.join(BENCHMARKS)}"
+    )
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR)
+    args = parser.parse_args(argv)
+    args.only = [name.strip() for name in args.only.split(",") if name.strip()]
+    unknown = set(args.only) - set(BENCHMARKS)
+    if unknown:
+        parser.error(f"unknown benchmarks {sorted(unknown)}; choose from {', '.join(BENCHMARKS)}")
+    return args
+
+
+def run(args: argparse.Namespace) -> Results:
+    started = time.perf_counter()
+    results = Results(
+        meta={
+            "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "machine": f"{os.cpu_count()} cores, {platform.system()} {platform.machine()},"
+            f" Python {platform.python_version()}",
+            "ministack": MINISTACK_VERSION,
+            "items": args.items,
+            "item_bytes": args.item_bytes,
+            "concurrency": args.concurrency,
+            "argv": sys.argv[1:],
+            "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
+        }
+    )
+    has_copy = copy_available()
+    if not has_copy:
+        log("`asynccopy copy` is not in this checkout yet: only the baselines run")
+
+    def step(name: str, body: Callable[[], None]) -> None:
+        if name not in args.only:
+            return
+        if name in NEEDS_COPY and not has_copy:
+            results.skipped[name] = "`asynccopy copy` does not exist in this checkout yet"
+            return
+        log(f"--- {name}")
+        t0 = time.perf_counter()
+        try:
+            body()
+        except Exception as exc:
+            traceback.print_exc()
+            results.errors[name] = f"{type(exc).__name__}: {exc}"
+        log(f"--- {name} took {time.perf_counter() - t0:.0f} s")
+
+    with (
+        tempfile.TemporaryDirectory(prefix="asynccopy-bench-") as tmp,
+        BenchSandbox() as box,
+    ):
+        work = Path(tmp)
+        keys_file = work / "keys.txt"
+        t0 = time.perf_counter()
+        box.seed(items=args.items, item_bytes=args.item_bytes, keys_out=keys_file)
+        results.meta["seed_s"] = round(time.perf_counter() - t0, 1)
+        log(f"seeded {args.items:,} items in {results.meta['seed_s']} s at {box.endpoint_url}")
+        keys = read_keys(keys_file)
+
+        def do_throughput() -> None:
+            if has_copy:
+                results.throughput = throughput.run_throughput(
+                    box,
+                    keys=keys,
+                    concurrency=args.concurrency,
+                    rounds=args.rounds,
+                    chunk_items=args.chunk_items,
+                    work_dir=work,
+                )
+            else:
+                raw = throughput.run_raw(box, keys=keys_file, concurrency=args.concurrency)
+                box.purge()
+                results.meta["raw_client_items_per_s"] = round(raw.items_per_s, 1)
+                results.skipped["throughput"] = (
+                    f"no `asynccopy copy` yet; the raw client alone: {raw.items_per_s:,.0f} items/s"
+                )
+
+        def do_recipe() -> None:
+            copy_rate = results.throughput.copy_items_per_s if results.throughput else 0.0
+            results.recipe = throughput.run_recipe(
+                box, keys=keys_file, items=args.recipe_items, copy_items_per_s=copy_rate
+            )
+
+        def do_rate() -> None:
+            results.rate = rate.run_rate(
+                box,
+                keys=keys,
+                targets=args.rate_targets,
+                duration_s=args.rate_seconds,
+                concurrency=args.concurrency,
+                work_dir=work,
+            )
+
+        def do_cost() -> None:
+            results.cost = cost.run_cost(
+                box,
+                seeded_keys=keys,
+                sizes=args.cost_sizes,
+                existing=args.cost_existing,
+                concurrency=args.concurrency,
+                work_dir=work,
+            )
+
+        def do_consumer() -> None:
+            results.handler = consumer_bench.run_handler(
+                box, messages=args.consumer_messages, item_bytes=args.item_bytes
+            )
+
+        def do_e2e() -> None:
+            e2e_keys = work / "e2e-keys.txt"
+            e2e_keys.write_text("\n".join(keys[: args.e2e_items]) + "\n", encoding="utf-8")
+            result = consumer_bench.run_end_to_end(
+                box, keys=e2e_keys, items=args.e2e_items, concurrency=args.concurrency
+            )
+            if result.skipped:
+                results.skipped["e2e"] = result.skipped
+            else:
+                results.end_to_end = result
+
+        def do_profile() -> None:
+            profile_keys = work / "profile-keys.txt"
+            profile_keys.write_text("\n".join(keys[: args.profile_items]) + "\n", encoding="utf-8")
+            results.profile = profile.run_profile(
+                box,
+                keys=profile_keys,
+                items=min(args.profile_items, len(keys)),
+                concurrency=args.concurrency,
+                work_dir=work,
+            )
+
+        step("throughput", do_throughput)
+        step("recipe", do_recipe)
+        step("rate", do_rate)
+        step("cost", do_cost)
+        step("profile", do_profile)
+        step("consumer", do_consumer)
+        step("e2e", do_e2e)  # last: it deploys a Lambda that then drains the queue
+    results.meta["total_s"] = round(time.perf_counter() - started, 1)
+    results.meta["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    return results
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    results = run(args)
+    for path in write_all(results, args.out):
+        log(f"wrote {path}")
+    log(f"done in {results.meta['total_s'] / 60:.1f} min")
+    if results.errors:
+        log(f"failed: {', '.join(results.errors)}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,196 @@
+"""Benchmark 5: the consumer, in-process on real SQS messages, and end to end with the sandbox's
+deployed Lambda.
+
+* handler: the queue is filled with messages of 25 items (sent 10 to a SendMessageBatch, as the
+  producer sends them); a child process receives them 10 at a time and calls
+  `consumer.handler.lambda_handler`; items/s counts the time inside the handler only.
+* end to end: `asynccopy sandbox deploy-consumer` wires the real Lambda to the queue, then
+  `asynccopy copy` runs; items/s is from the copy's first read (its exit minus its own
+  `elapsed_s`) to the poll of the destination table that first sees every item.
+"""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from asynccopy.codec import BatchPacker, MessagePacker
+from asynccopy.sandbox.seed import make_item
+from benchmarks.harness import (
+    DEST_ACCOUNT,
+    KEY_NAME,
+    TABLE_NAME,
+    BenchSandbox,
+    asynccopy_argv,
+    log,
+    python_argv,
+    run_copy,
+    run_measured,
+)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class HandlerResult:
+    messages: int
+    items: int
+    items_per_message: int
+    messages_per_invocation: int
+    invocations: int
+    messages_failed: int
+    handler_s: float
+    items_per_s: float
+    items_in_table: int
+    cpu_s: float
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class EndToEndResult:
+    items: int
+    copy_elapsed_s: float
+    first_read_to_last_write_s: float
+    items_per_s: float
+    copy_items_per_s: float
+    skipped: str | None = None
+
+
+def fill_queue(box: BenchSandbox, *, messages: int, item_bytes: int, first_index: int) -> int:
+    """Send `messages` messages of 25 fresh items each; returns the number of items."""
+    sqs = box.client("sqs", DEST_ACCOUNT)
+    packer = MessagePacker(key_names=[KEY_NAME], max_message_bytes=262_144)
+    batches = BatchPacker(max_batch_bytes=262_144)
+    rng = random.Random(7)
+    items = 0
+
+    def send(batch: list[Any]) -> None:
+        entries = [{"Id": str(i), "MessageBody": m.body} for i, m in enumerate(batch)]
+        reply = sqs.send_message_batch(QueueUrl=box.queue_url, Entries=entries)
+        if reply.get("Failed"):
+            raise RuntimeError(f"fill_queue: {len(reply['Failed'])} entries failed")
+
+    index = first_index
+    while items < messages * 25:
+        item = make_item(index, item_bytes=item_bytes, rng=rng)
+        index += 1
+        items += 1
+        for message in packer.add(item):
+            for batch in batches.add(message):
+                send(batch)
+    for message in packer.flush():
+        for batch in batches.add(message):
+            send(batch)
+    for batch in batches.flush():
+        send(batch)
+    return items
+
+
+def run_handler(box: BenchSandbox, *, messages: int, item_bytes: int = 1_000) -> HandlerResult:
+    box.purge()
+    items = fill_queue(box, messages=messages, item_bytes=item_bytes, first_index=5_000_000)
+    before = box.table_count(DEST_ACCOUNT)
+    env = box.env(DEST_ACCOUNT)
+    env["TABLE_NAME"] = TABLE_NAME
+    measured = run_measured(
+        python_argv(
+            "-m",
+            "benchmarks.consumer_run",
+            "--queue-url",
+            box.queue_url,
+            "--messages",
+            str(messages),
+        ),
+        env=env,
+    ).check()
+    summary = measured.json()
+    in_table = box.table_count(DEST_ACCOUNT) - before
+    if summary["items"] != items:
+        log(f"consumer: wrote {summary['items']} of {items} items")
+    return HandlerResult(
+        messages=int(summary["messages"]),
+        items=int(summary["items"]),
+        items_per_message=25,
+        messages_per_invocation=10,
+        invocations=int(summary["invocations"]),
+        messages_failed=int(summary["messages_failed"]),
+        handler_s=float(summary["handler_s"]),
+        items_per_s=float(summary["items_per_s"]),
+        items_in_table=in_table,
+        cpu_s=measured.cpu_s,
+    )
+
+
+def deploy_consumer_available() -> bool:
+    done = subprocess.run(
+        asynccopy_argv("sandbox", "deploy-consumer", "--help"),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return done.returncode == 0
+
+
+def run_end_to_end(
+    box: BenchSandbox,
+    *,
+    keys: Path,
+    items: int,
+    concurrency: int,
+    poll_s: float = 0.5,
+    timeout_s: float = 300.0,
+) -> EndToEndResult:
+    """The copy with the deployed Lambda draining the queue; the destination table starts empty."""
+    if not deploy_consumer_available():
+        return EndToEndResult(
+            items=items,
+            copy_elapsed_s=0.0,
+            first_read_to_last_write_s=0.0,
+            items_per_s=0.0,
+            copy_items_per_s=0.0,
+            skipped="`asynccopy sandbox deploy-consumer` does not exist yet",
+        )
+    box.purge()
+    _clear_destination(box)
+    deploy = run_measured(
+        asynccopy_argv("sandbox", "deploy-consumer", "--port", str(box.port)),
+        env=box.env(DEST_ACCOUNT),
+    ).check()
+    log(f"end-to-end: consumer deployed ({deploy.wall_s:.1f} s)")
+    copy = run_copy(box, keys=keys, rate="max", concurrency=concurrency)
+    first_read = time.perf_counter() - copy.elapsed_s  # the copy has just exited
+    deadline = time.perf_counter() + timeout_s
+    written = 0
+    while time.perf_counter() < deadline:
+        written = box.table_count(DEST_ACCOUNT)
+        if written >= copy.items_sent:
+            break
+        time.sleep(poll_s)
+    last_write = time.perf_counter()
+    if written < copy.items_sent:
+        raise RuntimeError(
+            f"end-to-end: {written} of {copy.items_sent} items arrived within {timeout_s:.0f} s"
+        )
+    span = last_write - first_read
+    return EndToEndResult(
+        items=copy.items_sent,
+        copy_elapsed_s=copy.elapsed_s,
+        first_read_to_last_write_s=span,
+        items_per_s=copy.items_sent / span,
+        copy_items_per_s=copy.items_per_s,
+    )
+
+
+def _clear_destination(box: BenchSandbox) -> None:
+    """Recreate the destination table empty, so its item count measures this run alone."""
+    ddb = box.client("dynamodb", DEST_ACCOUNT)
+    ddb.delete_table(TableName=TABLE_NAME)
+    ddb.get_waiter("table_not_exists").wait(TableName=TABLE_NAME, WaiterConfig={"Delay": 1})
+    ddb.create_table(
+        TableName=TABLE_NAME,
+        KeySchema=[{"AttributeName": KEY_NAME, "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": KEY_NAME, "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    ddb.get_waiter("table_exists").wait(TableName=TABLE_NAME, WaiterConfig={"Delay": 1})

@@ -1,0 +1,260 @@
+"""The benchmark results as JSON (everything), markdown (the table the README includes) and a PNG
+chart of target versus achieved RCU/s."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmarks.consumer_bench import EndToEndResult, HandlerResult
+from benchmarks.cost import CostResult
+from benchmarks.profile import ProfileResult
+from benchmarks.rate import RateRun
+from benchmarks.throughput import RecipeComparison, ThroughputResult
+
+
+@dataclass(kw_only=True)
+class Results:
+    meta: dict[str, Any] = field(default_factory=dict)
+    throughput: ThroughputResult | None = None
+    recipe: RecipeComparison | None = None
+    rate: list[RateRun] = field(default_factory=list)
+    cost: CostResult | None = None
+    handler: HandlerResult | None = None
+    end_to_end: EndToEndResult | None = None
+    profile: ProfileResult | None = None
+    skipped: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        data = {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        for name in dir(type(value)):  # derived numbers too: items_per_s, passed, ...
+            if isinstance(getattr(type(value), name, None), property):
+                data[name] = _plain(getattr(value, name))
+        return data
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, float):
+        return round(value, 6)
+    return value
+
+
+def to_json(results: Results) -> dict[str, Any]:
+    plain = _plain(results)
+    assert isinstance(plain, dict)
+    return plain
+
+
+def _verdict(ok: bool) -> str:
+    return "pass" if ok else "**miss**"
+
+
+def _n(value: float, digits: int = 0) -> str:
+    return f"{value:,.{digits}f}"
+
+
+def _load(meta: dict[str, Any], when: str) -> str:
+    load = meta.get(f"load_avg_at_{when}")
+    return f"{load[0]:.1f}" if load else "?"
+
+
+def to_markdown(results: Results) -> str:
+    meta = results.meta
+    rows: list[tuple[str, str, str, str]] = []
+    if (t := results.throughput) is not None:
+        rows.append(
+            (
+                f"1. throughput vs raw client ({_n(t.items)} items of ~1 KB, --rate max,"
+                f" concurrency {t.concurrency}; median of {len(t.pair_ratios)} back-to-back"
+                f" pairs of {_n(t.chunk_items)} items)",
+                f"asynccopy {_n(t.copy_items_per_s)} items/s, raw client"
+                f" {_n(t.raw_items_per_s)} items/s: **{t.ratio:.2f}x**; CPU per item"
+                f" {t.cpu_per_item_ratio:.2f}x the raw client's",
+                f">= {t.target_ratio:.2f}x",
+                _verdict(t.passed),
+            )
+        )
+    if (r := results.recipe) is not None and not r.copy_items_per_s:
+        rows.append(
+            (
+                f"2. the original recipe ({_n(r.items)} items)",
+                f"recipe {_n(r.recipe_items_per_s)} items/s; asynccopy not measured",
+                "-",
+                "-",
+            )
+        )
+    elif r is not None:
+        rows.append(
+            (
+                f"2. vs the original recipe (sequential get_item + send_message, {_n(r.items)}"
+                " items)",
+                f"recipe {_n(r.recipe_items_per_s)} items/s; asynccopy"
+                f" {_n(r.copy_items_per_s)} items/s: **{r.ratio:.1f}x** faster",
+                "-",
+                "-",
+            )
+        )
+    for run in results.rate:
+        rows.append(
+            (
+                f"3. rate accuracy at {_n(run.target_rcu_per_s)} RCU/s ({_n(run.items)} items,"
+                " metered by the fault proxy)",
+                f"achieved {_n(run.achieved_rcu_per_s, 1)} RCU/s (**{run.ratio:.3f}x**);"
+                f" worst second {_n(run.max_window_rcu, 1)} RCU (**{run.max_window_ratio:.2f}x**)",
+                f"{1 - run.accuracy_limit:.2f}-{1 + run.accuracy_limit:.2f}x;"
+                f" every second <= {run.window_limit:.2f}x",
+                _verdict(run.accurate and run.within_windows),
+            )
+        )
+    if (c := results.cost) is not None:
+        rows.append(
+            (
+                f"4. producer CPU per item ({_n(c.runs[0].keys)} keys, all present)",
+                f"**{c.cpu_us_per_item:,.0f} µs** per item (start-up of"
+                f" {c.startup.cpu_s:.2f} s CPU subtracted);"
+                f" {c.cpu_us_per_absent_key:,.1f} µs per absent key",
+                "-",
+                "-",
+            )
+        )
+        sizes = " / ".join(_n(run.keys) for run in c.runs)
+        rss = " / ".join(f"{run.max_rss_mib:.0f}" for run in c.runs)
+        rows.append(
+            (
+                f"4. producer peak memory for {sizes} keys",
+                f"{rss} MiB: **{c.rss_growth:.2f}x** smallest to largest",
+                f"<= {c.rss_limit:.1f}x",
+                _verdict(c.flat),
+            )
+        )
+    if (h := results.handler) is not None:
+        rows.append(
+            (
+                f"5. consumer handler, in-process ({h.messages_per_invocation} messages of"
+                f" {h.items_per_message} items per call, {_n(h.items)} items)",
+                f"**{_n(h.items_per_s)} items/s** written",
+                "-",
+                "-" if not h.messages_failed else f"{h.messages_failed} messages failed",
+            )
+        )
+    if (e := results.end_to_end) is not None and e.skipped is None:
+        rows.append(
+            (
+                f"5. end to end with the sandbox's Lambda ({_n(e.items)} items)",
+                f"**{_n(e.items_per_s)} items/s** first read to last write"
+                f" ({e.first_read_to_last_write_s:.1f} s; the copy's own rate in that run,"
+                f" beside the Lambda workers: {_n(e.copy_items_per_s)} items/s)",
+                "-",
+                "-",
+            )
+        )
+    lines = [
+        f"Measured {meta.get('date', '?')} on {meta.get('machine', '?')}, against ministack"
+        f" {meta.get('ministack', '?')} on 127.0.0.1; `make bench` took"
+        f" {meta.get('total_s', 0) / 60:.1f} min; load average {_load(meta, 'start')} at the"
+        f" start, {_load(meta, 'end')} at the end. Every ratio compares runs made in the same"
+        " session.",
+        "",
+        "| benchmark | measured | target | result |",
+        "|---|---|---|---|",
+        *(f"| {a} | {b} | {c_} | {d} |" for a, b, c_, d in rows),
+    ]
+    if (p := results.profile) is not None:
+        lines += [
+            "",
+            f"Where the producer's time goes (`asynccopy copy --rate max` of {_n(p.items)} items"
+            f" under pyinstrument; shares of wall time, {p.idle_share:.0%} idle waiting on the"
+            " emulator):",
+            "",
+            "| by package | share | by function (self time) | share |",
+            "|---|---|---|---|",
+        ]
+        for i in range(max(len(p.top_packages), len(p.top_functions))):
+            pkg = p.top_packages[i] if i < len(p.top_packages) else None
+            fn = p.top_functions[i] if i < len(p.top_functions) else None
+            lines.append(
+                f"| {pkg.name if pkg else ''} | {f'{pkg.share:.1%}' if pkg else ''} |"
+                f" `{fn.name if fn else ''}` | {f'{fn.share:.1%}' if fn else ''} |"
+            )
+        ours = [s for s in p.top_asynccopy if not s.name.endswith("<module>")]
+        if ours:
+            lines += [
+                "",
+                "asynccopy's own functions, inclusive time: "
+                + ", ".join(f"`{s.name}` {s.share:.0%}" for s in ours[:8]),
+            ]
+    notes = [f"- {name}: skipped, {why}" for name, why in results.skipped.items()]
+    notes += [f"- {name}: **failed**, {why}" for name, why in results.errors.items()]
+    if notes:
+        lines += ["", *notes]
+    return "\n".join(lines) + "\n"
+
+
+def draw_rate_chart(runs: list[RateRun], path: Path) -> bool:
+    """Target versus achieved RCU/s per second, one panel per target; False without matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    if not runs:
+        return False
+    fig, axes = plt.subplots(len(runs), 1, figsize=(8, 2.6 * len(runs)), squeeze=False)
+    for ax, run in zip(axes[:, 0], runs, strict=True):
+        edges = list(range(len(run.per_second_rcu) + 1))
+        ax.stairs(run.per_second_rcu, edges, label="metered RCU in each second", color="tab:blue")
+        ax.axhline(run.target_rcu_per_s, color="tab:green", linestyle="--", label="target")
+        ax.axhline(
+            run.target_rcu_per_s * run.window_limit,
+            color="tab:red",
+            linestyle=":",
+            label=f"{run.window_limit:.0%} of target",
+        )
+        ax.axhline(
+            run.achieved_rcu_per_s, color="tab:orange", linestyle="-.", label="achieved (run)"
+        )
+        ax.set_title(
+            f"--rate {run.target_rcu_per_s:g}: achieved {run.achieved_rcu_per_s:,.1f} RCU/s"
+            f" ({run.ratio:.3f}x), worst second {run.max_window_ratio:.2f}x",
+            fontsize=10,
+        )
+        ax.set_ylabel("RCU/s")
+        ax.set_ylim(0, max(max(run.per_second_rcu, default=0), run.target_rcu_per_s) * 1.3)
+        ax.grid(alpha=0.3)
+    axes[-1, 0].set_xlabel("seconds since the copy's first read")
+    axes[0, 0].legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".png.tmp")
+    fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+    os.replace(tmp, path)
+    return True
+
+
+def write_all(results: Results, out_dir: Path) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in (
+        ("latest.json", json.dumps(to_json(results), indent=2, ensure_ascii=False) + "\n"),
+        ("latest.md", to_markdown(results)),
+    ):
+        path = out_dir / name
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+        written.append(path)
+    chart = out_dir / "rate.png"
+    if draw_rate_chart(results.rate, chart):
+        written.append(chart)
+    return written

@@ -1,0 +1,123 @@
+"""The benchmark harness at toy sizes against the session's sandbox: the code works end to end.
+
+No timing is asserted (the machine is shared and noisy); `make bench` is where numbers come from.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmarks import consumer_bench, cost, rate, throughput
+from benchmarks.harness import BenchSandbox, copy_available, read_keys
+from benchmarks.report import Results, to_markdown, write_all
+from tests.sandbox_helpers import Sandbox
+
+ITEMS = 200
+
+
+@pytest.fixture
+def box(sandbox: Sandbox, tmp_path: Path) -> BenchSandbox:
+    bench = BenchSandbox.attach(sandbox.server)
+    bench.seed(items=ITEMS, item_bytes=1_000, keys_out=tmp_path / "keys.txt")
+    return bench
+
+
+def test_analyse_reads_rate_and_windows_from_cumulative_samples() -> None:
+    # 50 RCU every 0.25 s from t=1.0: 200 RCU/s.
+    samples = [(i / 10, 50.0 * max(0, (i - 10) // 2.5 + 1) if i >= 10 else 0.0) for i in range(50)]
+    found = rate.analyse(samples)
+    assert found.achieved_rcu_per_s == pytest.approx(200, rel=0.1)
+    assert found.max_window_rcu >= 200
+    assert sum(found.per_second_rcu) == pytest.approx(samples[-1][1])
+
+
+def test_key_list_is_distinct_and_keeps_every_present_key() -> None:
+    seeded = [f"user-{i}" for i in range(10)]
+    keys = list(cost.key_list(seeded, total=1_000, existing=10))
+    assert len(keys) == len(set(keys)) == 1_000
+    assert [k for k in keys if "-absent-" not in k] == seeded
+
+
+@pytest.mark.timeout(120)
+def test_baselines_consumer_and_report(box: BenchSandbox, tmp_path: Path) -> None:
+    keys = box.seeded.keys_out if box.seeded else tmp_path / "keys.txt"
+    raw = throughput.run_raw(box, keys=keys, concurrency=4)
+    assert raw.items == ITEMS
+    assert box.queue_depth() == ITEMS // 25
+    recipe = throughput.run_recipe(box, keys=keys, items=20, copy_items_per_s=0.0)
+    assert recipe.items == 20
+    assert box.queue_depth() == 0  # purged after the run
+    handler = consumer_bench.run_handler(box, messages=2)
+    assert handler.items == handler.items_in_table == 50
+    assert handler.messages_failed == 0
+
+    results = Results(meta={"date": "today", "total_s": 1.0}, recipe=recipe, handler=handler)
+    results.rate = [
+        rate.RateRun(
+            target_rcu_per_s=100,
+            items=10,
+            metered_rcu=5,
+            achieved_rcu_per_s=99,
+            ratio=0.99,
+            max_window_rcu=105,
+            max_window_ratio=1.05,
+            per_second_rcu=(50, 100, 100, 20),
+            copy_rcu_consumed=5,
+            copy_rcu_per_s=99,
+            copy_elapsed_s=1,
+        )
+    ]
+    written = write_all(results, tmp_path / "out")
+    data = json.loads((tmp_path / "out" / "latest.json").read_text())
+    assert data["handler"]["items"] == 50
+    assert data["rate"][0]["accurate"] is True
+    assert "| 5. consumer handler" in to_markdown(results)
+    if importlib.util.find_spec("matplotlib") is not None:
+        assert (tmp_path / "out" / "rate.png").read_bytes()[:4] == b"\x89PNG"
+        assert len(written) == 3
+
+
+@pytest.mark.timeout(180)
+def test_copy_benchmarks_at_toy_sizes(box: BenchSandbox, tmp_path: Path) -> None:
+    if not copy_available():
+        pytest.skip("`asynccopy copy` is not in this checkout yet")
+    keys_file = box.seeded.keys_out if box.seeded else tmp_path / "keys.txt"
+    result = throughput.run_throughput(
+        box,
+        keys=read_keys(keys_file),
+        concurrency=4,
+        rounds=1,
+        chunk_items=100,
+        work_dir=tmp_path,
+    )
+    assert result.copy_runs[0].items == result.raw_runs[0].items == ITEMS
+    assert len(result.pair_ratios) == 2
+    assert result.ratio > 0
+    assert result.copy_runs[0].cpu_us_per_item > 0
+
+    runs = rate.run_rate(
+        box,
+        keys=read_keys(keys_file),
+        targets=(100.0,),
+        duration_s=1.0,
+        concurrency=4,
+        work_dir=tmp_path,
+    )
+    assert runs[0].items == 200
+    assert runs[0].metered_rcu == pytest.approx(100)  # 200 items of 1 KB, eventually consistent
+
+    found = cost.run_cost(
+        box,
+        seeded_keys=read_keys(keys_file),
+        sizes=(100, 1_000),
+        existing=100,
+        concurrency=4,
+        work_dir=tmp_path,
+    )
+    assert [run.items_sent for run in found.runs] == [100, 100]
+    assert found.runs[1].items_missing == 900
+    assert found.rss_growth > 0
