@@ -5,9 +5,10 @@ A call's cost is known only after it returns, so a reader first *reserves* an es
 The bucket may go negative: that debt is what the next reader waits for. Reserving before
 waiting also queues concurrent readers fairly, first come first served.
 
-The bucket starts empty and holds at most `burst_s` (<= 1 s) worth of tokens, so over any
-window the RCU consumed stays within rate x window + one second's worth: `rcu_per_s` of a run
-equals the target.
+The bucket starts empty and holds at most `burst_s` (<= 1 s; 0.05 s by default) worth of
+tokens, so over any window the RCU consumed stays within rate x window + the burst + one call:
+`rcu_per_s` of a run equals the target, and with calls sized to a twentieth of a second's budget
+(sources/factory.py) no second goes more than about 10% above it.
 
 On throttling the effective rate drops multiplicatively and climbs back additively with
 each successful call (AIMD), never above the target.
@@ -34,7 +35,7 @@ Sleep = Callable[[float], Awaitable[None]]
 @dataclass(frozen=True, kw_only=True, slots=True)
 class LimiterConfig:
     target_rcu_per_s: float
-    burst_s: float = 1.0  # tokens the bucket holds at most, in seconds of the current rate
+    burst_s: float = 0.05  # tokens the bucket holds at most, in seconds of the current rate
     decrease_factor: float = 0.5  # multiplicative decrease on throttling
     increase_fraction: float = 0.05  # of the target, added back per successful call
     floor_fraction: float = 0.02  # the rate never drops below this share of the target
@@ -99,7 +100,8 @@ class ReadCapacityLimiter:
 
     def _refill(self) -> None:
         now = self._clock()
-        if self._last is not None:
+        if self._last is not None and self._tokens < self._capacity():
+            # Idle time fills the bucket up to its burst; a refund above it (settle) stays.
             self._tokens = min(self._capacity(), self._tokens + (now - self._last) * self._rate)
         self._last = now
 
@@ -115,7 +117,10 @@ class ReadCapacityLimiter:
     def settle(self, *, reserved_rcu: float, consumed_rcu: float) -> None:
         """Charge what a call cost beyond its reservation, or refund what it did not use."""
         self._refill()
-        self._tokens = min(self._capacity(), self._tokens + reserved_rcu - consumed_rcu)
+        # A refund may lift the bucket above its burst by at most that call's reservation: the
+        # tokens were waited for and not used, so taking them again keeps the run's average.
+        cap = self._capacity() + reserved_rcu
+        self._tokens = min(cap, self._tokens + reserved_rcu - consumed_rcu)
 
     def on_throttle(self) -> None:
         now = self._clock()

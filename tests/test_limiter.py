@@ -53,8 +53,19 @@ def test_average_rate_is_exact_over_a_run() -> None:
     assert clock.now - start == pytest.approx(10.0)  # 1,000 RCU at 100 RCU/s
 
 
-def test_burst_is_at_most_one_second_of_rate() -> None:
+def test_default_burst_is_a_twentieth_of_a_second() -> None:
     bucket, clock = limiter(100)
+
+    async def main() -> None:
+        await bucket.acquire(0)
+        clock.now += 60
+        assert bucket.tokens == pytest.approx(5)
+
+    run(main)
+
+
+def test_burst_is_at_most_one_second_of_rate() -> None:
+    bucket, clock = limiter(100, burst_s=1.0)
 
     async def main() -> None:
         await bucket.acquire(0)  # start the clock
