@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Final
 
 import anyio
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -75,12 +76,23 @@ def error_code(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+def is_connection_error(exc: BaseException) -> bool:
+    """A connection refused, dropped or timed out that botocore's own retries gave up on.
+
+    Such a call may or may not have been applied: retrying it is safe for reads and for
+    SendMessageBatch (at worst a message arrives twice, which the consumer's writes absorb).
+    """
+    return isinstance(exc, BotoConnectionError | HTTPClientError)
+
+
 def is_throttling(exc: BaseException) -> bool:
     return isinstance(exc, ClientError) and error_code(exc) in THROTTLING_CODES
 
 
 def is_retryable(exc: BaseException) -> bool:
-    """Throttling and the service's own faults; never a fault in the request."""
+    """Throttling, the service's own faults and lost connections; never a fault in the request."""
+    if is_connection_error(exc):
+        return True
     if not isinstance(exc, ClientError):
         return False
     code = error_code(exc)

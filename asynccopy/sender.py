@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from asynccopy.codec import DEFAULT_MAX_MESSAGE_BYTES, Message
 from asynccopy.errors import InputError, QueueNotFoundError
@@ -78,7 +78,9 @@ class SqsSender:
                 reply = await self._client.send_message_batch(
                     QueueUrl=self._queue_url, Entries=entries
                 )
-            except ClientError as exc:
+            except (ClientError, BotoCoreError) as exc:
+                # BotoCoreError: a connection botocore's own retries gave up on. Its messages
+                # may have been enqueued; sending them again risks only a duplicate.
                 last_code = error_code(exc)
                 throttles += is_throttling(exc)
                 if is_retryable(exc):
@@ -145,5 +147,10 @@ async def queue_max_message_bytes(client: Any, *, queue_url: str) -> int:
         ) from exc
     except ValueError as exc:  # botocore rejects a malformed URL before sending
         raise QueueNotFoundError(queue_url=queue_url, code=type(exc).__name__) from exc
+    except BotoCoreError as exc:  # no answer at all, even after botocore's retries
+        raise InputError(
+            f"cannot reach queue {queue_url}: {error_code(exc)}",
+            hint="check --queue-url, --queue-endpoint-url and the network",
+        ) from exc
     text = reply.get("Attributes", {}).get("MaximumMessageSize")
     return int(text) if text else DEFAULT_MAX_MESSAGE_BYTES

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from asynccopy.errors import InputError, TableNotFoundError
 from asynccopy.itemsize import READ_UNIT_BYTES
@@ -94,6 +94,11 @@ async def describe_table(client: Any, *, table: str, region: str | None) -> Tabl
         raise InputError(
             f"cannot describe table {table!r}: {code}",
             hint="the source identity needs dynamodb:DescribeTable, BatchGetItem, Query and Scan",
+        ) from exc
+    except BotoCoreError as exc:  # no answer at all, even after botocore's retries
+        raise InputError(
+            f"cannot reach DynamoDB to describe table {table!r}: {error_code(exc)}",
+            hint="check --endpoint-url, --region and the network",
         ) from exc
     return parse_table_description(reply["Table"])
 

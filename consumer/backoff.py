@@ -10,8 +10,17 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Final
+
+from botocore.exceptions import ConnectionError as BotoConnectionError
+from botocore.exceptions import HTTPClientError
 
 from consumer.contract import LambdaContext
+
+# A connection refused, dropped or timed out that botocore's own retries gave up on. The call
+# may or may not have been applied; writing the same item again is harmless, so the writers
+# retry these like throttling, until the deadline.
+LOST_CONNECTION_ERRORS: Final = (BotoConnectionError, HTTPClientError)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Final
 from botocore.exceptions import ClientError
 
 from asynccopy.codec import Item
-from consumer.backoff import Backoff, Deadline
+from consumer.backoff import LOST_CONNECTION_ERRORS, Backoff, Deadline
 from consumer.message import DecodedMessage
 from consumer.results import MessageResult
 from consumer.table import KeySchema
@@ -74,10 +74,12 @@ class BatchWriter:
         table = self._schema.table_name
         pending: list[Any] = [{"PutRequest": {"Item": item}} for item in items]
         attempt = 0
+        lost: Exception | None = None  # the last call's lost connection, if it was lost
         while True:
             try:
                 response = self._client.batch_write_item(RequestItems={table: pending})
                 pending = list(response.get("UnprocessedItems", {}).get(table, []))
+                lost = None
             except ClientError as err:
                 # When no item of the call could be written, the whole call fails with
                 # ProvisionedThroughputExceededException: retry it like unprocessed items.
@@ -85,11 +87,17 @@ class BatchWriter:
                     return self._outcome(
                         items, pending, attempt, describe_error("BatchWriteItem", err)
                     )
-            except Exception as err:  # a connection failure botocore gave up on
+            except LOST_CONNECTION_ERRORS as err:  # retried: putting an item twice is harmless
+                lost = err
+            except Exception as err:
                 return self._outcome(items, pending, attempt, describe_error("BatchWriteItem", err))
             if not pending:
                 return self._outcome(items, pending, attempt, None)
             if not self._backoff.wait(attempt, deadline):
+                if lost is not None:
+                    return self._outcome(
+                        items, pending, attempt, describe_error("BatchWriteItem", lost)
+                    )
                 return self._outcome(
                     items,
                     pending,

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from asynccopy.codec import Item
-from consumer.backoff import Backoff, Deadline
+from consumer.backoff import LOST_CONNECTION_ERRORS, Backoff, Deadline
 from consumer.config import WriteMode
 from consumer.message import DecodedMessage
 from consumer.results import MessageResult
@@ -129,7 +129,14 @@ class ConditionalWriter:
                     return _ItemOutcome(
                         fate=_Fate.FAILED, retries=attempt, reason=describe_error("PutItem", err)
                     )
-            except Exception as err:  # a connection failure botocore gave up on
+            except LOST_CONNECTION_ERRORS as err:
+                # Retried until the deadline. If the lost put was applied, the retry fails its
+                # condition and counts as a skip: the item is in place either way.
+                if not self._backoff.wait(attempt, deadline):
+                    return _ItemOutcome(
+                        fate=_Fate.FAILED, retries=attempt, reason=describe_error("PutItem", err)
+                    )
+            except Exception as err:
                 return _ItemOutcome(
                     fate=_Fate.FAILED, retries=attempt, reason=describe_error("PutItem", err)
                 )

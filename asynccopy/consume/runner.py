@@ -8,6 +8,7 @@ moved to the dead-letter queue by the queue's redrive policy).
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -19,6 +20,7 @@ from asynccopy.consume.config import RunnerConfig
 from asynccopy.consume.events import RunnerContext, lambda_event
 from asynccopy.consume.stats import RunStats, RunSummary
 from asynccopy.errors import AsyncCopyError, InputError
+from asynccopy.retry import error_code, is_retryable
 from consumer.handler import handle_batch
 from consumer.results import AllMessagesFailedError, BatchSummary, MessageResult
 from consumer.writer import Writer
@@ -26,6 +28,12 @@ from consumer.writer import Writer
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.type_defs import DeleteMessageBatchRequestEntryTypeDef, MessageTypeDef
+
+# Receives (or drain checks) in a row that may fail with throttling, a 5xx or a lost connection,
+# after botocore's own retries, before a poller gives up; the event source mapping keeps polling
+# too. Between them a jittered wait of up to 0.25 s x 2^failures.
+MAX_POLL_FAILURES: Final = 6
+_POLL_RETRY_BASE_S: Final = 0.25
 
 _DRAIN_ATTRIBUTES: Final = (
     "ApproximateNumberOfMessages",
@@ -97,7 +105,7 @@ class Runner:
             )["Attributes"]
         except (BotoCoreError, ClientError) as exc:
             raise InputError(
-                f"cannot read queue {self._config.queue_url}: {exc}",
+                f"cannot read queue {self._config.queue_url}: {error_code(exc)}",
                 hint="check --queue-url, the region and your credentials",
             ) from exc
         self._queue_arn = attributes["QueueArn"]
@@ -106,12 +114,24 @@ class Runner:
         self._batch_timeout_s = min(self._config.batch_timeout_s, visibility_s / 2)
 
     def _poll(self, stop: threading.Event) -> None:
+        failures = 0
         try:
             while not stop.is_set():
-                messages = self._receive()
+                try:
+                    messages = self._receive()
+                    drained = (
+                        not messages and self._config.until_empty and self._queue_stays_empty()
+                    )
+                except (BotoCoreError, ClientError) as exc:
+                    failures += 1
+                    if not is_retryable(exc) or failures >= MAX_POLL_FAILURES:
+                        raise
+                    stop.wait(random.uniform(0, _POLL_RETRY_BASE_S * 2**failures))
+                    continue
+                failures = 0
                 if messages:
                     self._handle(messages)
-                elif self._config.until_empty and self._queue_stays_empty():
+                elif drained:
                     stop.set()
         except Exception as exc:
             with self._lock:
@@ -222,7 +242,7 @@ def build_runner(
         writer = make_writer(dynamodb, consumer_config)
     except (BotoCoreError, ClientError) as exc:
         raise InputError(
-            f"cannot describe table {config.table_name!r}: {exc}",
+            f"cannot describe table {config.table_name!r}: {error_code(exc)}",
             hint="check --table, the region and that your credentials may call DescribeTable",
         ) from exc
     return Runner(config, sqs=sqs, writer=writer, stats=stats, say=say)
