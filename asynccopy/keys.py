@@ -8,15 +8,20 @@ A key file holds one key per line:
     # a comment; blank lines are skipped too
 
 A bare line is stripped of surrounding whitespace; a key whose value has leading or trailing
-spaces must be written as a JSON line. A JSON object with exactly one type tag as its only
-field (`{"S": ...}`) is read as a typed AttributeValue, anything else as plain JSON.
+spaces must be written as a JSON line, and so must one that looks blank (zero-width spaces)
+or holds a control character or a byte-order mark: as bare lines those are refused. A line
+starting with `{` or `[` is JSON, and must be an object. A JSON object with exactly one type
+tag as its only field (`{"S": ...}`) is read as a typed AttributeValue, anything else as plain
+JSON.
 
 A key file is read twice, streaming both times: `scan_key_file` validates every line and counts
 the distinct keys before anything is sent; `iter_keys` then yields them. Standard input is
-spooled to a temporary file on the first pass. Duplicates are found on the first pass with a set
-of 128-bit BLAKE2b digests of each key's canonical text (about 100 bytes per distinct key:
-~1 GB for 10 million keys; a collision, which would silently skip a key, has odds near 1e-24);
-the second pass skips the duplicate line numbers, so it holds no set.
+spooled to a temporary file on the first pass. Duplicates are found on the first pass by
+`dedupe.DuplicateFinder`: 64-bit fingerprints of each key's canonical bytes in a compact table
+(11-23 bytes per distinct key: ~115-230 MB for 10 million keys) as a filter, then, only if a
+fingerprint repeats, an exact comparison of the canonical bytes of just those lines, read again:
+a fingerprint collision can never drop a key. The second pass skips the duplicate line numbers,
+so it holds no table.
 """
 
 from __future__ import annotations
@@ -24,13 +29,17 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import functools
 import hashlib
 import itertools
 import json
+import math
 import os
 import re
+import stat
 import sys
 import tempfile
+import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -38,6 +47,7 @@ from pathlib import Path
 from typing import IO, Any, Final
 
 from asynccopy.codec import AttributeValue, Item
+from asynccopy.dedupe import DuplicateFinder, LinesChangedError
 from asynccopy.errors import InputError, KeyLineError
 from asynccopy.tables import KeyAttribute, KeySchema
 
@@ -201,12 +211,31 @@ def _bare_value(text: str, attribute: KeyAttribute) -> AttributeValue:
     return {"S": text}
 
 
+def _is_hidden(char: str) -> bool:
+    """A control character (but tab) or a byte-order mark: nothing a reader sees."""
+    return char == "\ufeff" or (unicodedata.category(char) == "Cc" and char != "\t")
+
+
+def _check_visible(bare: str) -> None:
+    """A bare line that looks blank, or holds a control character or a byte-order mark, is a
+    mistake far more often than a key: such a key must be written as a JSON line."""
+    blank = all(c.isspace() or unicodedata.category(c) in ("Cc", "Cf") for c in bare)
+    hidden = sorted({c for c in bare if blank or _is_hidden(c)})
+    if hidden:
+        codes = ", ".join(f"U+{ord(c):04X}" for c in hidden)
+        looks = "looks blank but holds" if blank else "holds"
+        raise ValueProblem(
+            f"the line {looks} invisible characters ({codes}); delete them, or write such a "
+            f"key as a JSON line"
+        )
+
+
 def parse_key_line(text: str, *, schema: KeySchema) -> Item | None:
     """The key on one line, or None for a blank or comment line; raises ValueProblem."""
     stripped = text.strip()
     if not stripped or stripped.startswith("#"):
         return None
-    if stripped.startswith("{"):
+    if stripped.startswith(("{", "[")):  # `[` too: a JSON array is a mistake, not a key
         try:
             document = loads_exact(stripped)
         except ValueError as exc:
@@ -233,6 +262,7 @@ def parse_key_line(text: str, *, schema: KeySchema) -> Item | None:
                     raise ValueProblem(f"key attribute {attribute.name!r}: {problem}") from None
             key[attribute.name] = value
     else:
+        _check_visible(stripped)
         if schema.sort is not None:
             raise ValueProblem(
                 f"the table also has the sort key {schema.sort.name!r}: write the full key as a "
@@ -247,8 +277,8 @@ def parse_key_line(text: str, *, schema: KeySchema) -> Item | None:
     return key
 
 
-def key_digest(key: Item) -> int:
-    """128 bits identifying a key; equal numbers written differently ("1", "1.0") agree."""
+def key_canonical(key: Item) -> bytes:
+    """Bytes equal exactly when two keys are the same; equal numbers ("1", "1.0") agree."""
     parts: list[bytes] = []
     for name in sorted(key):
         ((tag, inner),) = key[name].items()
@@ -263,7 +293,12 @@ def key_digest(key: Item) -> int:
             canonical = inner.encode("utf-8", "surrogatepass")
         parts.append(f"{len(name)}:{name}:{tag}:{len(canonical)}:".encode("utf-8", "surrogatepass"))
         parts.append(canonical)
-    return int.from_bytes(hashlib.blake2b(b"".join(parts), digest_size=16).digest(), "big")
+    return b"".join(parts)
+
+
+def key_digest(key: Item) -> int:
+    """128 bits identifying a key; equal numbers written differently ("1", "1.0") agree."""
+    return int.from_bytes(hashlib.blake2b(key_canonical(key), digest_size=16).digest(), "big")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -303,6 +338,48 @@ class _Identity:
             yield raw
 
 
+# Bytes of the file's start used to estimate its line count: one buffer, read anyway.
+_SAMPLE_BYTES: Final = 8192
+
+
+def _expected_lines(stream: IO[bytes]) -> int:
+    """The lines of a regular file, estimated from its size and the lines of its first bytes
+    (without reading them: peeked at); 0 when it cannot be told (a pipe, no peek)."""
+    peek = getattr(stream, "peek", None)
+    try:
+        info = os.fstat(stream.fileno())
+    except (OSError, ValueError):  # io.UnsupportedOperation is both
+        return 0
+    if peek is None or not stat.S_ISREG(info.st_mode):
+        return 0
+    sample: bytes = peek(_SAMPLE_BYTES)[:_SAMPLE_BYTES]
+    sampled_bytes = sample.rfind(b"\n") + 1
+    if not sampled_bytes:
+        return 1
+    return math.ceil(info.st_size * sample.count(b"\n") / sampled_bytes)
+
+
+def _canonical_line(raw: bytes, *, schema: KeySchema) -> bytes | None:
+    """A line read again for `DuplicateFinder.resolve`; None if it no longer holds a key."""
+    try:
+        key = parse_key_line(raw.decode("utf-8"), schema=schema)
+    except (UnicodeDecodeError, ValueProblem):
+        return None
+    return None if key is None else key_canonical(key)
+
+
+def _rewound(stream: IO[bytes], *, source: str) -> IO[bytes]:
+    try:
+        stream.flush()  # the spool of standard input is still being written
+        stream.seek(0)
+    except (OSError, ValueError):  # io.UnsupportedOperation is both
+        raise InputError(
+            f"the key file {source} repeats keys, and it cannot be read again to find which",
+            hint="give a regular file to --keys, or pipe it to --keys -",
+        ) from None
+    return stream
+
+
 def _validate(
     stream: IO[bytes],
     *,
@@ -311,25 +388,31 @@ def _validate(
     spool: IO[bytes] | None,
     identity: _Identity | None = None,
 ) -> tuple[int, int, frozenset[int]]:
-    seen: set[int] = set()
-    duplicates: set[int] = set()
+    """(distinct keys, lines, duplicate line numbers). `spool`, if given, must be readable too:
+    it is what is read again when some key fingerprint repeats."""
     line_no = 0
     raw_lines = identity.read(stream) if identity is not None else stream
-    for line_no, text in _lines(raw_lines, source=source):
-        if spool is not None:
-            spool.write(text.encode("utf-8"))
+    with DuplicateFinder(expected_keys=_expected_lines(stream)) as finder:
+        for line_no, text in _lines(raw_lines, source=source):
+            if spool is not None:
+                spool.write(text.encode("utf-8"))
+            try:
+                key = parse_key_line(text, schema=schema)
+            except ValueProblem as problem:
+                raise KeyLineError(source=source, line_no=line_no, problem=str(problem)) from None
+            if key is not None:
+                finder.add(line_no, key_canonical(key))
         try:
-            key = parse_key_line(text, schema=schema)
-        except ValueProblem as problem:
-            raise KeyLineError(source=source, line_no=line_no, problem=str(problem)) from None
-        if key is None:
-            continue
-        digest = key_digest(key)
-        if digest in seen:
-            duplicates.add(line_no)
-        else:
-            seen.add(digest)
-    return len(seen), line_no, frozenset(duplicates)
+            duplicates = finder.resolve(
+                reread=lambda: _rewound(stream if spool is None else spool, source=source),
+                canonical=functools.partial(_canonical_line, schema=schema),
+            )
+        except LinesChangedError as exc:
+            raise InputError(
+                f"the key file {source} changed while it was read ({exc})",
+                hint="copy from a file nothing else is writing",
+            ) from None
+        return finder.distinct_keys, line_no, duplicates
 
 
 @contextlib.contextmanager
@@ -343,7 +426,7 @@ def open_key_file(
         spool_path = Path(spool_name)
         try:
             identity = _Identity()
-            with os.fdopen(fd, "wb") as spool:
+            with os.fdopen(fd, "w+b") as spool:  # read again if keys repeat
                 stream = stdin if stdin is not None else sys.stdin.buffer
                 keys, lines, duplicates = _validate(
                     stream, schema=schema, source=source, spool=spool, identity=identity

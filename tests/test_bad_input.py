@@ -1,0 +1,361 @@
+"""Every row of docs/bad-input.md, driven as a user runs the CLI: exit code, message, one line
+on stderr, and nothing sent to the queue.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import stat
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from botocore.exceptions import ClientError
+
+from asynccopy.codec import DEFAULT_MAX_MESSAGE_BYTES, decode_body
+from asynccopy.errors import InputError
+from asynccopy.sandbox import SandboxServer
+from asynccopy.sender import queue_max_message_bytes
+from asynccopy.tables import describe_table
+from tests.sandbox_helpers import DEST_ACCOUNT, SOURCE_ACCOUNT, Sandbox
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "bad-input.md"
+QUEUE = "bad-input"
+OTHER_QUEUE = "bad-input-other"
+TINY_QUEUE = "bad-input-tiny"  # MaximumMessageSize 1024, the least SQS allows
+ERROR_PREFIX = "asynccopy: error: "
+
+
+@dataclass(frozen=True, kw_only=True)
+class Row:
+    """One bad input. `{queue}`, `{tmp}` and `{keys}` in args are filled in per test."""
+
+    id: str
+    args: tuple[str, ...]
+    message: str  # a stable part of the one line on stderr
+    keys: str | bytes | None = None  # the key file's content, at {keys}
+    exit_code: int = 2
+    account: str = SOURCE_ACCOUNT
+    profile_file: bool = False  # point AWS_CONFIG_FILE at a config without the profile
+    checkpoint: str | None = None  # the content of {tmp}/cp.json before the run
+    foreign_checkpoint: bool = False  # {tmp}/cp.json recorded by a copy to another queue
+
+
+def _copy(*args: str) -> tuple[str, ...]:
+    return ("copy", "--table", "users", "--queue-url", "{queue}", *args)
+
+
+def _keys(*args: str, table: str = "users") -> tuple[str, ...]:
+    return ("copy", "--table", table, "--queue-url", "{queue}", "--keys", "{keys}", *args)
+
+
+ROWS: tuple[Row, ...] = (
+    # --- key files --------------------------------------------------------------------------
+    Row(id="key-bad-json", args=_keys(), keys='user-0\n{"userid": \n',
+        message="keys.txt line 2: not valid JSON"),
+    Row(id="key-json-array", args=_keys(), keys='["user-0"]\n',
+        message="keys.txt line 1: a JSON key line must be an object"),
+    Row(id="key-wrong-value-shape", args=_keys(), keys='{"userid": ["user-0"]}\n',
+        message="keys.txt line 1: key attribute 'userid' must be of type S, not L"),
+    Row(id="key-blank-but-not-blank", args=_keys(), keys="user-0\n\u200b\u00a0\u200b\n",
+        message="keys.txt line 2: the line looks blank but holds invisible characters "
+        "(U+00A0, U+200B)"),
+    Row(id="key-byte-order-mark", args=_keys(), keys="\ufeffuser-0\n",
+        message="keys.txt line 1: the line holds invisible characters (U+FEFF)"),
+    Row(id="key-control-character", args=_keys(), keys="user-0\nuser\x00-1\n",
+        message="keys.txt line 2: the line holds invisible characters (U+0000)"),
+    Row(id="key-not-utf8", args=_keys(), keys=b"user-0\n\xff\xfe\n",
+        message="keys.txt line 2: is not valid UTF-8"),
+    Row(id="key-empty-value", args=_keys(), keys='{"userid": ""}\n',
+        message="keys.txt line 1: key attribute 'userid' must not be empty"),
+    Row(id="key-n-given-text", args=_keys(table="numbered"), keys="17\nabc\n",
+        message="keys.txt line 2: key attribute 'id' (N): 'abc' is not a number"),
+    Row(id="key-b-not-base64", args=_keys(table="blobs"), keys="AAE=\nnot base64!\n",
+        message="keys.txt line 2: key attribute 'blob' (B): 'not base64!' is not valid base64"),
+    Row(id="key-composite-missing-sort", args=_keys(table="events"), keys='{"tenant": "t"}\n',
+        message="keys.txt line 1: the key attribute 'seq' is missing"),
+    Row(id="key-composite-bare", args=_keys(table="events"), keys="t\n",
+        message="keys.txt line 1: the table also has the sort key 'seq'"),
+    Row(id="key-extra-attribute", args=_keys(), keys='{"userid": "user-0", "name": "x"}\n',
+        message="keys.txt line 1: 'name' is not a key attribute of the table (its key is userid)"),
+    Row(id="key-file-missing", args=_copy("--keys", "{tmp}/nope.txt"),
+        message="cannot read the key file"),
+    # --- what the flags name ----------------------------------------------------------------
+    Row(id="missing-table", args=_keys(table="nope"), keys="user-0\n",
+        message="table 'nope' was not found"),
+    Row(id="missing-queue", args=("copy", "--table", "users", "--queue-url", "{queue}-nope",
+        "--keys", "{keys}"), keys="user-0\n",
+        message="-nope does not exist or is not reachable (AWS.SimpleQueueService."
+        "NonExistentQueue)"),
+    Row(id="unknown-profile", args=_keys("--profile", "ghost"), keys="user-0\n",
+        profile_file=True, message="the AWS profile 'ghost' was not found"),
+    # --- rates ------------------------------------------------------------------------------
+    Row(id="rate-zero", args=_keys("--rate", "0"), keys="user-0\n",
+        message="--rate '0': the rate must be more than zero"),
+    Row(id="rate-negative", args=_keys("--rate", "-1"), keys="user-0\n",
+        message="--rate '-1': the rate is not a number"),
+    Row(id="rate-word", args=_keys("--rate", "abc"), keys="user-0\n",
+        message="--rate 'abc': the rate is not a number"),
+    Row(id="rate-zero-percent", args=_keys("--rate", "0%"), keys="user-0\n",
+        message="--rate '0%': the percentage must be more than zero"),
+    Row(id="rate-over-100-percent", args=_keys("--rate", "150%"), keys="user-0\n",
+        message="--rate '150%': a share of provisioned capacity is at most 100%"),
+    Row(id="rate-percent-on-demand", args=_keys("--rate", "40%"), keys="user-0\n",
+        message="--rate '40%': the table is on-demand, so it has no provisioned capacity to "
+        "take a share of"),
+    # --- flags that conflict ----------------------------------------------------------------
+    Row(id="two-selections", args=_keys("--scan"), keys="user-0\n",
+        message="choose the items with exactly one of --keys, --query or --scan "
+        "(got --keys and --scan)"),
+    Row(id="no-selection", args=_copy(),
+        message="choose the items with exactly one of --keys, --query or --scan"),
+    Row(id="segment-and-segments", args=_copy("--scan", "--segments", "2", "--segment", "0/2"),
+        message="--segments and --segment cannot be combined"),
+    Row(id="segments-without-scan", args=_keys("--segments", "2"), keys="user-0\n",
+        message="--segments and --segment go with --scan"),
+    Row(id="segment-out-of-range", args=_copy("--scan", "--segment", "4/4"),
+        message="--segment 4/4: I must be 0..N-1"),
+    Row(id="segments-zero", args=_copy("--scan", "--segments", "0"),
+        message="--segments 0 must be 1..1000000"),
+    Row(id="values-with-keys", args=_keys("--values", '{":u": "x"}'), keys="user-0\n",
+        message="--filter, --values and --names go with --query or --scan, not --keys"),
+    Row(id="query-without-values", args=_copy("--query", "userid = :u"),
+        message="--query needs --values for its placeholders"),
+    Row(id="values-not-json", args=_copy("--query", "userid = :u", "--values", "{"),
+        message="--values is not valid JSON"),
+    Row(id="values-without-filter", args=_copy("--scan", "--values", '{":u": "x"}',
+        "--checkpoint", "{tmp}/cp.json"),
+        message="--values and --names go with --filter when scanning"),
+    Row(id="no-checkpoint-and-resume", args=_keys("--no-checkpoint", "--resume"),
+        keys="user-0\n",
+        message="--no-checkpoint cannot be combined with --resume or --checkpoint"),
+    Row(id="dry-run-and-resume", args=_keys("--dry-run", "--resume"), keys="user-0\n",
+        message="--resume cannot be combined with --dry-run"),
+    Row(id="unknown-flag", args=_keys("--concurency", "4"), keys="user-0\n",
+        message="No such option: --concurency"),
+    Row(id="concurrency-zero", args=_keys("--concurrency", "0"), keys="user-0\n",
+        message="Invalid value for '--concurrency'"),
+    # --- checkpoints ------------------------------------------------------------------------
+    Row(id="checkpoint-corrupt", args=_keys("--checkpoint", "{tmp}/cp.json", "--resume"),
+        keys="user-0\n", checkpoint='{"format": "asynccopy-checkpoint", "vers',
+        message="cp.json: is corrupt (not JSON, or truncated)"),
+    Row(id="checkpoint-foreign", args=_keys("--checkpoint", "{tmp}/cp.json", "--resume"),
+        keys="user-0\n", foreign_checkpoint=True, message="cp.json: is for queue "),
+    Row(id="checkpoint-missing", args=_keys("--checkpoint", "{tmp}/cp.json", "--resume"),
+        keys="user-0\n", message="cp.json: does not exist, so there is nothing to resume"),
+    # --- consume ----------------------------------------------------------------------------
+    Row(id="consume-missing-table", account=DEST_ACCOUNT,
+        args=("consume", "--queue-url", "{queue}", "--table", "nope", "--until-empty"),
+        message="cannot describe table 'nope': ResourceNotFoundException"),
+    Row(id="consume-missing-queue", account=DEST_ACCOUNT,
+        args=("consume", "--queue-url", "{queue}-nope", "--table", "users", "--until-empty"),
+        message="-nope: AWS.SimpleQueueService.NonExistentQueue"),
+    Row(id="consume-bad-mode", account=DEST_ACCOUNT,
+        args=("consume", "--queue-url", "{queue}", "--table", "users", "--mode", "bogus"),
+        message="--mode 'bogus': expected overwrite, skip-existing or newer-wins:<attribute>"),
+    Row(id="consume-newer-wins-without-attribute", account=DEST_ACCOUNT,
+        args=("consume", "--queue-url", "{queue}", "--table", "users", "--mode", "newer-wins"),
+        message="--mode 'newer-wins': newer-wins needs the attribute to compare"),
+    Row(id="consume-unknown-profile", account=DEST_ACCOUNT, profile_file=True,
+        args=("consume", "--queue-url", "{queue}", "--table", "users", "--profile", "ghost"),
+        message="the AWS profile 'ghost' was not found"),
+    # --- sandbox ----------------------------------------------------------------------------
+    Row(id="seed-negative-items", args=("sandbox", "seed", "--items", "-1", "--port", "9"),
+        message="Invalid value for '--items'"),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class World:
+    queue_url: str
+    other_queue_url: str
+    tiny_queue_url: str
+
+
+def _table(ddb: Any, name: str, *keys: tuple[str, str, str]) -> None:
+    ddb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": n, "KeyType": kind} for n, _, kind in keys],
+        AttributeDefinitions=[{"AttributeName": n, "AttributeType": t} for n, t, _ in keys],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+def make_world(sandbox: Sandbox) -> World:
+    """Tables users (S), numbered (N), blobs (B), events (S+N); three queues in the destination."""
+    ddb = sandbox.source("dynamodb")
+    _table(ddb, "users", ("userid", "S", "HASH"))
+    _table(ddb, "numbered", ("id", "N", "HASH"))
+    _table(ddb, "blobs", ("blob", "B", "HASH"))
+    _table(ddb, "events", ("tenant", "S", "HASH"), ("seq", "N", "RANGE"))
+    for index in range(3):
+        ddb.put_item(TableName="users", Item={"userid": {"S": f"user-{index}"}, "v": {"S": "x"}})
+    ddb.put_item(TableName="users", Item={"userid": {"S": "user-big"}, "v": {"S": "y" * 3000}})
+    _table(sandbox.dest("dynamodb"), "users", ("userid", "S", "HASH"))  # for `consume`
+    sqs = sandbox.dest("sqs")
+    urls = [sqs.create_queue(QueueName=name)["QueueUrl"] for name in (QUEUE, OTHER_QUEUE)]
+    tiny = sqs.create_queue(QueueName=TINY_QUEUE, Attributes={"MaximumMessageSize": "1024"})
+    return World(queue_url=urls[0], other_queue_url=urls[1], tiny_queue_url=tiny["QueueUrl"])
+
+
+def queue_is_empty(sandbox: Sandbox, queue_url: str) -> bool:
+    reply = sandbox.dest("sqs").receive_message(
+        QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+    )
+    return not reply.get("Messages")
+
+
+def _fill(arg: str, *, world: World, tmp_path: Path) -> str:
+    return (
+        arg.replace("{queue}", world.queue_url)
+        .replace("{keys}", str(tmp_path / "keys.txt"))
+        .replace("{tmp}", str(tmp_path))
+    )
+
+
+@pytest.fixture(scope="module")
+def world(sandbox_server: SandboxServer) -> World:
+    """One world for every row: a row sends nothing (that is what each checks)."""
+    sandbox_server.reset()
+    return make_world(Sandbox(server=sandbox_server))
+
+
+def run_row(
+    sandbox: Sandbox, tmp_path: Path, row: Row, world: World
+) -> subprocess.CompletedProcess[str]:
+    if isinstance(row.keys, bytes):
+        (tmp_path / "keys.txt").write_bytes(row.keys)
+    elif row.keys is not None:
+        (tmp_path / "keys.txt").write_text(row.keys, encoding="utf-8")
+    if row.checkpoint is not None:
+        (tmp_path / "cp.json").write_text(row.checkpoint, encoding="utf-8")
+    if row.foreign_checkpoint:
+        recorded = sandbox.run_cli(
+            *("copy", "--table", "users", "--queue-url", world.other_queue_url),
+            *("--keys", str(tmp_path / "keys.txt"), "--checkpoint", str(tmp_path / "cp.json")),
+        )
+        assert recorded.returncode == 0, recorded.stderr
+    env = sandbox.env(row.account)
+    if row.profile_file:
+        config = tmp_path / "aws-config"
+        config.write_text("[profile someone-else]\nregion = us-east-1\n", encoding="utf-8")
+        env["AWS_CONFIG_FILE"] = str(config)
+    args = [_fill(arg, world=world, tmp_path=tmp_path) for arg in row.args]
+    return sandbox.run_cli(*args, env=env, timeout_s=60)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    exit_code: int
+    stderr: str
+    stdout: str
+
+
+@pytest.fixture(scope="module")
+def outcomes(
+    sandbox_server: SandboxServer, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Sandbox, World, dict[str, Outcome]]:
+    """Every row run once, three at a time (each is a CLI start-up: mostly import time),
+    against one world: a row sends nothing, which is what each test then checks."""
+    sandbox_server.reset()
+    sandbox = Sandbox(server=sandbox_server)  # not the `sandbox` fixture: it resets per test
+    world = make_world(sandbox)
+
+    def run(row: Row) -> Outcome:
+        done = run_row(sandbox, tmp_path_factory.mktemp(row.id), row, world)
+        return Outcome(exit_code=done.returncode, stderr=done.stderr, stdout=done.stdout)
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        return sandbox, world, dict(zip((r.id for r in ROWS), pool.map(run, ROWS), strict=True))
+
+
+@pytest.mark.parametrize("row", [pytest.param(row, id=row.id) for row in ROWS])
+def test_bad_input_row(outcomes: tuple[Sandbox, World, dict[str, Outcome]], row: Row) -> None:
+    sandbox, world, by_id = outcomes
+    outcome = by_id[row.id]
+    assert outcome.exit_code == row.exit_code, outcome.stderr
+    assert row.message in outcome.stderr
+    assert outcome.stdout == ""
+    assert len(outcome.stderr.splitlines()) == 1, outcome.stderr
+    assert outcome.stderr.startswith(ERROR_PREFIX)
+    assert "Traceback" not in outcome.stderr
+    assert queue_is_empty(sandbox, world.queue_url)
+
+
+def test_an_item_too_large_for_the_queue_is_named_and_the_rest_copied(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    world = make_world(sandbox)
+    keys = tmp_path / "keys.txt"
+    keys.write_text("user-0\nuser-big\nuser-1\nuser-2\n", encoding="utf-8")
+    failed_out = tmp_path / "failed.txt"
+    done = sandbox.run_cli(
+        *("copy", "--table", "users", "--queue-url", world.tiny_queue_url, "--keys", str(keys)),
+        *("--failed-out", str(failed_out), "--checkpoint", str(tmp_path / "cp.json")),
+        *("--json", "--no-progress"),
+    )
+    assert done.returncode == 1, done.stderr
+    summary = json.loads(done.stdout)
+    assert (summary["items_sent"], summary["items_failed"]) == (3, 1)
+    assert summary["failed_keys_sample"] == ['{"userid":{"S":"user-big"}} (ItemTooLarge)']
+    assert failed_out.read_text(encoding="ascii") == '{"userid":{"S":"user-big"}}\n'
+    assert stat.S_IMODE(failed_out.stat().st_mode) == 0o600
+    received: list[str] = []
+    sqs = sandbox.dest("sqs")
+    while messages := sqs.receive_message(
+        QueueUrl=world.tiny_queue_url, MaxNumberOfMessages=10, VisibilityTimeout=60
+    ).get("Messages"):
+        received += [item["userid"]["S"] for m in messages for item in decode_body(m["Body"])]
+    assert sorted(received) == ["user-0", "user-1", "user-2"]
+
+
+# --- denied access: ministack does not enforce IAM, so the mapping is tested on its own -------
+class _Denied:
+    async def describe_table(self, **_: Any) -> Any:
+        raise ClientError(
+            {"Error": {"Code": "AccessDeniedException", "Message": "not allowed"}},
+            "DescribeTable",
+        )
+
+    async def get_queue_attributes(self, **_: Any) -> Any:
+        raise ClientError(
+            {"Error": {"Code": "AccessDenied", "Message": "not allowed"}}, "GetQueueAttributes"
+        )
+
+
+def test_denied_describe_table_is_one_line_of_bad_input() -> None:
+    with pytest.raises(InputError) as caught:
+        anyio.run(lambda: describe_table(_Denied(), table="users", region=None))
+    assert caught.value.exit_code == 2
+    assert str(caught.value).startswith("cannot describe table 'users': AccessDeniedException")
+    assert "\n" not in str(caught.value)
+
+
+def test_denied_queue_attributes_fall_back_to_256_kib() -> None:
+    size = anyio.run(lambda: queue_max_message_bytes(_Denied(), queue_url="https://q"))
+    assert size == DEFAULT_MAX_MESSAGE_BYTES
+
+
+# --- the document -----------------------------------------------------------------------------
+def _doc_rows() -> dict[str, tuple[str, str]]:
+    """id -> (message, exit code) from the table rows `| id | input | message | exit |`."""
+    rows: dict[str, tuple[str, str]] = {}
+    for line in DOC.read_text(encoding="utf-8").splitlines():
+        cells = [cell.strip() for cell in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
+        if len(cells) == 4 and re.fullmatch(r"[a-z0-9-]+", cells[0]):
+            rows[cells[0]] = (cells[2].replace("\\|", "|"), cells[3])
+    return rows
+
+
+def test_the_document_lists_every_row_with_its_message_and_exit_code() -> None:
+    documented = _doc_rows()
+    for row in ROWS:
+        assert row.id in documented, f"docs/bad-input.md has no row {row.id}"
+        message, exit_code = documented[row.id]
+        assert row.message in message, row.id
+        assert exit_code == str(row.exit_code), row.id
