@@ -11,7 +11,7 @@ import sys
 import typer
 
 from asynccopy.cli import bench, consume, copy, policy, sandbox, verify
-from asynccopy.errors import AsyncCopyError
+from asynccopy.errors import AsyncCopyError, ExitCode
 
 app = typer.Typer(
     name="asynccopy",
@@ -29,9 +29,29 @@ policy.register(app)
 bench.register(app)
 
 
-def main() -> None:
+def _usage_line(exc: typer.TyperException) -> str:
+    # typer vendors click: its usage errors are TyperExceptions carrying click's own
+    # `format_message()` and `exit_code` (2 for usage errors).
+    message = str(getattr(exc, "format_message", lambda: str(exc))())
+    ctx = getattr(exc, "ctx", None)
+    where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+    return " ".join(message.split()) + where
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The console script: every error asynccopy or its flags can raise is one line on stderr."""
     try:
-        app()
+        code = app(args=argv, standalone_mode=False)
     except AsyncCopyError as err:
         print(f"asynccopy: error: {err}", file=sys.stderr)
         sys.exit(int(err.exit_code))
+    except typer.TyperException as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # a bare command: show its help
+            print(exc, file=sys.stderr)
+            sys.exit(0)
+        print(f"asynccopy: error: {_usage_line(exc)}", file=sys.stderr)
+        sys.exit(int(getattr(exc, "exit_code", ExitCode.BAD_INPUT)))
+    except (typer.Abort, KeyboardInterrupt):
+        print("asynccopy: interrupted", file=sys.stderr)
+        sys.exit(int(ExitCode.INTERRUPTED))
+    sys.exit(code if isinstance(code, int) else 0)

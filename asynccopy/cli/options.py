@@ -240,6 +240,12 @@ def selection_from_flags(
             names=parsed_names,
             filter_expression=filter_expression,
         )
+    if not filter_expression and (values is not None or names is not None):
+        # DynamoDB refuses expression values or names that no expression uses.
+        raise SelectionError(
+            "--values and --names go with --filter when scanning",
+            hint='e.g. --scan --filter "active = :t" --values \'{":t": true}\'',
+        )
     total, chosen_segments = _segments(segments, segment)
     return ScanSelection(
         total_segments=total,
