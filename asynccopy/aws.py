@@ -50,9 +50,10 @@ def client_config(*, max_pool_connections: int, connect_timeout_s: float = 10.0)
         max_pool_connections=max_pool_connections,
         connect_timeout=connect_timeout_s,
         read_timeout=60,
-        # asynccopy retries throttling and partial failures itself, with jittered backoff and
-        # accounting; botocore still retries connection errors and 5xx a few times.
-        retries={"max_attempts": 3, "mode": "standard"},
+        # One attempt: asynccopy retries throttling, 5xx and lost connections itself (retry.py)
+        # with jittered backoff it can count. botocore's own retries would hide throttling from
+        # the read-capacity limiter, which must slow down when DynamoDB says so.
+        retries={"total_max_attempts": 1, "mode": "standard"},
     )
 
 

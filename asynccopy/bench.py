@@ -34,7 +34,6 @@ from typing import IO, Any, Final
 
 import anyio
 import anyio.to_thread
-from aiobotocore.config import AioConfig
 
 from asynccopy.aws import AwsTarget, client_config, endpoint_for, open_session
 from asynccopy.config import (
@@ -650,15 +649,6 @@ async def run_bench(
     return await bench.run()
 
 
-def _bench_client_config(connections: int) -> AioConfig:
-    """The copy's client settings, but every retry is asynccopy's own: botocore's standard mode
-    would retry ProvisionedThroughputExceeded itself, and the throttle would go uncounted (and
-    unseen by the limiter's AIMD)."""
-    return client_config(max_pool_connections=connections).merge(
-        AioConfig(retries={"mode": "standard", "total_max_attempts": 1})
-    )
-
-
 async def bench(
     config: BenchConfig,
     *,
@@ -677,7 +667,7 @@ async def bench(
             session.client(
                 "dynamodb",
                 endpoint_url=endpoint_for(config.source, "dynamodb"),
-                config=_bench_client_config(connections),
+                config=client_config(max_pool_connections=connections),
             )
         )
         sqs = None
@@ -688,7 +678,7 @@ async def bench(
                 queue_session.client(
                     "sqs",
                     endpoint_url=endpoint_for(target, "sqs"),
-                    config=_bench_client_config(connections),
+                    config=client_config(max_pool_connections=connections),
                 )
             )
         return await run_bench(

@@ -9,13 +9,14 @@ from __future__ import annotations
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, TypeVar
 
 import anyio
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 Sleep = Callable[[float], Awaitable[None]]
+T = TypeVar("T")
 
 THROTTLING_CODES: Final = frozenset(
     {
@@ -100,3 +101,20 @@ def is_retryable(exc: BaseException) -> bool:
         return True
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
     return isinstance(status, int) and status >= 500
+
+
+async def call_with_retries(call: Callable[[], Awaitable[T]], *, backoff: Backoff) -> T:
+    """`call()`, tried again after a jittered delay while it fails with a retryable error.
+
+    For the calls made once per run (DescribeTable, GetQueueAttributes): the clients make one
+    attempt each (aws.client_config), so that throttling reaches asynccopy's own accounting.
+    """
+    attempts = backoff.policy.max_attempts
+    for attempt in range(attempts):
+        try:
+            return await call()
+        except Exception as exc:
+            if not is_retryable(exc) or attempt + 1 == attempts:
+                raise
+            await backoff.wait(attempt)
+    raise AssertionError("unreachable: the loop returns or raises")

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Final, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from asynccopy.codec import DEFAULT_MAX_MESSAGE_BYTES, Message
 from asynccopy.errors import InputError, QueueNotFoundError
-from asynccopy.retry import Backoff, error_code, is_retryable, is_throttling
+from asynccopy.retry import Backoff, call_with_retries, error_code, is_retryable, is_throttling
 
 # SQS bills each 64 KB chunk of a request's payload as one request.
 SQS_BILLING_CHUNK_BYTES: Final = 65_536
@@ -129,11 +130,18 @@ class DryRunSender:
         )
 
 
-async def queue_max_message_bytes(client: Any, *, queue_url: str) -> int:
+async def queue_max_message_bytes(
+    client: Any, *, queue_url: str, backoff: Backoff | None = None
+) -> int:
     """The queue's MaximumMessageSize; 256 KiB if reading it is denied; InputError if no queue."""
     try:
-        reply = await client.get_queue_attributes(
-            QueueUrl=queue_url, AttributeNames=["MaximumMessageSize"]
+        reply = await call_with_retries(
+            partial(
+                client.get_queue_attributes,
+                QueueUrl=queue_url,
+                AttributeNames=["MaximumMessageSize"],
+            ),
+            backoff=backoff or Backoff(),
         )
     except ClientError as exc:
         code = error_code(exc)
@@ -147,7 +155,7 @@ async def queue_max_message_bytes(client: Any, *, queue_url: str) -> int:
         ) from exc
     except ValueError as exc:  # botocore rejects a malformed URL before sending
         raise QueueNotFoundError(queue_url=queue_url, code=type(exc).__name__) from exc
-    except BotoCoreError as exc:  # no answer at all, even after botocore's retries
+    except BotoCoreError as exc:  # no answer at all, even after every retry
         raise InputError(
             f"cannot reach queue {queue_url}: {error_code(exc)}",
             hint="check --queue-url, --queue-endpoint-url and the network",

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Final
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from asynccopy.errors import InputError, TableNotFoundError
 from asynccopy.itemsize import READ_UNIT_BYTES
-from asynccopy.retry import error_code
+from asynccopy.retry import Backoff, call_with_retries, error_code
 
 # Used until a table reports its size: one read unit's worth.
 FALLBACK_ITEM_BYTES: Final = 1_024
@@ -83,10 +84,14 @@ def parse_table_description(table: dict[str, Any]) -> TableInfo:
     )
 
 
-async def describe_table(client: Any, *, table: str, region: str | None) -> TableInfo:
+async def describe_table(
+    client: Any, *, table: str, region: str | None, backoff: Backoff | None = None
+) -> TableInfo:
     """The table's key schema, capacity and size, or an InputError naming what to fix."""
     try:
-        reply = await client.describe_table(TableName=table)
+        reply = await call_with_retries(
+            partial(client.describe_table, TableName=table), backoff=backoff or Backoff()
+        )
     except ClientError as exc:
         code = error_code(exc)
         if code == "ResourceNotFoundException":
@@ -95,7 +100,7 @@ async def describe_table(client: Any, *, table: str, region: str | None) -> Tabl
             f"cannot describe table {table!r}: {code}",
             hint="the source identity needs dynamodb:DescribeTable, BatchGetItem, Query and Scan",
         ) from exc
-    except BotoCoreError as exc:  # no answer at all, even after botocore's retries
+    except BotoCoreError as exc:  # no answer at all, even after every retry
         raise InputError(
             f"cannot reach DynamoDB to describe table {table!r}: {error_code(exc)}",
             hint="check --endpoint-url, --region and the network",
