@@ -13,9 +13,10 @@ from typing import Any, cast
 
 import aioboto3
 from aiobotocore.config import AioConfig
-from botocore.exceptions import NoCredentialsError, NoRegionError, ProfileNotFound
+from botocore.exceptions import ProfileNotFound
 
-from asynccopy.errors import InputError
+from asynccopy.errors import AssumeRoleError, CredentialsError, ProfileNotFoundError
+from asynccopy.retry import error_code
 
 DEFAULT_REGION = "us-east-1"
 
@@ -71,43 +72,30 @@ async def open_session(target: AwsTarget) -> aioboto3.Session:
     try:
         session = aioboto3.Session(profile_name=target.profile, region_name=target.region)
     except ProfileNotFound as exc:
-        raise InputError(
-            f"the AWS profile {target.profile!r} was not found",
-            hint="check `aws configure list-profiles` or drop --profile",
-        ) from exc
+        raise ProfileNotFoundError(profile=target.profile) from exc
     if not session.region_name:
         session = aioboto3.Session(profile_name=target.profile, region_name=DEFAULT_REGION)
     try:
         # aioboto3's get_credentials is a coroutine; its stubs declare it synchronous.
         credentials = await cast(Awaitable[Any], session.get_credentials())
     except Exception as exc:  # botocore raises many kinds while resolving a profile
-        raise InputError(
-            f"could not load credentials for profile {target.profile!r}: {type(exc).__name__}",
-            hint="fix the profile in ~/.aws/config or choose another with --profile",
-        ) from exc
+        raise CredentialsError(profile=target.profile, cause=type(exc).__name__) from exc
     if credentials is None:
-        raise InputError(
-            "no AWS credentials found",
-            hint="set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or pass --profile",
-        )
+        raise CredentialsError(profile=target.profile)
     if target.role_arn is None:
         return session
     return await _assume_role(session, target)
 
 
 async def _assume_role(session: aioboto3.Session, target: AwsTarget) -> aioboto3.Session:
+    """Temporary credentials for `target.role_arn` (an hour by default; for longer runs use a
+    profile with `role_arn` and `source_profile`, which botocore refreshes by itself)."""
     assert target.role_arn is not None
     try:
         async with session.client("sts", endpoint_url=endpoint_for(target, "sts")) as sts:
             reply: Any = await sts.assume_role(RoleArn=target.role_arn, RoleSessionName="asynccopy")
-    except (NoCredentialsError, NoRegionError) as exc:
-        raise InputError(f"cannot assume {target.role_arn}: {exc}") from exc
     except Exception as exc:
-        code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
-        raise InputError(
-            f"cannot assume role {target.role_arn}: {code}",
-            hint="check the role's trust policy and that your identity may call sts:AssumeRole",
-        ) from exc
+        raise AssumeRoleError(role_arn=target.role_arn, code=error_code(exc)) from exc
     creds = reply["Credentials"]
     return aioboto3.Session(
         aws_access_key_id=creds["AccessKeyId"],

@@ -8,6 +8,9 @@
     │   ├── RateError              --rate is not a positive number, a percentage or `max`
     │   ├── TableNotFoundError     the source table does not exist (or is not visible)
     │   ├── QueueNotFoundError     the queue URL does not name a queue the sender can reach
+    │   ├── ProfileNotFoundError   --profile names no profile of the AWS config files
+    │   ├── CredentialsError       no credentials, or a profile whose credentials will not load
+    │   ├── AssumeRoleError        --role-arn could not be assumed
     │   └── CheckpointError        a checkpoint that is corrupt, missing, or for another selection
     ├── ReadError                  a Scan or Query page could not be read, even after retries
     └── SandboxError               the local emulator could not be installed, started or reached
@@ -94,6 +97,46 @@ class QueueNotFoundError(InputError):
         super().__init__(
             f"queue {queue_url} does not exist or is not reachable ({code})",
             hint="check --queue-url and the queue side's --queue-region/--queue-profile",
+        )
+
+
+class ProfileNotFoundError(InputError):
+    """`--profile` names a profile that no AWS config or credentials file defines."""
+
+    def __init__(self, *, profile: str | None) -> None:
+        self.profile = profile
+        super().__init__(
+            f"the AWS profile {profile!r} was not found",
+            hint="check `aws configure list-profiles` or drop --profile",
+        )
+
+
+class CredentialsError(InputError):
+    """No credentials, or a profile whose credentials cannot be loaded."""
+
+    def __init__(self, *, profile: str | None, cause: str | None = None) -> None:
+        self.profile = profile
+        if cause is None:
+            super().__init__(
+                "no AWS credentials found",
+                hint="set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or pass --profile",
+            )
+        else:
+            super().__init__(
+                f"could not load credentials for profile {profile!r}: {cause}",
+                hint="fix the profile in ~/.aws/config or choose another with --profile",
+            )
+
+
+class AssumeRoleError(InputError):
+    """`--role-arn` could not be assumed."""
+
+    def __init__(self, *, role_arn: str, code: str) -> None:
+        self.role_arn = role_arn
+        self.code = code
+        super().__init__(
+            f"cannot assume role {role_arn}: {code}",
+            hint="check the role's trust policy and that your identity may call sts:AssumeRole",
         )
 
 

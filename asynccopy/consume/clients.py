@@ -13,7 +13,8 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ProfileNotFound
 
 from asynccopy.aws import DEFAULT_REGION, AwsTarget, endpoint_for
-from asynccopy.errors import InputError
+from asynccopy.errors import AssumeRoleError, CredentialsError, ProfileNotFoundError
+from asynccopy.retry import error_code
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -25,17 +26,15 @@ def open_sync_session(target: AwsTarget) -> boto3.Session:
     try:
         session = boto3.Session(profile_name=target.profile, region_name=target.region)
     except ProfileNotFound as exc:
-        raise InputError(
-            f"the AWS profile {target.profile!r} was not found",
-            hint="check `aws configure list-profiles` or drop --profile",
-        ) from exc
+        raise ProfileNotFoundError(profile=target.profile) from exc
     if not session.region_name:
         session = boto3.Session(profile_name=target.profile, region_name=DEFAULT_REGION)
-    if session.get_credentials() is None:
-        raise InputError(
-            "no AWS credentials found",
-            hint="set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or pass --profile",
-        )
+    try:
+        credentials = session.get_credentials()
+    except BotoCoreError as exc:
+        raise CredentialsError(profile=target.profile, cause=type(exc).__name__) from exc
+    if credentials is None:
+        raise CredentialsError(profile=target.profile)
     if target.role_arn is None:
         return session
     sts: Any = session.client("sts", endpoint_url=endpoint_for(target, "sts"))
@@ -44,10 +43,7 @@ def open_sync_session(target: AwsTarget) -> boto3.Session:
             "Credentials"
         ]
     except (BotoCoreError, ClientError) as exc:
-        raise InputError(
-            f"cannot assume role {target.role_arn}: {exc}",
-            hint="check the role's trust policy and that your identity may call sts:AssumeRole",
-        ) from exc
+        raise AssumeRoleError(role_arn=target.role_arn, code=error_code(exc)) from exc
     return boto3.Session(
         aws_access_key_id=creds["AccessKeyId"],
         aws_secret_access_key=creds["SecretAccessKey"],
