@@ -1,6 +1,7 @@
 """The SQS message format that carries DynamoDB items between accounts, and how items are packed.
 
-Standard library only: the consumer Lambda imports this module on its own.
+Standard library only (orjson is used when installed): the consumer Lambda imports this
+module on its own.
 
 Items are low-level AttributeValue maps in the boto3 client shape (B and BS hold `bytes`).
 Numbers stay the strings DynamoDB sent, so nothing is rounded on the way.
@@ -12,6 +13,12 @@ A body is a versioned JSON envelope, ASCII-escaped and compact:
 
 B and BS values travel as base64 text. Every body is printable ASCII, so its length is its size
 in bytes and SQS accepts it whatever the items hold.
+
+Items may also arrive as a `WireItem`: the AttributeValue JSON DynamoDB sent, parsed but never
+converted (B and BS still base64 text; the fast engine's key attributes may hold bytes). The
+packer encodes those with orjson as they are and escapes them to ASCII itself, so a body built
+from a WireItem is byte for byte the body `encode_items` builds from the same item in client
+shape. orjson is optional: the consumer Lambda, which only decodes, ships without it.
 """
 
 from __future__ import annotations
@@ -23,7 +30,16 @@ import re
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii
 from typing import Any, Final
+
+_orjson: Any = None
+try:
+    import orjson
+
+    _orjson = orjson
+except ImportError:  # pragma: no cover - the consumer Lambda ships the codec alone
+    pass
 
 FORMAT_VERSION: Final = 1
 _SUPPORTED_VERSIONS: Final = (FORMAT_VERSION,)
@@ -41,6 +57,19 @@ _PLAIN_HEADER: Final = f'{{"v":{FORMAT_VERSION},"items":['
 _PLAIN_TRAILER: Final = "]}"
 _ENVELOPE_BYTES: Final = len(_PLAIN_HEADER) + len(_PLAIN_TRAILER)
 _NUMBER: Final = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+class WireItem(dict[str, Any]):
+    """An item as DynamoDB's JSON has it (B/BS base64 text), trusted and never converted.
+
+    Only the fast engine makes these, from responses DynamoDB validated; `MessagePacker`
+    encodes them without checking or converting each value. `encoded`, when set, is the
+    item's `wire_json` already made (the engine needs its length to meter reads).
+    """
+
+    __slots__ = ("encoded",)
+
+    encoded: str
 
 
 class CodecError(ValueError):
@@ -183,6 +212,84 @@ def _item_json(item: Item) -> str:
     return json.dumps(wire, ensure_ascii=True, separators=(",", ":"))
 
 
+def _bytes_default(value: object) -> str:
+    """orjson's fallback: the bytes a client-shape key (or a key file) holds, as base64."""
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(value).decode("ascii")
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _ascii_json(text: str) -> str:
+    """Valid JSON text with its non-ASCII characters (and DEL) escaped as ensure_ascii does.
+
+    Outside strings JSON text is ASCII, so escaping the whole text is escaping each string.
+    """
+    if "\\\\" in text or "\x7f" in text:
+        # An escaped backslash could make the \x rewrite below ambiguous: json's own escaper
+        # on the whole text, then its escapes of `\` and `"` undone (see test_engine.py).
+        escaped = encode_basestring_ascii(text)[1:-1]
+        return escaped.replace("\\\\", "\\").replace('\\"', '"')
+    # Without `\\` in the text every \x and \U below is backslashreplace's own.
+    out = text.encode("ascii", "backslashreplace").decode("ascii")
+    if "\\x" in out:
+        out = out.replace("\\x", "\\u00")
+    if "\\U" in out:  # \UXXXXXXXX -> a surrogate pair, as json.dumps writes it
+        head, *tails = out.split("\\U")
+        parts = [head]
+        for tail in tails:
+            code = int(tail[:8], 16) - 0x10000
+            parts.append(f"\\u{0xD800 | (code >> 10):04x}\\u{0xDC00 | (code & 0x3FF):04x}")
+            parts.append(tail[8:])
+        out = "".join(parts)
+    return out
+
+
+def wire_json(value: Any) -> str:
+    """Compact ASCII JSON, identical to json.dumps(ensure_ascii=True, separators=(",", ":")),
+    bytes written as base64; by orjson where installed."""
+    if _orjson is None:
+        return json.dumps(value, ensure_ascii=True, separators=(",", ":"), default=_bytes_default)
+    raw: bytes = _orjson.dumps(value, default=_bytes_default)
+    if raw.isascii() and b"\x7f" not in raw:
+        return raw.decode("ascii")
+    return _ascii_json(raw.decode("utf-8"))
+
+
+def to_wire(item: Item) -> WireItem:
+    """A client-shape item (B as bytes) in wire form (B as base64 text); raises InvalidItemError."""
+    try:
+        return WireItem(_convert_map(item, _bytes_to_wire))
+    except _BadValue as bad:
+        raise InvalidItemError(path=bad.path(), problem=bad.problem) from None
+
+
+def _bytes_from_either(value: object) -> bytes:
+    return value if isinstance(value, bytes) else _bytes_from_wire(value)
+
+
+def from_wire(item: Item) -> Item:
+    """A wire-form item (B as base64 text, or bytes) in client shape; raises InvalidItemError."""
+    try:
+        return _convert_map(item, _bytes_from_either)
+    except _BadValue as bad:
+        raise InvalidItemError(path=bad.path(), problem=bad.problem) from None
+
+
+def client_key(key: Item) -> Item:
+    """A key in client shape: a B key value given as base64 text (wire form) becomes bytes."""
+    converted = key
+    for name, value in key.items():
+        inner = value.get("B")
+        if isinstance(inner, str):
+            if converted is key:
+                converted = dict(key)
+            try:
+                converted[name] = {"B": base64.b64decode(inner, validate=True)}
+            except (binascii.Error, ValueError) as err:
+                raise InvalidItemError(path=name, problem=f"B is not base64 ({err})") from None
+    return converted
+
+
 def _body(item_jsons: Sequence[str]) -> str:
     items_json = ",".join(item_jsons)
     plain = f"{_PLAIN_HEADER}{items_json}{_PLAIN_TRAILER}"
@@ -307,9 +414,17 @@ class MessagePacker:
         self._plain_bytes = _ENVELOPE_BYTES
 
     def add(self, item: Item) -> list[Message]:
-        """Messages completed by adding `item`, usually none."""
-        key = item_key(item, self._key_names)
-        encoded = _item_json(item)
+        """Messages completed by adding `item`, usually none.
+
+        A `WireItem` is encoded as it is; any other item is validated and converted first.
+        Either way the message keys are in client shape (B as bytes).
+        """
+        if type(item) is WireItem:
+            key = client_key(item_key(item, self._key_names))
+            encoded = getattr(item, "encoded", None) or wire_json(item)
+        else:
+            key = item_key(item, self._key_names)
+            encoded = _item_json(item)
         alone = _ENVELOPE_BYTES + len(encoded)
         if alone > self._max_bytes:
             raise ItemTooLargeError(key=key, size_bytes=alone, limit_bytes=self._max_bytes)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Final
 
@@ -23,6 +24,18 @@ DEFAULT_CONCURRENCY: Final = 8
 MAX_CONCURRENCY: Final = 256
 BATCH_GET_MAX_KEYS: Final = 100  # BatchGetItem limit
 MAX_SCAN_SEGMENTS: Final = 1_000_000  # DynamoDB's TotalSegments limit
+
+
+class Engine(StrEnum):
+    """How the calls made per item (BatchGetItem, Query, Scan, SendMessageBatch) are made.
+
+    FAST signs with botocore and sends on one aiohttp session, keeping items as the JSON they
+    arrive in (asynccopy.engine); BOTOCORE uses the aiobotocore clients. Both send the same
+    bytes and handle errors alike; every other call is on aiobotocore either way.
+    """
+
+    FAST = "fast"
+    BOTOCORE = "botocore"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -90,6 +103,7 @@ class CopyConfig:
     missing_shown: int = 5  # missing keys listed in the summary
     checkpoint_path: Path | None = None  # None: keep no checkpoint (a dry run never does)
     resume: bool = False  # continue from checkpoint_path, which must then exist
+    engine: Engine = Engine.FAST
 
     def __post_init__(self) -> None:
         if not 1 <= self.concurrency <= MAX_CONCURRENCY:

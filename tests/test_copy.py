@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import random
 import signal
 import stat
+import string
 import subprocess
 import sys
 import time
@@ -20,6 +23,15 @@ from asynccopy.sandbox.seed import QUEUE_NAME, SeedConfig, seed
 from tests.sandbox_helpers import Sandbox
 
 TABLE = "users"
+ENGINES = ("fast", "botocore")
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each copy test runs on both engines: `--engine` read from ASYNCCOPY_ENGINE."""
+    name: str = request.param
+    monkeypatch.setenv("ASYNCCOPY_ENGINE", name)
+    return name
 
 
 def seed_users(sandbox: Sandbox, tmp_path: Path, *, items: int) -> tuple[Path, str]:
@@ -90,6 +102,7 @@ def run_copy(
     return done.returncode, summary, done.stderr
 
 
+@pytest.mark.usefixtures("engine")
 def test_key_file_copy_delivers_every_item_identical(sandbox: Sandbox, tmp_path: Path) -> None:
     keys, queue_url = seed_users(sandbox, tmp_path, items=2_000)
     code, summary, stderr = run_copy(
@@ -106,6 +119,7 @@ def test_key_file_copy_delivers_every_item_identical(sandbox: Sandbox, tmp_path:
     assert "sandbox" not in summary.values()
 
 
+@pytest.mark.usefixtures("engine")
 def test_scan_with_four_segments_delivers_every_item(sandbox: Sandbox, tmp_path: Path) -> None:
     _, queue_url = seed_users(sandbox, tmp_path, items=2_000)
     code, summary, stderr = run_copy(
@@ -116,6 +130,7 @@ def test_scan_with_four_segments_delivers_every_item(sandbox: Sandbox, tmp_path:
     assert_copied(receive_all(sandbox, queue_url), scan_source(sandbox))
 
 
+@pytest.mark.usefixtures("engine")
 def test_one_segment_of_several_copies_a_share(sandbox: Sandbox, tmp_path: Path) -> None:
     _, queue_url = seed_users(sandbox, tmp_path, items=400)
     sent = 0
@@ -159,6 +174,7 @@ def _composite_table(sandbox: Sandbox) -> dict[str, Item]:
     return expected
 
 
+@pytest.mark.usefixtures("engine")
 def test_query_on_a_composite_key_delivers_the_selected_items(
     sandbox: Sandbox, tmp_path: Path
 ) -> None:
@@ -187,6 +203,7 @@ def test_query_on_a_composite_key_delivers_the_selected_items(
     assert_copied(receive_all(sandbox, queue_url), expected, ("tenant", "seq"))
 
 
+@pytest.mark.usefixtures("engine")
 def test_composite_key_lines_from_stdin(sandbox: Sandbox, tmp_path: Path) -> None:
     _, queue_url = seed_users(sandbox, tmp_path, items=10)
     sandbox.dest("sqs").purge_queue(QueueUrl=queue_url)
@@ -214,6 +231,7 @@ def test_composite_key_lines_from_stdin(sandbox: Sandbox, tmp_path: Path) -> Non
     assert sorted((i["tenant"]["S"], i["seq"]["N"]) for i in received) == [("t1", "5"), ("t3", "7")]
 
 
+@pytest.mark.usefixtures("engine")
 def test_rate_limit_is_kept(sandbox: Sandbox, tmp_path: Path) -> None:
     # 2,000 items of about 1 KB: BatchGetItem rounds each up to 4 KB, 0.5 RCU eventually
     # consistent, so 1,000 RCU at 100 RCU/s take about 10 s.
@@ -229,6 +247,7 @@ def test_rate_limit_is_kept(sandbox: Sandbox, tmp_path: Path) -> None:
     assert summary["rate_target"] == 100
 
 
+@pytest.mark.usefixtures("engine")
 def test_dry_run_plans_and_sends_nothing(sandbox: Sandbox, tmp_path: Path) -> None:
     keys, queue_url = seed_users(sandbox, tmp_path, items=500)
     code, summary, stderr = run_copy(
@@ -255,6 +274,7 @@ def test_dry_run_plans_and_sends_nothing(sandbox: Sandbox, tmp_path: Path) -> No
     assert queue_depth(sandbox, queue_url) == 0
 
 
+@pytest.mark.usefixtures("engine")
 def test_failed_out_gets_the_keys_a_queue_rejects(sandbox: Sandbox, tmp_path: Path) -> None:
     keys, _ = seed_users(sandbox, tmp_path, items=60)
     # A queue whose messages must be tiny: every item is too large for a message.
@@ -362,6 +382,7 @@ def test_bad_configuration_exits_2_and_sends_nothing(
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
+@pytest.mark.usefixtures("engine")
 def test_ten_thousand_items(sandbox: Sandbox, tmp_path: Path) -> None:
     keys, queue_url = seed_users(sandbox, tmp_path, items=10_000)
     code, summary, stderr = run_copy(
@@ -373,6 +394,7 @@ def test_ten_thousand_items(sandbox: Sandbox, tmp_path: Path) -> None:
     assert_copied(receive_all(sandbox, queue_url), scan_source(sandbox))
 
 
+@pytest.mark.usefixtures("engine")
 def test_ctrl_c_stops_reading_sends_what_was_read_and_exits_130(
     sandbox: Sandbox, tmp_path: Path
 ) -> None:
@@ -396,3 +418,127 @@ def test_ctrl_c_stops_reading_sends_what_was_read_and_exits_130(
     assert summary["items_sent"] == summary["items_read"]
     assert "interrupted" in stderr
     assert len(receive_all(sandbox, queue_url)) == summary["items_sent"]
+
+
+# -- hard values, both engines, byte for byte --------------------------------------------------
+def _hard_items() -> list[Item]:
+    rng = random.Random(8)
+    return [
+        {
+            "pk": {"S": "numbers"},
+            "sk": {"B": b"\x00"},
+            "n": {"N": "12345678901234567890123456789012345678"},
+            "neg": {"N": "-9.9999999999999999999999999999999999999E+125"},
+            "small": {"N": "1E-130"},
+            "ns": {"NS": ["0.000123", "99999999999999999999999999999999999999"]},
+        },
+        {
+            "pk": {"S": "bytes"},
+            "sk": {"B": bytes(range(256))},
+            "all": {"B": bytes(range(256))},
+            "bs": {"BS": [b"\x00", b"\xff", bytes(range(128, 256))]},
+        },
+        {
+            "pk": {"S": "text \U0001f600"},
+            "sk": {"B": b"\xff\xfe"},
+            "s": {"S": '\U0001f600 \U0010ffff \ufffe \u0001 \x7f \u2028 é \\ " \\\\x'},
+            "ss": {"SS": ["\ufffe", "\u0001", "\U0001f600"]},
+            "m": {"M": {"ключ \U0001f600": {"L": [{"S": "\x1f"}, {"NULL": True}]}}},
+        },
+        {
+            "pk": {"S": "large"},
+            "sk": {"B": b"L"},
+            "text": {"S": "".join(rng.choices(string.ascii_letters, k=250_000))},
+            "blob": {"B": rng.randbytes(50_000)},
+        },
+    ]
+
+
+def _hard_table(sandbox: Sandbox) -> list[Item]:
+    ddb = sandbox.source("dynamodb")
+    ddb.create_table(
+        TableName="hard",
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "B"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    hard = _hard_items()
+    for item in hard:
+        ddb.put_item(TableName="hard", Item=item)
+    return hard
+
+
+def _hard_key(item: Item) -> str:
+    return json.dumps(_key(item, ("pk", "sk")), sort_keys=True, default=repr)
+
+
+def _receive_bodies(sandbox: Sandbox, queue_url: str) -> list[str]:
+    sqs = sandbox.dest("sqs")
+    bodies: list[str] = []
+    while True:
+        reply = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0, VisibilityTimeout=600
+        )
+        messages = reply.get("Messages", [])
+        if not messages:
+            return bodies
+        bodies += [message["Body"] for message in messages]
+
+
+def test_hard_values_copy_byte_identically_on_both_engines(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    _, queue_url = seed_users(sandbox, tmp_path, items=10)
+    sandbox.dest("sqs").purge_queue(QueueUrl=queue_url)
+    hard = _hard_table(sandbox)
+    source = {_hard_key(i): i for i in hard}
+    stored = sandbox.source("dynamodb").scan(TableName="hard")["Items"]
+    assert len(stored) == len(hard)
+    keys = tmp_path / "hard-keys.txt"
+    lines = [
+        json.dumps({"pk": i["pk"]["S"], "sk": base64.b64encode(i["sk"]["B"]).decode()})
+        for i in hard
+    ]
+    keys.write_text("\n".join([*lines, '{"pk": "absent", "sk": "AQ=="}']) + "\n")
+    bodies: dict[str, list[str]] = {}
+    for engine in ENGINES:
+        for selection in (["--keys", str(keys)], ["--scan", "--segments", "2"]):
+            done = sandbox.run_cli(
+                "copy", "--table", "hard", *selection, "--queue-url", queue_url,
+                "--rate", "max", "--concurrency", "1", "--engine", engine, "--json",
+                "--no-checkpoint",
+            )  # fmt: skip
+            assert done.returncode == 0, done.stderr
+            summary = json.loads(done.stdout)
+            assert summary["items_sent"] == len(hard)
+            assert summary["items_failed"] == 0
+            if selection[0] == "--keys":
+                assert summary["items_missing"] == 1
+                assert summary["missing_keys_sample"] == ['{"pk":{"S":"absent"},"sk":{"B":"AQ=="}}']
+            received = _receive_bodies(sandbox, queue_url)
+            items = [item for body in received for item in decode_body(body)]
+            by_key = {_hard_key(i): i for i in items}
+            assert by_key.keys() == source.keys()
+            assert all(items_equal(by_key[k], v) for k, v in source.items())
+            # Exactly what DynamoDB returns (it may reorder sets and rewrite numbers).
+            assert all(by_key[_hard_key(v)] == v for v in stored)
+            assert all(body.isascii() for body in received)
+            bodies[f"{engine} {selection[0]}"] = sorted(received)
+    assert bodies["fast --keys"] == bodies["botocore --keys"]
+    assert bodies["fast --scan"] == bodies["botocore --scan"]
+
+
+def test_the_engine_flag_is_checked(sandbox: Sandbox, tmp_path: Path) -> None:
+    keys, queue_url = seed_users(sandbox, tmp_path, items=1)
+    done = sandbox.run_cli(
+        "copy", "--table", TABLE, "--keys", str(keys), "--queue-url", queue_url,
+        "--engine", "turbo",
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "--engine" in done.stderr

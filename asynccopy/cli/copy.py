@@ -14,7 +14,7 @@ from rich.console import Console
 
 from asynccopy.checkpoint import default_path as default_checkpoint_path
 from asynccopy.cli import options
-from asynccopy.config import CopyConfig
+from asynccopy.config import CopyConfig, Engine
 from asynccopy.copier import Runtime, copy
 from asynccopy.errors import SelectionError
 from asynccopy.progress import ProgressMode
@@ -98,6 +98,18 @@ def copy_command(
         bool,
         typer.Option("--no-checkpoint", help="Keep no checkpoint.", rich_help_panel=RESUME),
     ] = False,
+    engine: Annotated[
+        Engine,
+        typer.Option(
+            "--engine",
+            envvar="ASYNCCOPY_ENGINE",
+            case_sensitive=False,
+            help="How reads and sends are made: fast (botocore's signer on one aiohttp "
+            "session, items kept as the JSON they arrive in) or botocore (aiobotocore clients). "
+            "Both send the same bytes.",
+            rich_help_panel=options.READ,
+        ),
+    ] = Engine.FAST,
     resume: Annotated[
         bool,
         typer.Option(
@@ -151,6 +163,7 @@ def copy_command(
         failed_out=failed_out,
         checkpoint_path=checkpoint_path,
         resume=resume,
+        engine=engine,
     )
     console = Console(stderr=True)
     runtime = Runtime(

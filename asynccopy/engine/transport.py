@@ -1,0 +1,304 @@
+"""One AWS JSON-protocol call over a shared aiohttp session: sign, send, check, parse, retry.
+
+    JsonService.call(operation, body)        body: the request JSON, already encoded
+        -> signer.sign (botocore's SigV4Auth)
+        -> aiohttp POST <endpoint>/ with X-Amz-Target: <prefix>.<operation>
+        -> x-amz-crc32 checked (DynamoDB)                 mismatch: Crc32MismatchError
+        -> 2xx: orjson.loads(body)
+           else: botocore ClientError from the AWS JSON error body (`__type`, `message`)
+        connection failures: botocore's EndpointConnectionError, ConnectTimeoutError,
+        ReadTimeoutError or ConnectionClosedError
+
+Errors are the ones a botocore client raises for the same response, so asynccopy.retry
+classifies them unchanged. Retries copy botocore's "standard" mode, which the botocore clients
+are configured with (asynccopy.aws.client_config): up to `max_attempts` attempts in all for
+throttling codes, transient codes, HTTP 500/502/503/504, lost connections and a bad CRC32,
+sleeping rand(0, 1) x min(2^(attempt-1), 20) s between them. (botocore's retry quota, which
+only matters when most calls fail, is not kept.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import os
+import random
+import ssl
+import zlib
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+from urllib.parse import urlsplit, urlunsplit
+
+import aiohttp
+import botocore
+import orjson
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    HTTPClientError,
+    ReadTimeoutError,
+)
+from botocore.exceptions import ConnectionError as BotoConnectionError
+from botocore.httpsession import get_cert_path
+
+from asynccopy.engine.signer import CredentialSource, sign
+
+JSON_1_0: Final = "application/x-amz-json-1.0"
+MAX_BACKOFF_S: Final = 20.0
+_USER_AGENT: Final = (
+    f"asynccopy-fast-engine botocore/{botocore.__version__} aiohttp/{aiohttp.__version__}"
+)
+# botocore standard mode: what is worth another attempt.
+_THROTTLING_CODES: Final = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "LimitExceededException",
+        "RequestThrottled",
+        "SlowDown",
+        "PriorRequestNotComplete",
+        "EC2ThrottledException",
+    }
+)
+_TRANSIENT_CODES: Final = frozenset(
+    {"RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete"}
+)
+_TRANSIENT_STATUS: Final = frozenset({500, 502, 503, 504})
+
+
+class DamagedResponseError(HTTPClientError):
+    """A 2xx response that is not the JSON object it must be: damaged on the way.
+
+    An HTTPClientError, so asynccopy.retry (and this module's own policy) retries the call.
+    """
+
+    fmt = "The response from {endpoint_url} is damaged: {error}"
+
+
+class Crc32MismatchError(DamagedResponseError):
+    """DynamoDB's x-amz-crc32 does not match the body."""
+
+    fmt = "The response from {endpoint_url} fails its x-amz-crc32 check: {error}"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Service:
+    """What differs between the services the engine speaks to."""
+
+    signing_name: str  # "dynamodb", "sqs"
+    target_prefix: str  # X-Amz-Target: <prefix>.<Operation>
+    extra_headers: tuple[tuple[str, str], ...] = ()
+    check_crc32: bool = False
+
+
+DYNAMODB: Final = Service(
+    signing_name="dynamodb", target_prefix="DynamoDB_20120810", check_crc32=True
+)
+SQS: Final = Service(
+    signing_name="sqs",
+    target_prefix="AmazonSQS",
+    # SQS speaks JSON but keeps its Query-protocol error codes, as botocore asks it to.
+    extra_headers=(("x-amzn-query-mode", "true"),),
+)
+
+
+def default_endpoint(service: str, region: str) -> str:
+    suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+    return f"https://{service}.{region}.{suffix}"
+
+
+def request_url(endpoint_url: str) -> str:
+    """Where botocore posts a JSON-protocol call: the endpoint's own path, or `/`."""
+    parts = urlsplit(endpoint_url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", parts.query, ""))
+
+
+def open_http(
+    *, connections: int, connect_timeout_s: float, read_timeout_s: float, tls: bool = True
+) -> aiohttp.ClientSession:
+    """The shared session: a pool of `connections`, botocore's timeouts and CA bundle.
+
+    `tls=False` (every endpoint is http://, as the sandbox's) skips loading the CA bundle.
+    """
+    context: ssl.SSLContext | bool = True
+    if tls:
+        ca_bundle = os.environ.get("AWS_CA_BUNDLE") or get_cert_path(True)
+        context = ssl.create_default_context(
+            cafile=ca_bundle if isinstance(ca_bundle, str) else None
+        )
+    connector = aiohttp.TCPConnector(limit=connections, limit_per_host=0, ssl=context)
+    timeout = aiohttp.ClientTimeout(
+        total=None, sock_connect=connect_timeout_s, sock_read=read_timeout_s
+    )
+    return aiohttp.ClientSession(
+        connector=connector,
+        timeout=timeout,
+        trust_env=True,  # HTTP(S)_PROXY and NO_PROXY, as botocore honours them
+        auto_decompress=False,
+        skip_auto_headers=("Accept",),
+    )
+
+
+def client_error(
+    status: int, headers: Mapping[str, str], body: bytes, operation: str, *, attempts: int
+) -> ClientError:
+    """The ClientError botocore's JSON parser builds from an AWS JSON error response."""
+    error: dict[str, Any] = {"Message": "", "Code": ""}
+    stripped = body.strip()
+    if status >= 500 and (not stripped or stripped.startswith(b"<html>")):
+        error = {"Code": str(status), "Message": http.client.responses.get(status, "")}
+    else:
+        parsed: Any
+        try:
+            parsed = orjson.loads(body) if stripped else {}
+        except orjson.JSONDecodeError:
+            parsed = {"message": body.decode("utf-8", "replace")}
+        if not isinstance(parsed, dict):
+            parsed = {"message": str(parsed)}
+        error["Message"] = parsed.get("message", parsed.get("Message", ""))
+        code = str(parsed.get("__type", str(status)))
+        code = code.split(":", 1)[0] if ":" in code else code
+        code = code.rsplit("#", 1)[1] if "#" in code else code
+        query_error = headers.get("x-amzn-query-error")
+        if query_error is not None:
+            parts = query_error.split(";")
+            if len(parts) == 2 and parts[0]:
+                error["QueryErrorCode"] = code
+                error["Type"] = parts[1]
+                code = parts[0]
+        error["Code"] = code
+    metadata: dict[str, Any] = {
+        "HTTPStatusCode": status,
+        "HTTPHeaders": {name.lower(): value for name, value in headers.items()},
+        "RetryAttempts": attempts - 1,
+    }
+    request_id = headers.get("x-amzn-requestid")
+    if request_id is not None:
+        metadata["RequestId"] = request_id
+    response: Any = {"Error": error, "ResponseMetadata": metadata}
+    return ClientError(response, operation)
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """botocore standard mode's verdict on one attempt's error."""
+    if isinstance(exc, BotoConnectionError | HTTPClientError):
+        return True
+    if not isinstance(exc, ClientError):
+        return False
+    code = exc.response.get("Error", {}).get("Code")
+    if code in _THROTTLING_CODES or code in _TRANSIENT_CODES:
+        return True
+    return exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") in _TRANSIENT_STATUS
+
+
+def backoff_s(attempt: int, rng: Callable[[], float]) -> float:
+    """botocore standard mode: rand(0, 1) x min(2^(attempt-1), 20) after attempt `attempt`."""
+    return rng() * min(2.0 ** (attempt - 1), MAX_BACKOFF_S)
+
+
+class JsonService:
+    """Calls one service at one endpoint; `call` returns the parsed reply or raises."""
+
+    def __init__(
+        self,
+        http: aiohttp.ClientSession,
+        *,
+        service: Service,
+        region: str,
+        endpoint_url: str,
+        credentials: CredentialSource,
+        max_attempts: int = 3,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        if max_attempts < 1:
+            raise ValueError(f"max_attempts={max_attempts} must be at least 1")
+        self._http = http
+        self._service = service
+        self._region = region
+        self._url = request_url(endpoint_url)
+        self._credentials = credentials
+        self._max_attempts = max_attempts
+        self._sleep = sleep
+        self._rng = rng
+
+    @property
+    def url(self) -> str:
+        return self._url
+
+    async def call(self, operation: str, body: bytes) -> dict[str, Any]:
+        attempt = 1
+        while True:
+            try:
+                reply = await self._attempt(operation, body, attempt=attempt)
+            except (ClientError, BotoConnectionError, HTTPClientError) as exc:
+                if attempt >= self._max_attempts or not is_retryable(exc):
+                    raise
+                await self._sleep(backoff_s(attempt, self._rng))
+                attempt += 1
+                continue
+            return reply
+
+    async def _attempt(self, operation: str, body: bytes, *, attempt: int) -> dict[str, Any]:
+        service = self._service
+        unsigned = {
+            "X-Amz-Target": f"{service.target_prefix}.{operation}",
+            "Content-Type": JSON_1_0,
+            **dict(service.extra_headers),
+        }
+        credentials = await self._credentials.frozen()
+        headers = sign(
+            credentials,
+            service=service.signing_name,
+            region=self._region,
+            url=self._url,
+            headers=unsigned,
+            body=body,
+        )
+        headers["User-Agent"] = _USER_AGENT
+        headers["Accept-Encoding"] = "identity"
+        url = self._url
+        try:
+            async with self._http.post(url, data=body, headers=headers) as response:
+                content = await response.read()
+                status = response.status
+                reply_headers = response.headers
+        except aiohttp.ClientConnectorError as exc:
+            raise EndpointConnectionError(endpoint_url=url, error=exc) from exc
+        except aiohttp.ConnectionTimeoutError as exc:
+            raise ConnectTimeoutError(endpoint_url=url, error=exc) from exc
+        except TimeoutError as exc:  # aiohttp's read timeouts are TimeoutErrors too
+            raise ReadTimeoutError(endpoint_url=url, error=exc) from exc
+        except (aiohttp.ClientError, OSError) as exc:
+            raise ConnectionClosedError(endpoint_url=url) from exc
+        if service.check_crc32:
+            expected = reply_headers.get("x-amz-crc32")
+            if expected is not None and int(expected) != zlib.crc32(content) & 0xFFFFFFFF:
+                raise Crc32MismatchError(
+                    endpoint_url=url,
+                    error=f"expected {expected}, got {zlib.crc32(content) & 0xFFFFFFFF}",
+                )
+        if status >= 300:
+            raise client_error(status, reply_headers, content, operation, attempts=attempt)
+        try:
+            parsed = orjson.loads(content) if content else {}
+        except orjson.JSONDecodeError as exc:
+            raise DamagedResponseError(endpoint_url=url, error=f"not JSON ({exc})") from exc
+        if not isinstance(parsed, dict):
+            raise DamagedResponseError(endpoint_url=url, error="not a JSON object")
+        parsed["ResponseMetadata"] = {
+            "RequestId": reply_headers.get("x-amzn-requestid", ""),
+            "HTTPStatusCode": status,
+            "RetryAttempts": attempt - 1,
+        }
+        return parsed
