@@ -10,8 +10,8 @@ tokens, so over any window the RCU consumed stays within rate x window + the bur
 `rcu_per_s` of a run equals the target, and with calls sized to a twentieth of a second's budget
 (sources/factory.py) no second goes more than about 10% above it.
 
-On throttling the effective rate drops multiplicatively and climbs back additively with
-each successful call (AIMD), never above the target.
+On throttling the effective rate drops multiplicatively and climbs back additively, by a
+share of the target per second of successful calls (AIMD), never above the target.
 
 Why not aiolimiter: its `AsyncLimiter` cannot change its rate (AIMD), cannot carry debt or take
 a refund when a call cost less than reserved, raises when one acquisition exceeds its burst,
@@ -37,7 +37,9 @@ class LimiterConfig:
     target_rcu_per_s: float
     burst_s: float = 0.05  # tokens the bucket holds at most, in seconds of the current rate
     decrease_factor: float = 0.5  # multiplicative decrease on throttling
-    increase_fraction: float = 0.05  # of the target, added back per successful call
+    # Of the target, added back per second of successful calls: per second, not per call, so
+    # that many small concurrent calls do not climb straight back into throttling.
+    increase_fraction_per_s: float = 0.1
     floor_fraction: float = 0.02  # the rate never drops below this share of the target
     decrease_interval_s: float = 1.0  # one burst of throttles counts as one decrease
 
@@ -81,6 +83,7 @@ class ReadCapacityLimiter:
         self._tokens = 0.0  # starts empty: no initial burst above the target
         self._last: float | None = None
         self._last_decrease: float | None = None
+        self._last_increase: float | None = None
 
     @property
     def target_rcu_per_s(self) -> float:
@@ -134,13 +137,17 @@ class ReadCapacityLimiter:
         self._rate = max(floor, self._rate * self._config.decrease_factor)
         self._tokens = min(self._tokens, self._capacity())
         self._last_decrease = now
+        self._last_increase = now  # the climb back starts from here
 
     def on_success(self) -> None:
         if self._rate >= self._config.target_rcu_per_s:
             return
+        now = self._clock()
+        since = self._last_increase if self._last_increase is not None else now
+        self._last_increase = now
         self._refill()
-        step = self._config.target_rcu_per_s * self._config.increase_fraction
-        self._rate = min(self._config.target_rcu_per_s, self._rate + step)
+        step = self._config.target_rcu_per_s * self._config.increase_fraction_per_s
+        self._rate = min(self._config.target_rcu_per_s, self._rate + step * min(1.0, now - since))
 
 
 class UnlimitedLimiter:

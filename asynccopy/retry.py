@@ -45,7 +45,8 @@ TRANSIENT_CODES: Final = frozenset(
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class RetryPolicy:
-    max_attempts: int = 8  # attempts in all, the first included
+    # Attempts in all, the first included; the AWS SDKs retry DynamoDB calls up to 10 times.
+    max_attempts: int = 10
     base_delay_s: float = 0.05
     max_delay_s: float = 5.0
 

@@ -136,8 +136,15 @@ def test_throttling_halves_the_rate_and_success_climbs_back_additively() -> None
     bucket.on_throttle()
     assert bucket.effective_rcu_per_s == pytest.approx(25)
     bucket.on_success()
-    assert bucket.effective_rcu_per_s == pytest.approx(30)  # + 5% of the target per success
-    for _ in range(100):
+    assert bucket.effective_rcu_per_s == pytest.approx(25)  # no time has passed yet
+    clock.now += 0.5
+    bucket.on_success()
+    assert bucket.effective_rcu_per_s == pytest.approx(30)  # + 10% of the target per second
+    for _ in range(100):  # many calls within the same instant add nothing
+        bucket.on_success()
+    assert bucket.effective_rcu_per_s == pytest.approx(30)
+    for _ in range(20):
+        clock.now += 1.0
         bucket.on_success()
     assert bucket.effective_rcu_per_s == pytest.approx(100)  # never above the target
     assert bucket.target_rcu_per_s == 100
