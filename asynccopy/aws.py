@@ -19,6 +19,9 @@ from asynccopy.errors import AssumeRoleError, CredentialsError, ProfileNotFoundE
 from asynccopy.retry import error_code
 
 DEFAULT_REGION = "us-east-1"
+# Attempts a client makes per call: one. asynccopy retries throttling, 5xx and lost connections
+# itself (retry.py), so that the read-capacity limiter sees every throttle.
+CLIENT_ATTEMPTS = 1
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -54,7 +57,7 @@ def client_config(*, max_pool_connections: int, connect_timeout_s: float = 10.0)
         # One attempt: asynccopy retries throttling, 5xx and lost connections itself (retry.py)
         # with jittered backoff it can count. botocore's own retries would hide throttling from
         # the read-capacity limiter, which must slow down when DynamoDB says so.
-        retries={"total_max_attempts": 1, "mode": "standard"},
+        retries={"total_max_attempts": CLIENT_ATTEMPTS, "mode": "standard"},
     )
 
 

@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+from asynccopy.aws import CLIENT_ATTEMPTS
 from asynccopy.engine.dynamodb import FastDynamoDB
 from asynccopy.engine.signer import CredentialSource
 from asynccopy.engine.sqs import FastSqs
@@ -51,7 +52,7 @@ async def open_fast_clients(
     source: Endpoint,
     queue: Endpoint,
     connections: int,
-    max_attempts: int = 3,
+    max_attempts: int = CLIENT_ATTEMPTS,
     connect_timeout_s: float = 10.0,
     read_timeout_s: float = 60.0,
 ) -> AsyncIterator[FastClients]:

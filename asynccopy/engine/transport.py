@@ -10,8 +10,9 @@
         ReadTimeoutError or ConnectionClosedError
 
 Errors are the ones a botocore client raises for the same response, so asynccopy.retry
-classifies them unchanged. Retries copy botocore's "standard" mode, which the botocore clients
-are configured with (asynccopy.aws.client_config): up to `max_attempts` attempts in all for
+classifies them unchanged. Retries copy botocore's "standard" mode; asynccopy makes one
+attempt per call (asynccopy.aws.CLIENT_ATTEMPTS, as for the botocore clients) and retries in its
+own layers, but a caller may allow up to `max_attempts` attempts in all for
 throttling codes, transient codes, HTTP 500/502/503/504, lost connections and a bad CRC32,
 sleeping rand(0, 1) x min(2^(attempt-1), 20) s between them. (botocore's retry quota, which
 only matters when most calls fail, is not kept.)
