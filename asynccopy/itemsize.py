@@ -27,6 +27,14 @@ def _number_size(number: str) -> int:
     return (len(digits) + 1) // 2 + 1
 
 
+def _binary_len(value: bytes | str) -> int:
+    """Raw bytes of a binary value: `bytes` (client shape) or base64 text (wire shape)."""
+    if isinstance(value, str):
+        # Base64 holds 3 bytes per 4 characters, less one per "=" of padding.
+        return len(value) * 3 // 4 - value.count("=", -2)
+    return len(value)
+
+
 def _value_size(value: AttributeValue) -> int:
     ((tag, inner),) = value.items()
     match tag:
@@ -35,13 +43,13 @@ def _value_size(value: AttributeValue) -> int:
         case "N":
             return _number_size(inner)
         case "B":
-            return len(inner)
+            return _binary_len(inner)
         case "SS":
             return sum(_utf8_len(element) for element in inner)
         case "NS":
             return sum(_number_size(element) for element in inner)
         case "BS":
-            return sum(len(element) for element in inner)
+            return sum(_binary_len(element) for element in inner)
         case "NULL" | "BOOL":
             return 1
         case "L":

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import base64
+
 import pytest
 from hypothesis import given, settings
 
@@ -82,3 +84,12 @@ def test_page_rounds_its_total_once() -> None:
 def test_empty_page_costs_the_minimum_read() -> None:
     assert page_read_units(0, consistent=True) == 1.0
     assert page_read_units(0, consistent=False) == 0.5
+
+
+@pytest.mark.parametrize("raw", [b"", b"a", b"ab", b"abc", b"abcd", bytes(range(256))])
+def test_binary_counts_raw_bytes_in_client_and_wire_shape(raw: bytes) -> None:
+    wire = base64.b64encode(raw).decode()
+    assert item_size_bytes({"b": {"B": raw}}) == item_size_bytes({"b": {"B": wire}})
+    assert item_size_bytes({"s": {"BS": [raw, b"x"]}}) == item_size_bytes(
+        {"s": {"BS": [wire, "eA=="]}}
+    )
