@@ -97,7 +97,8 @@ def test_copy_benchmarks_at_toy_sizes(box: BenchSandbox, tmp_path: Path) -> None
     assert result.copy_runs[0].items == result.raw_runs[0].items == ITEMS
     assert len(result.pair_ratios) == 2
     assert result.ratio > 0
-    assert result.copy_runs[0].cpu_us_per_item > 0
+    # A few hundred items can cost less CPU than the start-up noise that is subtracted.
+    assert result.copy_runs[0].cpu_us_per_item >= 0
 
     runs = rate.run_rate(
         box,

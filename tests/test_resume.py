@@ -151,7 +151,12 @@ def test_resume_after_stop_delivers_every_item(
     assert set(received) == source_keys(sandbox)
     resent = len(received) - len(set(received))
     print(f"{kind}, {how.name}: skipped {skipped}, re-sent {resent} of {ITEMS}")
-    assert done["items_sent_total"] == len(received)
+    if how == signal.SIGINT:
+        assert done["items_sent_total"] == len(received)
+    else:
+        # kill -9 can land after SQS acknowledged a batch and before the checkpoint (written at
+        # most every 0.5 s) recorded it: those items arrive twice and only once in the count.
+        assert done["items_sent_total"] <= len(received)
     if how == signal.SIGINT:
         # Everything the first run sent beyond the checkpoint, and nothing more.
         assert resent == first["items_sent"] - skipped
