@@ -22,12 +22,21 @@ from pathlib import Path
 from typing import Final
 
 from asynccopy.sandbox.server import MINISTACK_VERSION
-from benchmarks import consumer_bench, cost, profile, rate, throughput
+from benchmarks import consumer_bench, cost, engines, profile, rate, throughput
 from benchmarks.harness import RESULTS_DIR, BenchSandbox, copy_available, log, read_keys
 from benchmarks.report import Results, write_all
 
-BENCHMARKS: Final = ("throughput", "recipe", "rate", "cost", "consumer", "e2e", "profile")
-NEEDS_COPY: Final = frozenset({"rate", "cost", "e2e", "profile"})
+BENCHMARKS: Final = (
+    "throughput",
+    "engines",
+    "recipe",
+    "rate",
+    "cost",
+    "consumer",
+    "e2e",
+    "profile",
+)
+NEEDS_COPY: Final = frozenset({"engines", "rate", "cost", "e2e", "profile"})
 
 
 def _ints(text: str) -> tuple[int, ...]:
@@ -48,6 +57,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--chunk-items", type=int, default=10_000, help="keys per copy/raw pair in (1)"
     )
     parser.add_argument("--recipe-items", type=int, default=2_000)
+    parser.add_argument(
+        "--engines-items", type=int, default=20_000, help="items per program in the engines run"
+    )
     parser.add_argument("--rate-targets", type=_floats, default=(50.0, 200.0, 1000.0))
     parser.add_argument("--rate-seconds", type=float, default=15.0, help="per target")
     parser.add_argument("--cost-sizes", type=_ints, default=(10_000, 100_000, 1_000_000))
@@ -133,6 +145,16 @@ def run(args: argparse.Namespace) -> Results:
                     f"no `asynccopy copy` yet; the raw client alone: {raw.items_per_s:,.0f} items/s"
                 )
 
+        def do_engines() -> None:
+            results.engines = engines.run_engines(
+                box,
+                keys=keys[: args.engines_items],
+                concurrency=args.concurrency,
+                chunk_items=args.chunk_items,
+                work_dir=work,
+                profile_items=args.profile_items,
+            )
+
         def do_recipe() -> None:
             copy_rate = results.throughput.copy_items_per_s if results.throughput else 0.0
             results.recipe = throughput.run_recipe(
@@ -187,6 +209,7 @@ def run(args: argparse.Namespace) -> Results:
             )
 
         step("throughput", do_throughput)
+        step("engines", do_engines)
         step("recipe", do_recipe)
         step("rate", do_rate)
         step("cost", do_cost)

@@ -12,6 +12,7 @@ from typing import Any
 
 from benchmarks.consumer_bench import EndToEndResult, HandlerResult
 from benchmarks.cost import CostResult
+from benchmarks.engines import EnginesResult
 from benchmarks.profile import ProfileResult
 from benchmarks.rate import RateRun
 from benchmarks.throughput import RecipeComparison, ThroughputResult
@@ -27,6 +28,7 @@ class Results:
     handler: HandlerResult | None = None
     end_to_end: EndToEndResult | None = None
     profile: ProfileResult | None = None
+    engines: EnginesResult | None = None
     skipped: dict[str, str] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
 
@@ -191,6 +193,15 @@ def to_markdown(results: Results) -> str:
                 "asynccopy's own functions, inclusive time: "
                 + ", ".join(f"`{s.name}` {s.share:.0%}" for s in ours[:8]),
             ]
+    if (g := results.engines) is not None:
+        lines += [
+            "",
+            f"Engines (issue 8): both of asynccopy's engines and the minimal aiobotocore client,"
+            f" {_n(g.items)} items from a key list at concurrency {g.concurrency}, in chunks of"
+            f" {_n(g.chunk_items)} run back to back:",
+            "",
+            g.markdown(),
+        ]
     notes = [f"- {name}: skipped, {why}" for name, why in results.skipped.items()]
     notes += [f"- {name}: **failed**, {why}" for name, why in results.errors.items()]
     if notes:
