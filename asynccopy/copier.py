@@ -449,15 +449,15 @@ class Copier:
                 reads: Any = ddb
                 sends: Any = sqs
                 if config.engine is Engine.FAST:
+                    # The endpoints botocore resolved (flags, AWS_ENDPOINT_URL*, the profile's
+                    # endpoint_url, the region's default), so both engines call the same place.
                     fast = await stack_async.enter_async_context(
                         open_fast_clients(
                             source=Endpoint(
-                                session=source_session,
-                                endpoint_url=endpoint_for(config.source, "dynamodb"),
+                                session=source_session, endpoint_url=ddb.meta.endpoint_url
                             ),
                             queue=Endpoint(
-                                session=queue_session,
-                                endpoint_url=endpoint_for(queue_target, "sqs"),
+                                session=queue_session, endpoint_url=sqs.meta.endpoint_url
                             ),
                             connections=2 * connections,
                         )
