@@ -45,6 +45,8 @@ class ResolvedRate:
 
 
 def _positive(text: str, number_text: str, what: str) -> float:
+    if number_text.startswith("-") and _NUMBER.fullmatch(number_text[1:].strip()):
+        raise RateError(text=text, problem=f"{what} must be more than zero")
     if not _NUMBER.fullmatch(number_text):
         raise RateError(text=text, problem=f"{what} is not a number")
     value = Fraction(number_text)

@@ -98,7 +98,7 @@ ROWS: tuple[Row, ...] = (
     Row(id="rate-zero", args=_keys("--rate", "0"), keys="user-0\n",
         message="--rate '0': the rate must be more than zero"),
     Row(id="rate-negative", args=_keys("--rate", "-1"), keys="user-0\n",
-        message="--rate '-1': the rate is not a number"),
+        message="--rate '-1': the rate must be more than zero"),
     Row(id="rate-word", args=_keys("--rate", "abc"), keys="user-0\n",
         message="--rate 'abc': the rate is not a number"),
     Row(id="rate-zero-percent", args=_keys("--rate", "0%"), keys="user-0\n",

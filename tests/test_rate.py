@@ -38,7 +38,7 @@ def test_default_on_demand_is_described() -> None:
     [
         ("0", "must be more than zero"),
         ("0%", "must be more than zero"),
-        ("-1", "not a number"),
+        ("-1", "must be more than zero"),
         ("abc", "not a number"),
         ("1e3", "not a number"),
         ("150%", "at most 100%"),
