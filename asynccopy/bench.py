@@ -404,7 +404,7 @@ def resolve_base_rate(spec: RateSpec | None, table: TableInfo) -> tuple[float, s
                 "through",
                 hint="give --rate RCU/s to set the 100% step, e.g. --rate 1000",
             )
-        return float(table.provisioned_rcu), f"{table.provisioned_rcu} provisioned RCU"
+        return table.provisioned_rcu, f"{table.provisioned_rcu} provisioned RCU"
     if spec.unlimited:
         raise RateError(text=spec.text, problem="bench steps through shares of a finite rate")
     resolved = resolve_rate(spec, provisioned_rcu=table.provisioned_rcu)

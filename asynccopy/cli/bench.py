@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
+from fractions import Fraction
 from functools import partial
 from typing import Annotated, Final
 
@@ -28,6 +30,7 @@ from asynccopy.errors import InputError
 from asynccopy.rate import parse_rate
 
 BENCH: Final = "Benchmark"
+_PERCENT: Final = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 OUTPUT: Final = "Output"
 DEFAULT_STEPS_TEXT: Final = ",".join(f"{percent:g}" for percent in DEFAULT_STEPS_PERCENT)
 
@@ -37,11 +40,10 @@ def parse_steps(text: str) -> tuple[float, ...]:
     steps: list[float] = []
     for part in text.split(","):
         cleaned = part.strip().removesuffix("%").strip()
-        try:
-            value = float(cleaned)
-        except ValueError:
-            value = float("nan")
-        if not 0 < value <= 1000:  # also false for nan
+        # The same number syntax as --rate: digits with an optional fraction.
+        share = Fraction(cleaned) if _PERCENT.fullmatch(cleaned) else Fraction(-1)
+        value = share.numerator / share.denominator
+        if not 0 < value <= 1000:
             raise InputError(
                 f"--steps {text!r}: {part.strip()!r} is not a percentage in (0, 1000]",
                 hint="e.g. --steps 25,50,75,100,125",

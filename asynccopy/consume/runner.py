@@ -109,7 +109,7 @@ class Runner:
                 hint="check --queue-url, the region and your credentials",
             ) from exc
         self._queue_arn = attributes["QueueArn"]
-        visibility_s = float(attributes.get("VisibilityTimeout", "30"))
+        visibility_s = int(attributes.get("VisibilityTimeout", "30"))
         # A batch must finish (and delete its messages) before they become visible again.
         self._batch_timeout_s = min(self._config.batch_timeout_s, visibility_s / 2)
 
