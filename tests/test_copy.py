@@ -350,7 +350,7 @@ def test_bad_key_lines_are_refused_before_sending(
     ("args", "message"),
     [
         (["--rate", "0"], "must be more than zero"),
-        (["--rate", "-1"], "is not a number"),
+        (["--rate", "-1"], "must be more than zero"),
         (["--rate", "abc"], "is not a number"),
         (["--rate", "40%"], "on-demand"),
         (["--scan"], "exactly one of --keys, --query or --scan (got --keys and --scan)"),

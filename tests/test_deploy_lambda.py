@@ -56,12 +56,6 @@ def test_the_deployed_lambda_writes_every_seeded_item(sandbox: Sandbox, tmp_path
     copy_with_lambda(sandbox, tmp_path, items=1500, timeout_s=90)
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(600)
-def test_the_deployed_lambda_writes_ten_thousand_items(sandbox: Sandbox, tmp_path: Path) -> None:
-    copy_with_lambda(sandbox, tmp_path, items=10_000, timeout_s=400)
-
-
 @pytest.mark.timeout(180)
 def test_the_mapping_redrives_a_poison_message_to_the_dlq(sandbox: Sandbox, tmp_path: Path) -> None:
     poison = "definitely not an asynccopy message"
