@@ -266,8 +266,12 @@ def outcomes(
     sandbox = Sandbox(server=sandbox_server)  # not the `sandbox` fixture: it resets per test
     world = make_world(sandbox)
 
+    # Made here, not in the threads: the factory creates its base directory lazily, and two
+    # threads doing that at once disagree about which one it is.
+    folders = {row.id: tmp_path_factory.mktemp(row.id) for row in ROWS}
+
     def run(row: Row) -> Outcome:
-        done = run_row(sandbox, tmp_path_factory.mktemp(row.id), row, world)
+        done = run_row(sandbox, folders[row.id], row, world)
         return Outcome(exit_code=done.returncode, stderr=done.stderr, stdout=done.stdout)
 
     with ThreadPoolExecutor(max_workers=3) as pool:
