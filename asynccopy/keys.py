@@ -415,6 +415,30 @@ def _validate(
         return finder.distinct_keys, line_no, duplicates
 
 
+def _first_pass(
+    stream: IO[bytes],
+    *,
+    path: Path,
+    display_name: str,
+    schema: KeySchema,
+    spool: IO[bytes] | None,
+) -> KeyFilePlan:
+    """Validate `stream` (spooling it if asked) and describe what the second pass will read."""
+    identity = _Identity()
+    keys, lines, duplicates = _validate(
+        stream, schema=schema, source=display_name, spool=spool, identity=identity
+    )
+    return KeyFilePlan(
+        path=path,
+        display_name=display_name,
+        keys_total=keys,
+        lines_total=lines,
+        duplicate_lines=duplicates,
+        size_bytes=identity.size_bytes,
+        content_sha256=identity.digest.hexdigest(),
+    )
+
+
 @contextlib.contextmanager
 def open_key_file(
     path_text: str, *, schema: KeySchema, stdin: IO[bytes] | None = None
@@ -425,21 +449,12 @@ def open_key_file(
         fd, spool_name = tempfile.mkstemp(prefix="asynccopy-keys-", suffix=".txt")
         spool_path = Path(spool_name)
         try:
-            identity = _Identity()
             with os.fdopen(fd, "w+b") as spool:  # read again if keys repeat
                 stream = stdin if stdin is not None else sys.stdin.buffer
-                keys, lines, duplicates = _validate(
-                    stream, schema=schema, source=source, spool=spool, identity=identity
+                plan = _first_pass(
+                    stream, path=spool_path, display_name=source, schema=schema, spool=spool
                 )
-            yield KeyFilePlan(
-                path=spool_path,
-                display_name=source,
-                keys_total=keys,
-                lines_total=lines,
-                duplicate_lines=duplicates,
-                size_bytes=identity.size_bytes,
-                content_sha256=identity.digest.hexdigest(),
-            )
+            yield plan
         finally:
             spool_path.unlink(missing_ok=True)
         return
@@ -451,20 +466,9 @@ def open_key_file(
             f"cannot read the key file {path_text}: {exc.strerror}",
             hint="check the path given to --keys (or use - for standard input)",
         ) from None
-    identity = _Identity()
     with handle:
-        keys, lines, duplicates = _validate(
-            handle, schema=schema, source=path_text, spool=None, identity=identity
-        )
-    yield KeyFilePlan(
-        path=path,
-        display_name=path_text,
-        keys_total=keys,
-        lines_total=lines,
-        duplicate_lines=duplicates,
-        size_bytes=identity.size_bytes,
-        content_sha256=identity.digest.hexdigest(),
-    )
+        plan = _first_pass(handle, path=path, display_name=path_text, schema=schema, spool=None)
+    yield plan
 
 
 def iter_keys(
