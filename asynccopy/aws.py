@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Awaitable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, cast
 
 import aioboto3
@@ -43,9 +43,6 @@ class AwsTarget:
             ),
             role_arn=self.role_arn if self.role_arn is not None else fallback.role_arn,
         )
-
-    def with_endpoint(self, endpoint_url: str | None) -> AwsTarget:
-        return replace(self, endpoint_url=endpoint_url)
 
 
 def client_config(*, max_pool_connections: int, connect_timeout_s: float = 10.0) -> AioConfig:

@@ -9,7 +9,6 @@ from typing import Any, Final
 from botocore.exceptions import BotoCoreError, ClientError
 
 from asynccopy.errors import InputError, TableNotFoundError
-from asynccopy.itemsize import READ_UNIT_BYTES
 from asynccopy.retry import Backoff, call_with_retries, error_code
 
 # Used until a table reports its size: one read unit's worth.
@@ -106,9 +105,3 @@ async def describe_table(
             hint="check --endpoint-url, --region and the network",
         ) from exc
     return parse_table_description(reply["Table"])
-
-
-def read_units_for_bytes(size_bytes: int, *, consistent: bool) -> float:
-    """Read units for `size_bytes` read as one page (no 4 KB minimum)."""
-    units = size_bytes / READ_UNIT_BYTES
-    return units if consistent else units / 2
