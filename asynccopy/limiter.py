@@ -10,8 +10,13 @@ tokens, so over any window the RCU consumed stays within rate x window + the bur
 `rcu_per_s` of a run equals the target, and with calls sized to a twentieth of a second's budget
 (sources/factory.py) no second goes more than about 10% above it.
 
-On throttling the effective rate drops multiplicatively and climbs back additively, by a
-share of the target per second of successful calls (AIMD), never above the target.
+On throttling the effective rate drops multiplicatively and climbs back additively (AIMD),
+never above the target. The drop aims just under the rate the table served since the last drop
+(a throttled table serves its capacity, so that is the best estimate of it), within a quarter and
+nine tenths of the current rate; the climb adds a share of the rate the last drop started from
+per second. Both scale with the table, not with `--rate`: a rate set far above the table's
+capacity settles near that capacity within a few seconds instead of swinging between the target
+and half of the capacity (a halving AIMD averages about three quarters of it).
 
 Why not aiolimiter: its `AsyncLimiter` cannot change its rate (AIMD), cannot carry debt or take
 a refund when a call cost less than reserved, raises when one acquisition exceeds its burst,
@@ -36,9 +41,16 @@ Sleep = Callable[[float], Awaitable[None]]
 class LimiterConfig:
     target_rcu_per_s: float
     burst_s: float = 0.05  # tokens the bucket holds at most, in seconds of the current rate
-    decrease_factor: float = 0.5  # multiplicative decrease on throttling
-    # Of the target, added back per second of successful calls: per second, not per call, so
-    # that many small concurrent calls do not climb straight back into throttling.
+    # Multiplicative decrease on throttling when the served rate is not known yet (a window
+    # shorter than served_window_min_s).
+    decrease_factor: float = 0.5
+    served_fraction: float = 0.9  # otherwise: this share of the rate the table served...
+    deepest_decrease_factor: float = 0.25  # ...but one decrease cuts at most to this share
+    shallowest_decrease_factor: float = 0.9  # ...and at least to this one
+    served_window_min_s: float = 0.25
+    # Of the rate the last decrease started from, added back per second of successful calls:
+    # per second, not per call, so that many small concurrent calls do not climb straight back
+    # into throttling.
     increase_fraction_per_s: float = 0.1
     floor_fraction: float = 0.02  # the rate never drops below this share of the target
     decrease_interval_s: float = 1.0  # one burst of throttles counts as one decrease
@@ -48,8 +60,15 @@ class LimiterConfig:
             raise ValueError(f"target_rcu_per_s={self.target_rcu_per_s} must be positive")
         if not 0 < self.burst_s <= 1:
             raise ValueError(f"burst_s={self.burst_s} must be in (0, 1]: at most a second's worth")
-        if not 0 < self.decrease_factor < 1:
-            raise ValueError(f"decrease_factor={self.decrease_factor} must be in (0, 1)")
+        for name in ("decrease_factor", "deepest_decrease_factor", "shallowest_decrease_factor"):
+            factor = getattr(self, name)
+            if not 0 < factor < 1:
+                raise ValueError(f"{name}={factor} must be in (0, 1)")
+        if self.deepest_decrease_factor > self.shallowest_decrease_factor:
+            raise ValueError(
+                f"deepest_decrease_factor={self.deepest_decrease_factor} must not exceed"
+                f" shallowest_decrease_factor={self.shallowest_decrease_factor}"
+            )
 
 
 class Limiter(Protocol):
@@ -84,6 +103,10 @@ class ReadCapacityLimiter:
         self._last: float | None = None
         self._last_decrease: float | None = None
         self._last_increase: float | None = None
+        self._climb_from = config.target_rcu_per_s  # the rate the last decrease started from
+        # RCU consumed since the window started (the first call, then each decrease).
+        self._window_start: float | None = None
+        self._window_rcu = 0.0
 
     @property
     def target_rcu_per_s(self) -> float:
@@ -113,6 +136,8 @@ class ReadCapacityLimiter:
         if rcu < 0:
             raise ValueError(f"cannot acquire a negative amount ({rcu} RCU)")
         self._refill()
+        if self._window_start is None:
+            self._window_start = self._last
         self._tokens -= rcu
         if self._tokens < 0:
             await self._sleep(-self._tokens / self._rate)
@@ -120,6 +145,7 @@ class ReadCapacityLimiter:
     def settle(self, *, reserved_rcu: float, consumed_rcu: float) -> None:
         """Charge what a call cost beyond its reservation, or refund what it did not use."""
         self._refill()
+        self._window_rcu += consumed_rcu
         # A refund may lift the bucket above its burst by at most that call's reservation: the
         # tokens were waited for and not used, so taking them again keeps the run's average.
         cap = self._capacity() + reserved_rcu
@@ -133,11 +159,28 @@ class ReadCapacityLimiter:
         ):
             return
         self._refill()
-        floor = self._config.target_rcu_per_s * self._config.floor_fraction
-        self._rate = max(floor, self._rate * self._config.decrease_factor)
+        config = self._config
+        lowered = self._rate * config.decrease_factor
+        served = self._served_rcu_per_s(now)
+        if served is not None:
+            lowered = min(
+                self._rate * config.shallowest_decrease_factor,
+                max(self._rate * config.deepest_decrease_factor, served * config.served_fraction),
+            )
+        self._climb_from = self._rate
+        self._rate = max(config.target_rcu_per_s * config.floor_fraction, lowered)
         self._tokens = min(self._tokens, self._capacity())
         self._last_decrease = now
         self._last_increase = now  # the climb back starts from here
+        self._window_start, self._window_rcu = now, 0.0
+
+    def _served_rcu_per_s(self, now: float) -> float | None:
+        if self._window_start is None:
+            return None
+        elapsed = now - self._window_start
+        if elapsed < self._config.served_window_min_s:
+            return None
+        return self._window_rcu / elapsed
 
     def on_success(self) -> None:
         if self._rate >= self._config.target_rcu_per_s:
@@ -146,7 +189,7 @@ class ReadCapacityLimiter:
         since = self._last_increase if self._last_increase is not None else now
         self._last_increase = now
         self._refill()
-        step = self._config.target_rcu_per_s * self._config.increase_fraction_per_s
+        step = self._climb_from * self._config.increase_fraction_per_s
         self._rate = min(self._config.target_rcu_per_s, self._rate + step * min(1.0, now - since))
 
 

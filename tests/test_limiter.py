@@ -127,27 +127,70 @@ def test_refund_when_a_call_cost_less() -> None:
 
 
 def test_throttling_halves_the_rate_and_success_climbs_back_additively() -> None:
+    # No call has been served yet: nothing is known of the table, so the rate halves.
     bucket, clock = limiter(100)
     bucket.on_throttle()
     assert bucket.effective_rcu_per_s == pytest.approx(50)
     bucket.on_throttle()  # the same burst of throttles: one decrease
     assert bucket.effective_rcu_per_s == pytest.approx(50)
-    clock.now += 1.0
-    bucket.on_throttle()
-    assert bucket.effective_rcu_per_s == pytest.approx(25)
     bucket.on_success()
-    assert bucket.effective_rcu_per_s == pytest.approx(25)  # no time has passed yet
+    assert bucket.effective_rcu_per_s == pytest.approx(50)  # no time has passed yet
     clock.now += 0.5
     bucket.on_success()
-    assert bucket.effective_rcu_per_s == pytest.approx(30)  # + 10% of the target per second
+    # + 10% per second of the rate the last decrease started from (100)
+    assert bucket.effective_rcu_per_s == pytest.approx(55)
     for _ in range(100):  # many calls within the same instant add nothing
         bucket.on_success()
-    assert bucket.effective_rcu_per_s == pytest.approx(30)
+    assert bucket.effective_rcu_per_s == pytest.approx(55)
     for _ in range(20):
         clock.now += 1.0
         bucket.on_success()
     assert bucket.effective_rcu_per_s == pytest.approx(100)  # never above the target
     assert bucket.target_rcu_per_s == 100
+
+
+def serve(bucket: ReadCapacityLimiter, clock: FakeClock, *, rcu_per_s: float, for_s: float) -> None:
+    """Calls of 1 RCU, each settled at its cost, as a table serving `rcu_per_s` would allow."""
+
+    async def main() -> None:
+        served = 0.0
+        start = clock.now
+        while clock.now - start < for_s:
+            await bucket.acquire(1.0)
+            bucket.settle(reserved_rcu=1.0, consumed_rcu=1.0)
+            served += 1.0
+            # The table is the bottleneck: the next call starts when it has capacity again.
+            clock.now = max(clock.now, start + served / rcu_per_s)
+
+    run(main)
+
+
+def test_a_rate_far_above_the_table_drops_to_just_under_what_the_table_served() -> None:
+    bucket, clock = limiter(500)
+    serve(bucket, clock, rcu_per_s=100, for_s=1.0)
+    bucket.on_throttle()
+    assert bucket.effective_rcu_per_s == pytest.approx(125)  # one decrease: at most to 1/4
+    serve(bucket, clock, rcu_per_s=100, for_s=1.0)
+    bucket.on_throttle()
+    assert bucket.effective_rcu_per_s == pytest.approx(90, rel=0.02)  # 90% of the served 100
+    # From there it climbs by 10% of 125 per second, back into throttling, and drops again to
+    # just under what was served: it stays near the table's capacity, not at half of it.
+    serve(bucket, clock, rcu_per_s=100, for_s=1.0)
+    bucket.on_success()
+    assert bucket.effective_rcu_per_s == pytest.approx(90 + 0.1 * 125, rel=0.02)
+    bucket.on_throttle()
+    # 90% of what it served: its own rate held it under 100 for that second.
+    assert 80 <= bucket.effective_rcu_per_s <= 90
+
+
+def test_one_decrease_cuts_to_at_most_nine_tenths_and_at_least_a_quarter() -> None:
+    bucket, clock = limiter(100)
+    serve(bucket, clock, rcu_per_s=100, for_s=2.0)  # the table served all that was asked
+    bucket.on_throttle()
+    assert bucket.effective_rcu_per_s == pytest.approx(90)
+    clock.now += 5.0  # nothing served since: cut at most to a quarter, the climb restores it
+    bucket.on_throttle()
+    assert bucket.effective_rcu_per_s == pytest.approx(22.5)
 
 
 def test_the_rate_has_a_floor() -> None:
