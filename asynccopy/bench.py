@@ -18,8 +18,8 @@ Real DynamoDB banks up to 300 s of unused provisioned capacity as burst: a step 
 is throttled only once that burst is spent, so on a table that has been idle, make the steps
 long (or run the bench twice) before trusting a step above 100%.
 
-Calls are sized like the copy's (one page or key chunk costs at most a second of the budget)
-but at most 1/50 of a step's budget, so that even a short step is many calls, not a few lumps.
+Calls are built by the copy's factory (sources/factory.py), sized to 1/50 of a step's budget
+(at most a second's), so that even a short step is many calls, not a few lumps.
 """
 
 from __future__ import annotations
@@ -37,14 +37,13 @@ import anyio.to_thread
 
 from asynccopy.aws import AwsTarget, client_config, endpoint_for, open_session
 from asynccopy.config import (
-    BATCH_GET_MAX_KEYS,
     DEFAULT_CONCURRENCY,
     MAX_CONCURRENCY,
     KeysSelection,
     ScanSelection,
 )
 from asynccopy.errors import AsyncCopyError, InputError, RateError
-from asynccopy.itemsize import READ_UNIT_BYTES, item_size_bytes, read_units
+from asynccopy.itemsize import item_size_bytes
 from asynccopy.keys import KeyFilePlan, open_key_file
 from asynccopy.limiter import LimiterConfig, ReadCapacityLimiter, UnlimitedLimiter
 from asynccopy.pipeline import PipelineConfig, run_pipeline
@@ -52,9 +51,7 @@ from asynccopy.rate import RateSpec, resolve_rate
 from asynccopy.retry import Backoff, RetryPolicy
 from asynccopy.sender import Sender, SendResult, SqsSender, queue_max_message_bytes
 from asynccopy.sources.base import Page, ReadContext, Source, reported_rcu
-from asynccopy.sources.keyfile import BatchGetReader, KeyFileSource
-from asynccopy.sources.paging import PageReader
-from asynccopy.sources.scan import ScanSource
+from asynccopy.sources.factory import build_source
 from asynccopy.stats import Stats
 from asynccopy.tables import TableInfo, describe_table
 
@@ -492,36 +489,16 @@ class _Bench:
     def _source(self, plan: _Plan, context: ReadContext, *, target_rcu_per_s: float) -> Source[Any]:
         """The producer's source, its calls sized for this step's target."""
         config = self._config
-        table = plan.table
-        call_budget_rcu = target_rcu_per_s * min(1.0, config.step_seconds / _MIN_CALLS_PER_STEP)
-        if isinstance(config.workload, KeysSelection):
-            assert plan.key_plan is not None
-            per_key = read_units(plan.item_bytes, consistent=config.consistent_read)
-            reader = BatchGetReader(
-                context,
-                table=table.name,
-                schema=table.key_schema,
-                consistent_read=config.consistent_read,
-                average_item_bytes=plan.item_bytes,
-            )
-            return KeyFileSource(
-                reader,
-                plan=plan.key_plan,
-                schema=table.key_schema,
-                keys_per_chunk=max(1, min(BATCH_GET_MAX_KEYS, int(call_budget_rcu / per_key))),
-            )
-        per_item = plan.item_bytes / READ_UNIT_BYTES * (1.0 if config.consistent_read else 0.5)
-        limit = max(1, int(call_budget_rcu / per_item))
-        pages = PageReader(
-            context,
-            operation="Scan",
-            table=table.name,
+        return build_source(
+            config.workload,
+            context=context,
+            table=plan.table,
+            key_plan=plan.key_plan,
             consistent_read=config.consistent_read,
-            # A page reads at most 1 MB anyway: no Limit needed above that.
-            page_limit_items=None if limit * plan.item_bytes >= 1 << 20 else limit,
+            rate_rcu_per_s=target_rcu_per_s,
+            call_budget_s=min(1.0, config.step_seconds / _MIN_CALLS_PER_STEP),
             average_item_bytes=plan.item_bytes,
         )
-        return ScanSource(pages, selection=config.workload)
 
     async def _step(self, plan: _Plan, percent: float) -> StepResult:
         config = self._config

@@ -46,7 +46,7 @@ from asynccopy.config import (
 )
 from asynccopy.engine import Endpoint, open_fast_clients
 from asynccopy.errors import AsyncCopyError, CheckpointError
-from asynccopy.itemsize import READ_UNIT_BYTES
+from asynccopy.itemsize import pooled_read_units
 from asynccopy.keys import KeyFilePlan, open_key_file
 from asynccopy.limiter import Limiter, make_limiter
 from asynccopy.pipeline import PipelineConfig, run_pipeline
@@ -240,11 +240,12 @@ class Copier:
         if isinstance(config.selection, ScanSelection):
             # A Scan reads the whole segment; a filter saves no capacity.
             share = len(config.selection.segments) / config.selection.total_segments
-            factor = 1.0 if config.consistent_read else 0.5
-            rcu = table.size_bytes * share / READ_UNIT_BYTES * factor
+            rcu = pooled_read_units(table.size_bytes * share, consistent=config.consistent_read)
         else:
             rcu = count * per_item_rcu(
-                config.selection, table, consistent_read=config.consistent_read
+                config.selection,
+                average_item_bytes=table.average_item_bytes,
+                consistent_read=config.consistent_read,
             )
         if sample_items:
             encoded = sum(len(encode_items([item])) for item in sample_items) / len(sample_items)

@@ -74,6 +74,12 @@ def read_units(size_bytes: int, *, consistent: bool) -> float:
     return blocks * (1.0 if consistent else _EVENTUAL_FACTOR)
 
 
+def pooled_read_units(size_bytes: float, *, consistent: bool) -> float:
+    """Read units `size_bytes` of a Query or Scan page account for before the page total is
+    rounded up: an item's share of a page, or a whole segment's estimate."""
+    return size_bytes / READ_UNIT_BYTES * (1.0 if consistent else _EVENTUAL_FACTOR)
+
+
 def batch_get_read_units(sizes: Iterable[int], *, consistent: bool) -> float:
     """Read units a BatchGetItem consumes: each item is rounded up to 4 KB on its own."""
     return sum((read_units(size, consistent=consistent) for size in sizes), 0.0)

@@ -332,7 +332,6 @@ async def verify(
                 BatchGetReader(
                     dest_context,
                     table=dest_table.name,
-                    schema=dest_table.key_schema,
                     consistent_read=config.consistent_read,
                     average_item_bytes=dest_table.average_item_bytes,
                 ),

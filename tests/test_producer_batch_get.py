@@ -81,9 +81,7 @@ def make_reader(
     )
     backoff = Backoff(policy=RetryPolicy(max_attempts=attempts), sleep=sleeps, rng=random.Random(1))
     context = ReadContext(client=client, limiter=limiter, backoff=backoff, stats=stats)
-    reader = BatchGetReader(
-        context, table="t", schema=SCHEMA, consistent_read=False, average_item_bytes=100
-    )
+    reader = BatchGetReader(context, table="t", consistent_read=False, average_item_bytes=100)
     return reader, stats, sleeps, limiter
 
 

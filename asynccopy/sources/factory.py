@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from asynccopy.config import BATCH_GET_MAX_KEYS, KeysSelection, QuerySelection, Selection
-from asynccopy.itemsize import READ_UNIT_BYTES, read_units
+from asynccopy.itemsize import pooled_read_units, read_units
 from asynccopy.keys import KeyFilePlan
 from asynccopy.sources.base import ReadContext, Source
 from asynccopy.sources.keyfile import BatchGetReader, KeyFileSource
@@ -20,27 +20,27 @@ from asynccopy.tables import TableInfo
 CALL_BUDGET_S: Final = 0.05
 
 
-def per_item_rcu(selection: Selection, table: TableInfo, *, consistent_read: bool) -> float:
+def per_item_rcu(selection: Selection, *, average_item_bytes: int, consistent_read: bool) -> float:
     """RCU one item costs: each rounded up to 4 KB by BatchGetItem, pooled by Query and Scan."""
     if isinstance(selection, KeysSelection):
-        return read_units(table.average_item_bytes, consistent=consistent_read)
-    factor = 1.0 if consistent_read else 0.5
-    return table.average_item_bytes / READ_UNIT_BYTES * factor
+        return read_units(average_item_bytes, consistent=consistent_read)
+    return pooled_read_units(average_item_bytes, consistent=consistent_read)
 
 
-def keys_per_chunk(rate_rcu_per_s: float | None, item_rcu: float) -> int:
-    if rate_rcu_per_s is None:
+def keys_per_chunk(call_budget_rcu: float | None, item_rcu: float) -> int:
+    if call_budget_rcu is None:
         return BATCH_GET_MAX_KEYS
-    budget = rate_rcu_per_s * CALL_BUDGET_S
-    return max(1, min(BATCH_GET_MAX_KEYS, int(budget / item_rcu)))
+    return max(1, min(BATCH_GET_MAX_KEYS, int(call_budget_rcu / item_rcu)))
 
 
-def page_limit(rate_rcu_per_s: float | None, item_rcu: float, table: TableInfo) -> int | None:
-    if rate_rcu_per_s is None:
+def page_limit(
+    call_budget_rcu: float | None, item_rcu: float, average_item_bytes: int
+) -> int | None:
+    if call_budget_rcu is None:
         return None
-    limit = max(1, int(rate_rcu_per_s * CALL_BUDGET_S / item_rcu))
+    limit = max(1, int(call_budget_rcu / item_rcu))
     # A page reads at most 1 MB anyway: no Limit needed above that.
-    return None if limit * table.average_item_bytes >= 1 << 20 else limit
+    return None if limit * average_item_bytes >= 1 << 20 else limit
 
 
 def build_source(
@@ -51,22 +51,29 @@ def build_source(
     key_plan: KeyFilePlan | None,
     consistent_read: bool,
     rate_rcu_per_s: float | None,
+    call_budget_s: float = CALL_BUDGET_S,
+    average_item_bytes: int | None = None,
     sample: int | None = None,
     after_line: int = 0,
 ) -> Source[Any]:
     """The source of `selection`; `sample` caps the items read (a dry run's sample), and a key
-    file is read from the line after `after_line` (a resumed copy)."""
-    item_rcu = per_item_rcu(selection, table, consistent_read=consistent_read)
+    file is read from the line after `after_line` (a resumed copy). Calls are sized to
+    `call_budget_s` of the rate's budget, for items of `average_item_bytes` (by default the
+    table's average)."""
+    item_bytes = table.average_item_bytes if average_item_bytes is None else average_item_bytes
+    item_rcu = per_item_rcu(
+        selection, average_item_bytes=item_bytes, consistent_read=consistent_read
+    )
+    call_budget_rcu = None if rate_rcu_per_s is None else rate_rcu_per_s * call_budget_s
     if isinstance(selection, KeysSelection):
         assert key_plan is not None, "a key file is validated before its source is built"
         reader = BatchGetReader(
             context,
             table=table.name,
-            schema=table.key_schema,
             consistent_read=consistent_read,
-            average_item_bytes=table.average_item_bytes,
+            average_item_bytes=item_bytes,
         )
-        chunk = keys_per_chunk(rate_rcu_per_s, item_rcu)
+        chunk = keys_per_chunk(call_budget_rcu, item_rcu)
         if sample is not None:
             chunk = max(1, min(chunk, sample))
         return KeyFileSource(
@@ -77,7 +84,7 @@ def build_source(
             limit_keys=sample,
             after_line=after_line,
         )
-    limit = page_limit(rate_rcu_per_s, item_rcu, table)
+    limit = page_limit(call_budget_rcu, item_rcu, item_bytes)
     if sample is not None:
         limit = max(1, min(limit or sample, sample))
     pages = PageReader(
@@ -86,7 +93,7 @@ def build_source(
         table=table.name,
         consistent_read=consistent_read,
         page_limit_items=limit,
-        average_item_bytes=table.average_item_bytes,
+        average_item_bytes=item_bytes,
     )
     if isinstance(selection, QuerySelection):
         return QuerySource(pages, selection=selection)

@@ -10,7 +10,7 @@ from typing import Any
 
 import anyio.to_thread
 
-from asynccopy.codec import Item
+from asynccopy.codec import Item, item_key
 from asynccopy.errors import ReadError
 from asynccopy.itemsize import batch_get_read_units, item_size_bytes, read_units
 from asynccopy.keys import KeyFilePlan, iter_keys, key_digest
@@ -62,13 +62,11 @@ class BatchGetReader:
         context: ReadContext,
         *,
         table: str,
-        schema: KeySchema,
         consistent_read: bool,
         average_item_bytes: int,
     ) -> None:
         self._context = context
         self._table = table
-        self._key_names = schema.names
         self._consistent = consistent_read
         self._estimator = CostEstimator(
             initial_rcu=read_units(average_item_bytes, consistent=consistent_read)
@@ -143,7 +141,6 @@ class KeyFileSource:
         self._keys_per_chunk = keys_per_chunk
         self._limit = limit_keys
         self._after_line = after_line  # resuming: lines up to here are skipped unread
-        self._key_names = schema.names
 
     def units(self) -> AsyncGenerator[KeyChunk, None]:
         lines = iter_keys(self._plan, schema=self._schema, after_line=self._after_line)
@@ -156,7 +153,7 @@ class KeyFileSource:
         if len(items) + len(failed) == len(unit.keys):
             missing: list[Item] = []
         else:
-            seen = {key_digest({n: item[n] for n in self._key_names}) for item in items}
+            seen = {key_digest(item_key(item, self._schema.names)) for item in items}
             seen.update(key_digest(f.key) for f in failed)
             missing = [key for key in unit.keys if key_digest(key) not in seen]
         yield Page(items=items, position=unit.position, missing=missing, failed=failed)
