@@ -11,8 +11,9 @@ import pytest
 from rich.console import Console
 
 from asynccopy.consume.events import RunnerContext
-from asynccopy.consume.progress import Progress, choose_mode
+from asynccopy.consume.progress import Progress
 from asynccopy.consume.stats import RunStats
+from asynccopy.progress import ProgressMode
 from consumer.results import BatchSummary, MessageResult
 from tests.sandbox_helpers import DEST_ACCOUNT, Sandbox
 from tests.test_consumer_support import (
@@ -127,9 +128,9 @@ def test_progress_lines_and_the_runner_context_use_injected_clocks() -> None:
     now[0] += 2.0
     out = io.StringIO()
     console = Console(file=out, force_terminal=False, width=200)
-    assert choose_mode(enabled=True, console=console) == "lines"
-    assert choose_mode(enabled=False, console=console) == "off"
-    with Progress(stats, mode="lines", console=console, line_interval_s=0.01) as shown:
+    assert ProgressMode.choose(enabled=True, console=console) is ProgressMode.PLAIN
+    assert ProgressMode.choose(enabled=False, console=console) is ProgressMode.OFF
+    with Progress(stats, mode=ProgressMode.PLAIN, console=console, line_interval_s=0.01) as shown:
         shown.say("message m not written: because")
         deadline = time.monotonic() + 5
         while "20 items written" not in out.getvalue() and time.monotonic() < deadline:

@@ -10,10 +10,11 @@ from rich.console import Console
 
 from asynccopy.aws import AwsTarget
 from asynccopy.consume.config import RunnerConfig, parse_write_mode
-from asynccopy.consume.progress import Progress, choose_mode
+from asynccopy.consume.progress import Progress
 from asynccopy.consume.runner import build_runner
 from asynccopy.consume.stats import RunStats
 from asynccopy.errors import ExitCode
+from asynccopy.progress import ProgressMode
 
 
 def consume(
@@ -74,7 +75,7 @@ def consume(
     console = Console(stderr=True)
     stats = RunStats()
     with Progress(
-        stats, mode=choose_mode(enabled=progress, console=console), console=console
+        stats, mode=ProgressMode.choose(enabled=progress, console=console), console=console
     ) as shown:
         runner = build_runner(config, stats=stats, say=shown.say)
         summary = runner.run(threading.Event())

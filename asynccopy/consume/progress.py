@@ -9,21 +9,13 @@ from __future__ import annotations
 
 import threading
 from types import TracebackType
-from typing import Literal
 
 from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
 from asynccopy.consume.stats import RunStats
-
-ProgressMode = Literal["live", "lines", "off"]
-
-
-def choose_mode(*, enabled: bool, console: Console) -> ProgressMode:
-    if not enabled:
-        return "off"
-    return "live" if console.is_terminal else "lines"
+from asynccopy.progress import ProgressMode
 
 
 class Progress:
@@ -50,7 +42,7 @@ class Progress:
         self._console.print(line, markup=False, highlight=False, soft_wrap=True)
 
     def __enter__(self) -> Progress:
-        if self._mode == "live":
+        if self._mode is ProgressMode.LIVE:
             self._live = Live(
                 get_renderable=self.render,
                 console=self._console,
@@ -58,7 +50,7 @@ class Progress:
                 transient=True,
             )
             self._live.start()
-        elif self._mode == "lines":
+        elif self._mode is ProgressMode.PLAIN:
             self._thread = threading.Thread(target=self._print_lines, daemon=True)
             self._thread.start()
         return self

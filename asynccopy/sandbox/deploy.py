@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING, Any, Final
 import boto3
 import botocore
 
+from asynccopy.consume.config import parse_write_mode
 from asynccopy.deploy.package import build_consumer_zip
 from asynccopy.errors import InputError, SandboxError
 from asynccopy.sandbox.accounts import DEST_ACCOUNT, REGION
 from asynccopy.sandbox.seed import QUEUE_NAME, TABLE_NAME, client
-from consumer.config import ConfigError, WriteMode
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
@@ -55,10 +55,7 @@ class DeployConfig:
     function_name: str = FUNCTION_NAME
 
     def __post_init__(self) -> None:
-        try:
-            WriteMode.parse(self.write_mode)
-        except ConfigError as err:
-            raise InputError(f"--mode {self.write_mode!r}: {err.problem}") from None
+        parse_write_mode(self.write_mode)
         if not 1 <= self.batch_size <= 10_000:
             raise InputError(f"--batch-size {self.batch_size} is outside 1..10000")
         if not 2 <= self.max_concurrency <= 1000:
