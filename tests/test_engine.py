@@ -47,6 +47,11 @@ from asynccopy.engine.sqs import FastSqs
 from asynccopy.engine.transport import DYNAMODB, SQS, JsonService, Service, request_url
 from asynccopy.itemsize import batch_get_read_units, item_size_bytes
 from asynccopy.keys import key_digest
+from asynccopy.limiter import UnlimitedLimiter
+from asynccopy.retry import Backoff
+from asynccopy.sources.base import ReadContext
+from asynccopy.sources.keyfile import BatchGetReader
+from asynccopy.stats import Stats
 from tests.strategies import items
 
 CREDENTIALS = ReadOnlyCredentials(
@@ -395,6 +400,17 @@ def test_a_refused_connection_is_an_endpoint_connection_error() -> None:
 
 
 # -- DynamoDB replies -------------------------------------------------------------------------
+def metered(reply: dict[str, Any], *, keys_asked: int, consistent: bool) -> float:
+    """The RCU BatchGetReader charges for `reply` when the service reports none."""
+    reader = BatchGetReader(
+        ReadContext(client=None, limiter=UnlimitedLimiter(), backoff=Backoff(), stats=Stats()),
+        table="t",
+        consistent_read=consistent,
+        average_item_bytes=100,
+    )
+    return reader._cost(reply, keys_asked=keys_asked)
+
+
 def test_batch_get_keeps_items_as_wire_json_and_keys_in_client_shape() -> None:
     found = {"k": {"B": "AP8="}, "v": {"B": "AQI="}, "n": {"N": "1"}}
     reply = {
@@ -414,10 +430,12 @@ def test_batch_get_keeps_items_as_wire_json_and_keys_in_client_shape() -> None:
     assert item == {"k": {"B": b"\x00\xff"}, "v": {"B": "AQI="}, "n": {"N": "1"}}
     assert key_digest({"k": item["k"]}) == key_digest(keys[0])
     assert got["UnprocessedKeys"]["t"]["Keys"] == [{"k": {"B": b"\x02"}}]
-    # The emulator sent no ConsumedCapacity: filled in as keyfile's fallback computes it.
+    # The emulator sent no ConsumedCapacity: the reader's fallback meters the wire item as it
+    # would the client-shape item (and a key not found as one unit).
     client_item = from_wire(item)
     expected = batch_get_read_units([item_size_bytes(client_item), 0], consistent=True)
-    assert got["ConsumedCapacity"] == [{"TableName": "t", "CapacityUnits": expected}]
+    assert "ConsumedCapacity" not in got
+    assert metered(got, keys_asked=3, consistent=True) == expected
     assert encode_items([client_item]) == encode_items([from_wire(to_wire(client_item))])
 
 
@@ -429,7 +447,7 @@ def test_batch_get_capacity_of_large_items_is_measured_not_bounded() -> None:
             RequestItems={"t": {"Keys": [{"k": {"S": "a"}}]}}, ReturnConsumedCapacity="TOTAL"
         )
     )
-    assert got["ConsumedCapacity"][0]["CapacityUnits"] == 1.5
+    assert metered(got, keys_asked=1, consistent=False) == 1.5
 
 
 def test_reported_capacity_is_left_alone_and_pages_keep_their_last_key() -> None:

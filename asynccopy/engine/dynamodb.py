@@ -7,11 +7,8 @@ UnprocessedKeys and LastEvaluatedKey, and the key attributes of the items BatchG
 (so that `keys.key_digest` matches them with the keys asked for).
 
 Each item BatchGetItem returns is encoded for its message here (`WireItem.encoded`), once: the
-packer reuses the text, and its length bounds the item's size. Where ConsumedCapacity was asked
-for and the service sent none (the sandbox emulator leaves it out of BatchGetItem; DynamoDB
-always sends it), it is filled in by the rules asynccopy.sources.keyfile falls back on (each
-item rounded up to 4 KB, a key not found costs one unit) with the same result, without walking
-every attribute: an item whose JSON is at most 4 KB is surely at most 4 KB to DynamoDB.
+packer reuses the text, and where the service reports no ConsumedCapacity, the reader's cost
+fallback (asynccopy.sources.keyfile) uses its length to bound the item's size.
 """
 
 from __future__ import annotations
@@ -22,9 +19,8 @@ from typing import Any
 
 import orjson
 
-from asynccopy.codec import WireItem, client_key, from_wire, wire_json
+from asynccopy.codec import WireItem, client_key, wire_json
 from asynccopy.engine.transport import JsonService
-from asynccopy.itemsize import READ_UNIT_BYTES, item_size_bytes, read_units
 
 
 def _default(value: object) -> Any:
@@ -58,30 +54,6 @@ def _found(item: dict[str, Any], binary_keys: tuple[str, ...]) -> WireItem:
     return wire
 
 
-def _item_read_units(item: WireItem, *, consistent: bool) -> float:
-    # The ASCII JSON of an item is never shorter than DynamoDB's measure of it (names and
-    # values as UTF-8 or raw bytes, plus small overheads): at most 4 KB of JSON is one unit.
-    if len(item.encoded) <= READ_UNIT_BYTES:
-        return read_units(0, consistent=consistent)
-    return read_units(item_size_bytes(from_wire(item)), consistent=consistent)
-
-
-def _batch_get_capacity(asked: Mapping[str, Any], reply: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The ConsumedCapacity of a BatchGetItem reply that lacks it, table by table."""
-    capacity = []
-    responses = reply.get("Responses") or {}
-    unprocessed = reply.get("UnprocessedKeys") or {}
-    for table, table_request in asked.items():
-        consistent = bool(table_request.get("ConsistentRead", False))
-        items = responses.get(table, [])
-        left = len(unprocessed.get(table, {}).get("Keys", []))
-        not_found = max(0, len(table_request.get("Keys", [])) - left - len(items))
-        units = sum((_item_read_units(item, consistent=consistent) for item in items), 0.0)
-        units += not_found * read_units(0, consistent=consistent)
-        capacity.append({"TableName": table, "CapacityUnits": units})
-    return capacity
-
-
 class FastDynamoDB:
     """BatchGetItem, Query and Scan on the fast engine."""
 
@@ -100,9 +72,6 @@ class FastDynamoDB:
         if unprocessed:
             for entry in unprocessed.values():
                 entry["Keys"] = [client_key(key) for key in entry.get("Keys", [])]
-        wants_capacity = request.get("ReturnConsumedCapacity", "NONE") != "NONE"
-        if wants_capacity and "ConsumedCapacity" not in reply:
-            reply["ConsumedCapacity"] = _batch_get_capacity(asked, reply)
         return reply
 
     async def query(self, **request: Any) -> dict[str, Any]:

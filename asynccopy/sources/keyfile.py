@@ -12,7 +12,7 @@ import anyio.to_thread
 
 from asynccopy.codec import Item, item_key
 from asynccopy.errors import ReadError
-from asynccopy.itemsize import batch_get_read_units, item_size_bytes, read_units
+from asynccopy.itemsize import READ_UNIT_BYTES, batch_get_read_units, item_size_bytes, read_units
 from asynccopy.keys import KeyFilePlan, iter_keys, key_digest
 from asynccopy.sources.base import CostEstimator, KeyChunkPosition, Page, ReadContext, reported_rcu
 from asynccopy.stats import FailedKey
@@ -54,6 +54,17 @@ async def chunk_keys(
             return
 
 
+def _size_bound(item: Item) -> int:
+    """DynamoDB's measure of `item`; or, for an item the fast engine encoded in at most 4 KB of
+    JSON (`WireItem.encoded`), that length: ASCII JSON is never shorter than DynamoDB's measure
+    (names and values as UTF-8 or raw bytes, plus small overheads), so it rounds up to the same
+    one unit without walking every attribute."""
+    encoded: str | None = getattr(item, "encoded", None)
+    if encoded is not None and len(encoded) <= READ_UNIT_BYTES:
+        return len(encoded)
+    return item_size_bytes(item)
+
+
 class BatchGetReader:
     """Reads key chunks with BatchGetItem; UnprocessedKeys retried with backoff, then reported."""
 
@@ -80,7 +91,7 @@ class BatchGetReader:
         unprocessed = len(reply.get("UnprocessedKeys", {}).get(self._table, {}).get("Keys", []))
         # A key that is not found still costs one read unit, as a GetItem would.
         not_found = max(0, keys_asked - unprocessed - len(items))
-        sizes = [item_size_bytes(item) for item in items] + [0] * not_found
+        sizes = [_size_bound(item) for item in items] + [0] * not_found
         return batch_get_read_units(sizes, consistent=self._consistent)
 
     async def read(self, keys: list[Item]) -> tuple[list[Item], list[FailedKey]]:
