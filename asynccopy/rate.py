@@ -44,12 +44,18 @@ class ResolvedRate:
     description: str  # how it was chosen, printed at start
 
 
+def parse_number(text: str) -> Fraction | None:
+    """Digits with an optional fraction (`40`, `12.5`), exactly; None for anything else (a
+    sign, an exponent, a word). The number syntax of --rate, and of bench's --steps."""
+    return Fraction(text) if _NUMBER.fullmatch(text) else None
+
+
 def _positive(text: str, number_text: str, what: str) -> float:
-    if number_text.startswith("-") and _NUMBER.fullmatch(number_text[1:].strip()):
+    if number_text.startswith("-") and parse_number(number_text[1:].strip()) is not None:
         raise RateError(text=text, problem=f"{what} must be more than zero")
-    if not _NUMBER.fullmatch(number_text):
+    value = parse_number(number_text)
+    if value is None:
         raise RateError(text=text, problem=f"{what} is not a number")
-    value = Fraction(number_text)
     if value <= 0:
         raise RateError(text=text, problem=f"{what} must be more than zero")
     return value.numerator / value.denominator

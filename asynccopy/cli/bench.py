@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import re
 import sys
-from fractions import Fraction
 from functools import partial
 from typing import Annotated, Final
 
@@ -27,10 +25,9 @@ from asynccopy.bench import (
 from asynccopy.cli import options
 from asynccopy.config import KeysSelection, ScanSelection
 from asynccopy.errors import InputError
-from asynccopy.rate import parse_rate
+from asynccopy.rate import parse_number, parse_rate
 
 BENCH: Final = "Benchmark"
-_PERCENT: Final = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 OUTPUT: Final = "Output"
 DEFAULT_STEPS_TEXT: Final = ",".join(f"{percent:g}" for percent in DEFAULT_STEPS_PERCENT)
 
@@ -40,9 +37,8 @@ def parse_steps(text: str) -> tuple[float, ...]:
     steps: list[float] = []
     for part in text.split(","):
         cleaned = part.strip().removesuffix("%").strip()
-        # The same number syntax as --rate: digits with an optional fraction.
-        share = Fraction(cleaned) if _PERCENT.fullmatch(cleaned) else Fraction(-1)
-        value = share.numerator / share.denominator
+        share = parse_number(cleaned)  # the same number syntax as --rate
+        value = -1.0 if share is None else share.numerator / share.denominator
         if not 0 < value <= 1000:
             raise InputError(
                 f"--steps {text!r}: {part.strip()!r} is not a percentage in (0, 1000]",
