@@ -13,6 +13,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from asynccopy.aws import AwsTarget
 from asynccopy.bench import (
     DEFAULT_STEP_SECONDS,
     DEFAULT_STEPS_PERCENT,
@@ -23,7 +24,7 @@ from asynccopy.bench import (
     bench,
 )
 from asynccopy.cli import options
-from asynccopy.config import KeysSelection, ScanSelection
+from asynccopy.config import DEFAULT_CONCURRENCY, KeysSelection, ScanSelection
 from asynccopy.errors import InputError
 from asynccopy.rate import parse_number, parse_rate
 
@@ -172,7 +173,7 @@ def bench_command(
         ),
     ] = None,
     consistent_read: options.ConsistentReadOpt = False,
-    concurrency: options.ConcurrencyOpt = options.DEFAULT_CONCURRENCY_VALUE,
+    concurrency: options.ConcurrencyOpt = DEFAULT_CONCURRENCY,
     profile: options.ProfileOpt = None,
     region: options.RegionOpt = None,
     endpoint_url: options.EndpointUrlOpt = None,
@@ -209,10 +210,10 @@ def bench_command(
         concurrency=concurrency,
         consistent_read=consistent_read,
         queue_url=queue_url,
-        source=options.aws_target(
+        source=AwsTarget(
             profile=profile, region=region, endpoint_url=endpoint_url, role_arn=role_arn
         ),
-        queue=options.aws_target(
+        queue=AwsTarget(
             profile=queue_profile,
             region=queue_region,
             endpoint_url=queue_endpoint_url,

@@ -9,12 +9,13 @@ import typer
 from rich.console import Console
 
 from asynccopy.aws import AwsTarget
-from asynccopy.consume.config import RunnerConfig, parse_write_mode
+from asynccopy.consume.config import MAX_RECEIVE_BATCH, RunnerConfig, parse_write_mode
 from asynccopy.consume.progress import Progress
 from asynccopy.consume.runner import build_runner
 from asynccopy.consume.stats import RunStats
 from asynccopy.errors import ExitCode
 from asynccopy.progress import ProgressMode
+from consumer.config import DEFAULT_WRITE_THREADS
 
 
 def consume(
@@ -29,7 +30,11 @@ def consume(
         2, "--concurrency", min=1, max=64, help="Batches in flight at once."
     ),
     batch_size: int = typer.Option(
-        10, "--batch-size", min=1, max=10, help="Messages per batch (ReceiveMessage: at most 10)."
+        MAX_RECEIVE_BATCH,
+        "--batch-size",
+        min=1,
+        max=MAX_RECEIVE_BATCH,
+        help="Messages per batch (ReceiveMessage: at most 10).",
     ),
     until_empty: bool = typer.Option(
         False,
@@ -40,7 +45,11 @@ def consume(
         5, "--wait-time-seconds", min=0, max=20, help="Long-poll wait per receive."
     ),
     write_threads: int = typer.Option(
-        8, "--write-threads", min=1, max=64, help="Conditional puts in flight per batch."
+        DEFAULT_WRITE_THREADS,
+        "--write-threads",
+        min=1,
+        max=64,
+        help="Conditional puts in flight per batch.",
     ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress on stderr."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),

@@ -12,9 +12,10 @@ import anyio
 import typer
 from rich.console import Console
 
+from asynccopy.aws import AwsTarget
 from asynccopy.checkpoint import default_path as default_checkpoint_path
 from asynccopy.cli import options
-from asynccopy.config import CopyConfig, Engine
+from asynccopy.config import DEFAULT_CONCURRENCY, CopyConfig, Engine
 from asynccopy.copier import Runtime, copy
 from asynccopy.errors import SelectionError
 from asynccopy.progress import ProgressMode
@@ -40,7 +41,7 @@ def copy_command(
     segment: options.SegmentOpt = None,
     rate: options.RateOpt = None,
     consistent_read: options.ConsistentReadOpt = False,
-    concurrency: options.ConcurrencyOpt = options.DEFAULT_CONCURRENCY_VALUE,
+    concurrency: options.ConcurrencyOpt = DEFAULT_CONCURRENCY,
     profile: options.ProfileOpt = None,
     region: options.RegionOpt = None,
     endpoint_url: options.EndpointUrlOpt = None,
@@ -146,10 +147,10 @@ def copy_command(
         table=table,
         selection=selection,
         queue_url=queue_url,
-        source=options.aws_target(
+        source=AwsTarget(
             profile=profile, region=region, endpoint_url=endpoint_url, role_arn=role_arn
         ),
-        queue=options.aws_target(
+        queue=AwsTarget(
             profile=queue_profile,
             region=queue_region,
             endpoint_url=queue_endpoint_url,

@@ -1,12 +1,15 @@
-"""Typer options shared by commands, and the functions that turn them into config.
+"""Typer options shared by `copy`, `verify` and `bench`, and `selection_from_flags`, which
+turns the selection flags into a Selection.
 
     selection   --keys | --query/--values/--names/--filter | --scan/--segments/--segment
     source      --profile --region --endpoint-url --role-arn
     queue       --queue-profile --queue-region --queue-endpoint-url --queue-role-arn
     rate        --rate, --consistent-read, --concurrency
 
-`copy` uses them all; `verify` reuses the selection and source options, `consume` the
-credential options. Each alias is an `Annotated` type: declare a parameter with it.
+`copy` uses them all; `verify` the selection, source and rate options; `bench` the source
+and queue options, --consistent-read, --concurrency and most selection options (it declares
+its own --scan, --segments and --rate, and has no --query). `consume` declares its own. Each
+alias is an `Annotated` type: declare a parameter with it.
 """
 
 from __future__ import annotations
@@ -16,8 +19,7 @@ from typing import Annotated
 
 import typer
 
-from asynccopy.aws import AwsTarget
-from asynccopy.config import DEFAULT_CONCURRENCY, KeysSelection, QuerySelection, ScanSelection
+from asynccopy.config import MAX_SCAN_SEGMENTS, KeysSelection, QuerySelection, ScanSelection
 from asynccopy.config import Selection as Selection
 from asynccopy.errors import SelectionError
 from asynccopy.keys import parse_names_json, parse_values_json
@@ -154,19 +156,8 @@ ConcurrencyOpt = Annotated[
         rich_help_panel=READ,
     ),
 ]
-DEFAULT_CONCURRENCY_VALUE = DEFAULT_CONCURRENCY
 
 _SEGMENT = re.compile(r"\s*([0-9]+)\s*/\s*([0-9]+)\s*")
-
-
-def aws_target(
-    *,
-    profile: str | None,
-    region: str | None,
-    endpoint_url: str | None,
-    role_arn: str | None,
-) -> AwsTarget:
-    return AwsTarget(profile=profile, region=region, endpoint_url=endpoint_url, role_arn=role_arn)
 
 
 def _segments(segments: int | None, segment: str | None) -> tuple[int, tuple[int, ...]]:
@@ -186,8 +177,8 @@ def _segments(segments: int | None, segment: str | None) -> tuple[int, tuple[int
             )
         return total, (index,)
     total = 1 if segments is None else segments
-    if not 1 <= total <= 1_000_000:
-        raise SelectionError(f"--segments {total} must be 1..1000000")
+    if not 1 <= total <= MAX_SCAN_SEGMENTS:
+        raise SelectionError(f"--segments {total} must be 1..{MAX_SCAN_SEGMENTS}")
     return total, tuple(range(total))
 
 

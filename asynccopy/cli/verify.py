@@ -10,7 +10,9 @@ import anyio
 import typer
 from rich.console import Console
 
+from asynccopy.aws import AwsTarget
 from asynccopy.cli import options
+from asynccopy.config import DEFAULT_CONCURRENCY
 from asynccopy.progress import ProgressMode
 from asynccopy.rate import parse_rate
 from asynccopy.verify import VerifyConfig, verify
@@ -39,7 +41,7 @@ def verify_command(
     segment: options.SegmentOpt = None,
     rate: options.RateOpt = None,
     consistent_read: options.ConsistentReadOpt = False,
-    concurrency: options.ConcurrencyOpt = options.DEFAULT_CONCURRENCY_VALUE,
+    concurrency: options.ConcurrencyOpt = DEFAULT_CONCURRENCY,
     profile: options.ProfileOpt = None,
     region: options.RegionOpt = None,
     endpoint_url: options.EndpointUrlOpt = None,
@@ -90,10 +92,10 @@ def verify_command(
         table=table,
         dest_table=dest_table,
         selection=selection,
-        source=options.aws_target(
+        source=AwsTarget(
             profile=profile, region=region, endpoint_url=endpoint_url, role_arn=role_arn
         ),
-        dest=options.aws_target(
+        dest=AwsTarget(
             profile=dest_profile,
             region=dest_region,
             endpoint_url=dest_endpoint_url,
