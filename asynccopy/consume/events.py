@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -33,16 +32,12 @@ def lambda_event(messages: Sequence[MessageTypeDef], *, queue_arn: str, region: 
 
 
 class RunnerContext:
-    """The parts of Lambda's context object a handler reads, with a deadline of our choosing."""
-
-    function_name = "asynccopy-consume"
-    function_version = "$LOCAL"
-    memory_limit_in_mb = 0
+    """The part of Lambda's context object the handler reads (consumer.contract.LambdaContext),
+    with a deadline of our choosing."""
 
     def __init__(self, *, timeout_s: float, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._deadline_s = clock() + timeout_s
-        self.aws_request_id = str(uuid.uuid4())
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self._deadline_s - self._clock()) * 1000))

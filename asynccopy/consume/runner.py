@@ -16,14 +16,16 @@ from typing import TYPE_CHECKING, Final
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from asynccopy.consume.clients import dynamodb_client, open_sync_session, sqs_client
 from asynccopy.consume.config import RunnerConfig
 from asynccopy.consume.events import RunnerContext, lambda_event
 from asynccopy.consume.stats import RunStats, RunSummary
 from asynccopy.errors import AsyncCopyError, InputError
 from asynccopy.retry import error_code, is_retryable
+from consumer.config import ConsumerConfig
 from consumer.handler import handle_batch
 from consumer.results import AllMessagesFailedError, BatchSummary, MessageResult
-from consumer.writer import Writer
+from consumer.writer import Writer, make_writer
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -225,10 +227,6 @@ def build_runner(
     config: RunnerConfig, *, stats: RunStats, say: Callable[[str], None] = lambda _line: None
 ) -> Runner:
     """A runner with clients from the config's credentials; reads the table's key schema."""
-    from asynccopy.consume.clients import dynamodb_client, open_sync_session, sqs_client
-    from consumer.config import ConsumerConfig
-    from consumer.writer import make_writer
-
     session = open_sync_session(config.target)
     connections = config.concurrency * (config.write_threads + 2)
     sqs = sqs_client(session, config.target, connections=config.concurrency * 2 + 2)
