@@ -28,6 +28,14 @@ def _server(port: int) -> SandboxServer:
     return SandboxServer(ServerConfig(port=port), say=lambda line: typer.echo(line, err=True))
 
 
+def _running_server(port: int) -> SandboxServer:
+    """The server on `port`, started first if it is not running."""
+    server = _server(port)
+    if not server.status().running:
+        server.up()
+    return server
+
+
 @app.command()
 def install() -> None:
     """Install the emulator into its own virtual environment (done by `up` when needed)."""
@@ -72,9 +80,7 @@ def seed(
     from asynccopy.sandbox.seed import SeedConfig
     from asynccopy.sandbox.seed import seed as run_seed
 
-    server = _server(port)
-    if not server.status().running:
-        server.up()
+    server = _running_server(port)
     endpoint = server.config.endpoint_url
     result = run_seed(
         SeedConfig(items=items, item_bytes=item_bytes, keys_out=keys_out), endpoint_url=endpoint
@@ -112,9 +118,7 @@ def deploy_consumer(
     from asynccopy.sandbox.deploy import DeployConfig
     from asynccopy.sandbox.deploy import deploy_consumer as run_deploy
 
-    server = _server(port)
-    if not server.status().running:
-        server.up()
+    server = _running_server(port)
     result = run_deploy(
         DeployConfig(write_mode=mode, batch_size=batch_size, max_concurrency=max_concurrency),
         endpoint_url=server.config.endpoint_url,
