@@ -22,6 +22,8 @@ DEFAULT_REGION = "us-east-1"
 # Attempts a client makes per call: one. asynccopy retries throttling, 5xx and lost connections
 # itself (retry.py), so that the read-capacity limiter sees every throttle.
 CLIENT_ATTEMPTS = 1
+# Connections beyond the workers: DescribeTable, GetQueueAttributes and a spare.
+EXTRA_CONNECTIONS = 2
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -45,10 +47,16 @@ class AwsTarget:
         )
 
 
-def client_config(*, max_pool_connections: int, connect_timeout_s: float = 10.0) -> AioConfig:
-    """botocore's pool defaults to 10 connections, which caps real concurrency: size it."""
+def pool_connections(concurrency: int) -> int:
+    """HTTP connections for `concurrency` workers: one each, plus EXTRA_CONNECTIONS."""
+    return concurrency + EXTRA_CONNECTIONS
+
+
+def client_config(*, concurrency: int, connect_timeout_s: float = 10.0) -> AioConfig:
+    """A client's config for `concurrency` workers: botocore's pool defaults to 10
+    connections, which caps real concurrency, so it is sized by pool_connections."""
     return AioConfig(
-        max_pool_connections=max_pool_connections,
+        max_pool_connections=pool_connections(concurrency),
         connect_timeout=connect_timeout_s,
         read_timeout=60,
         # One attempt: asynccopy retries throttling, 5xx and lost connections itself (retry.py)
@@ -65,6 +73,15 @@ def endpoint_for(target: AwsTarget, service: str) -> str | None:
     return os.environ.get(f"AWS_ENDPOINT_URL_{service.upper()}") or os.environ.get(
         "AWS_ENDPOINT_URL"
     )
+
+
+async def open_sessions(*targets: AwsTarget) -> list[aioboto3.Session]:
+    """A session per target; equal targets share one (one credential check, one role assumed)."""
+    opened: dict[AwsTarget, aioboto3.Session] = {}
+    for target in targets:
+        if target not in opened:
+            opened[target] = await open_session(target)
+    return [opened[target] for target in targets]
 
 
 async def open_session(target: AwsTarget) -> aioboto3.Session:

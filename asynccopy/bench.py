@@ -35,7 +35,7 @@ from typing import IO, Any, Final
 import anyio
 import anyio.to_thread
 
-from asynccopy.aws import AwsTarget, client_config, endpoint_for, open_session
+from asynccopy.aws import AwsTarget, client_config, endpoint_for, open_sessions
 from asynccopy.config import (
     DEFAULT_CONCURRENCY,
     MAX_CONCURRENCY,
@@ -64,7 +64,6 @@ DEFAULT_STEP_SECONDS: Final = 10.0
 MAX_STEPS: Final = 20
 _MIN_CALLS_PER_STEP: Final = 50  # a call costs at most this share of a step's budget
 _SAMPLE_ITEMS: Final = 25  # items the preflight Scan reads to learn the item size
-_EXTRA_CONNECTIONS: Final = 2
 
 
 # ---- configuration and results ---------------------------------------------------------------
@@ -637,25 +636,22 @@ async def bench(
 
     `--keys -` works: open_key_file spools standard input, and every pass reads the spool.
     """
-    session = await open_session(config.source)
-    connections = config.concurrency + _EXTRA_CONNECTIONS
+    # The queue's session only when there is a queue: its credentials are checked on opening.
+    queue_targets = [] if config.queue_url is None else [config.queue_target]
+    session, *queue_sessions = await open_sessions(config.source, *queue_targets)
+    pool = client_config(concurrency=config.concurrency)
     async with contextlib.AsyncExitStack() as stack:
         ddb = await stack.enter_async_context(
             session.client(
-                "dynamodb",
-                endpoint_url=endpoint_for(config.source, "dynamodb"),
-                config=client_config(max_pool_connections=connections),
+                "dynamodb", endpoint_url=endpoint_for(config.source, "dynamodb"), config=pool
             )
         )
         sqs = None
-        if config.queue_url is not None:
-            target = config.queue_target
-            queue_session = session if target == config.source else await open_session(target)
+        if queue_sessions:
+            (queue_session,) = queue_sessions
             sqs = await stack.enter_async_context(
                 queue_session.client(
-                    "sqs",
-                    endpoint_url=endpoint_for(target, "sqs"),
-                    config=client_config(max_pool_connections=connections),
+                    "sqs", endpoint_url=endpoint_for(config.queue_target, "sqs"), config=pool
                 )
             )
         return await run_bench(

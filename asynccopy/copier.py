@@ -23,7 +23,13 @@ import anyio
 import anyio.to_thread
 from rich.console import Console
 
-from asynccopy.aws import AwsTarget, client_config, endpoint_for, open_session
+from asynccopy.aws import (
+    AwsTarget,
+    client_config,
+    endpoint_for,
+    open_sessions,
+    pool_connections,
+)
 from asynccopy.checkpoint import (
     WRITE_INTERVAL_S,
     Checkpoint,
@@ -62,8 +68,6 @@ from asynccopy.stats import FailedKeyFile, Stats
 from asynccopy.summary import CopySummary, DryRunPlan, build_summary
 from asynccopy.tables import TableInfo, describe_table
 
-# Connections beyond the workers: GetQueueAttributes, DescribeTable and a spare.
-_EXTRA_CONNECTIONS = 2
 _SQS_BILLING_CHUNK_BYTES = 65_536
 
 
@@ -426,23 +430,16 @@ class Copier:
         runtime = self._runtime
         stats = self._stats
         queue_target = config.queue_target
-        source_session = await open_session(config.source)
-        queue_session = (
-            source_session if queue_target == config.source else await open_session(queue_target)
-        )
-        connections = config.concurrency + _EXTRA_CONNECTIONS
+        source_session, queue_session = await open_sessions(config.source, queue_target)
+        pool = client_config(concurrency=config.concurrency)
         with contextlib.ExitStack() as stack:
             async with (
                 contextlib.AsyncExitStack() as stack_async,
                 source_session.client(
-                    "dynamodb",
-                    endpoint_url=endpoint_for(config.source, "dynamodb"),
-                    config=client_config(max_pool_connections=connections),
+                    "dynamodb", endpoint_url=endpoint_for(config.source, "dynamodb"), config=pool
                 ) as ddb,
                 queue_session.client(
-                    "sqs",
-                    endpoint_url=endpoint_for(queue_target, "sqs"),
-                    config=client_config(max_pool_connections=connections),
+                    "sqs", endpoint_url=endpoint_for(queue_target, "sqs"), config=pool
                 ) as sqs,
             ):
                 prepared = await self._prepare(ddb, sqs, stack, source=config.source)
@@ -460,7 +457,7 @@ class Copier:
                             queue=Endpoint(
                                 session=queue_session, endpoint_url=sqs.meta.endpoint_url
                             ),
-                            connections=2 * connections,
+                            connections=2 * pool_connections(config.concurrency),
                         )
                     )
                     reads, sends = fast.dynamodb, fast.sqs

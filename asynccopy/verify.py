@@ -23,7 +23,7 @@ import anyio.to_thread
 from anyio.streams.memory import MemoryObjectReceiveStream
 from rich.console import Console
 
-from asynccopy.aws import AwsTarget, client_config, endpoint_for, open_session
+from asynccopy.aws import AwsTarget, client_config, endpoint_for, open_sessions
 from asynccopy.codec import Item, item_key, key_to_text
 from asynccopy.compare import diff_items
 from asynccopy.config import BATCH_GET_MAX_KEYS, DEFAULT_CONCURRENCY, KeysSelection, Selection
@@ -38,8 +38,6 @@ from asynccopy.sources.factory import build_source
 from asynccopy.sources.keyfile import BatchGetReader
 from asynccopy.stats import Stats
 from asynccopy.tables import TableInfo, describe_table
-
-_EXTRA_CONNECTIONS = 2
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -280,11 +278,8 @@ async def verify(
     """Compare the selected items; raises InputError (exit 2) for bad input."""
     console = console or Console(stderr=True)
     dest_target = config.dest_target
-    source_session = await open_session(config.source)
-    dest_session = (
-        source_session if dest_target == config.source else await open_session(dest_target)
-    )
-    pool = client_config(max_pool_connections=config.concurrency + _EXTRA_CONNECTIONS)
+    source_session, dest_session = await open_sessions(config.source, dest_target)
+    pool = client_config(concurrency=config.concurrency)
     with contextlib.ExitStack() as stack:
         async with (
             source_session.client(
