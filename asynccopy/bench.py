@@ -36,6 +36,7 @@ import anyio
 import anyio.to_thread
 
 from asynccopy.aws import AwsTarget, client_config, endpoint_for, open_sessions
+from asynccopy.codec import DEFAULT_MAX_MESSAGE_BYTES
 from asynccopy.config import (
     DEFAULT_CONCURRENCY,
     MAX_CONCURRENCY,
@@ -45,7 +46,7 @@ from asynccopy.config import (
 from asynccopy.errors import AsyncCopyError, InputError, RateError
 from asynccopy.itemsize import item_size_bytes
 from asynccopy.keys import KeyFilePlan, open_key_file
-from asynccopy.limiter import LimiterConfig, ReadCapacityLimiter, UnlimitedLimiter
+from asynccopy.limiter import UnlimitedLimiter, make_limiter
 from asynccopy.pipeline import PipelineConfig, run_pipeline
 from asynccopy.rate import RateSpec, resolve_rate
 from asynccopy.retry import Backoff, RetryPolicy
@@ -503,9 +504,7 @@ class _Bench:
         config = self._config
         target = plan.base_rcu_per_s * percent / 100.0
         stats = Stats()
-        limiter = ReadCapacityLimiter(
-            LimiterConfig(target_rcu_per_s=target), clock=self._clock, sleep=self._sleep
-        )
+        limiter = make_limiter(target, clock=self._clock, sleep=self._sleep)
         context = ReadContext(
             client=self._ddb, limiter=limiter, backoff=Backoff(policy=config.retry), stats=stats
         )
@@ -520,7 +519,7 @@ class _Bench:
                 self._sqs, queue_url=config.queue_url, backoff=Backoff(policy=config.retry)
             )
             self._sqs.take()
-        max_message_bytes = plan.max_message_bytes or 262_144
+        max_message_bytes = plan.max_message_bytes or DEFAULT_MAX_MESSAGE_BYTES
         pipeline = PipelineConfig(
             key_names=plan.table.key_schema.names,
             max_message_bytes=max_message_bytes,

@@ -17,7 +17,7 @@ from typing import Final
 
 from asynccopy.aws import AwsTarget
 from asynccopy.codec import AttributeValue
-from asynccopy.rate import RateSpec
+from asynccopy.rate import DEFAULT_RATE, RateSpec
 from asynccopy.retry import RetryPolicy
 
 DEFAULT_CONCURRENCY: Final = 8
@@ -91,7 +91,7 @@ class CopyConfig:
     queue_url: str
     source: AwsTarget = field(default_factory=AwsTarget)
     queue: AwsTarget = field(default_factory=AwsTarget)  # unset fields default to the source's
-    rate: RateSpec = field(default_factory=lambda: RateSpec(text="", percent_of_provisioned=50))
+    rate: RateSpec = DEFAULT_RATE
     consistent_read: bool = False
     concurrency: int = DEFAULT_CONCURRENCY
     dry_run: bool = False

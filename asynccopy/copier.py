@@ -59,7 +59,13 @@ from asynccopy.pipeline import PipelineConfig, run_pipeline
 from asynccopy.progress import ProgressConfig, ProgressMode, ProgressView, show_progress
 from asynccopy.rate import ResolvedRate, resolve_rate
 from asynccopy.retry import Backoff
-from asynccopy.sender import DryRunSender, Sender, SqsSender, queue_max_message_bytes
+from asynccopy.sender import (
+    DryRunSender,
+    Sender,
+    SqsSender,
+    queue_max_message_bytes,
+    request_units_for_bytes,
+)
 from asynccopy.sources.base import Page, ReadContext, Source
 from asynccopy.sources.factory import build_source, per_item_rcu
 from asynccopy.sources.query import QuerySource
@@ -67,8 +73,6 @@ from asynccopy.sources.scan import ScanSource
 from asynccopy.stats import FailedKeyFile, Stats
 from asynccopy.summary import CopySummary, DryRunPlan, build_summary
 from asynccopy.tables import TableInfo, describe_table
-
-_SQS_BILLING_CHUNK_BYTES = 65_536
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -262,7 +266,7 @@ class Copier:
             1, min(MAX_ENTRIES_PER_BATCH, int(prepared.max_message_bytes / message_bytes))
         )
         batches = -(-messages // per_batch)
-        units_per_batch = max(1, -(-int(per_batch * message_bytes) // _SQS_BILLING_CHUNK_BYTES))
+        units_per_batch = request_units_for_bytes(int(per_batch * message_bytes))
         rate = prepared.rate.rcu_per_s
         return DryRunPlan(
             max_message_bytes=prepared.max_message_bytes,
@@ -321,7 +325,12 @@ class Copier:
                 if runtime.handle_signals:
                     group.start_soon(self._watch_interrupts, stop, group.cancel_scope)
                 group.start_soon(
-                    _progress, view, runtime.console, ProgressConfig(mode=runtime.progress)
+                    partial(
+                        show_progress,
+                        console=runtime.console,
+                        config=ProgressConfig(mode=runtime.progress),
+                    ),
+                    view,
                 )
                 if keeper is not None:
                     group.start_soon(partial(_keep_checkpoint, keeper, interval_s=WRITE_INTERVAL_S))
@@ -524,10 +533,6 @@ class Copier:
             resumed=config.resume,
             nothing_left=nothing_left,
         )
-
-
-async def _progress(view: ProgressView, console: Console, config: ProgressConfig) -> None:
-    await show_progress(view, console=console, config=config)
 
 
 async def copy(config: CopyConfig, *, runtime: Runtime | None = None) -> CopySummary:

@@ -386,12 +386,12 @@ def _validate(
     schema: KeySchema,
     source: str,
     spool: IO[bytes] | None,
-    identity: _Identity | None = None,
+    identity: _Identity,
 ) -> tuple[int, int, frozenset[int]]:
     """(distinct keys, lines, duplicate line numbers). `spool`, if given, must be readable too:
     it is what is read again when some key fingerprint repeats."""
     line_no = 0
-    raw_lines = identity.read(stream) if identity is not None else stream
+    raw_lines = identity.read(stream)
     with DuplicateFinder(expected_keys=_expected_lines(stream)) as finder:
         for line_no, text in _lines(raw_lines, source=source):
             if spool is not None:

@@ -38,6 +38,10 @@ class RateSpec:
         return self.text == ""
 
 
+# No --rate: half of the table's provisioned reads.
+DEFAULT_RATE: Final = RateSpec(text="", percent_of_provisioned=DEFAULT_PROVISIONED_SHARE_PERCENT)
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ResolvedRate:
     rcu_per_s: float | None  # None: no limit
@@ -64,7 +68,7 @@ def _positive(text: str, number_text: str, what: str) -> float:
 def parse_rate(text: str | None) -> RateSpec:
     """A RateSpec from the flag's text; raises RateError for 0, negatives and words."""
     if text is None or text.strip() == "":
-        return RateSpec(text="", percent_of_provisioned=DEFAULT_PROVISIONED_SHARE_PERCENT)
+        return DEFAULT_RATE
     cleaned = text.strip().lower()
     if cleaned in ("max", "unlimited"):
         return RateSpec(text=text, unlimited=True)

@@ -48,9 +48,13 @@ class Sender(Protocol):
     async def send(self, batch: Sequence[Message]) -> SendResult: ...
 
 
+def request_units_for_bytes(total_bytes: int) -> int:
+    """SQS bills a request per started 64 KB chunk of its payload, at least one."""
+    return max(1, -(-total_bytes // SQS_BILLING_CHUNK_BYTES))
+
+
 def request_units(batch: Sequence[Message]) -> int:
-    total = sum(message.size_bytes for message in batch)
-    return max(1, -(-total // SQS_BILLING_CHUNK_BYTES))
+    return request_units_for_bytes(sum(message.size_bytes for message in batch))
 
 
 class SqsSender:

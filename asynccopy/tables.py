@@ -28,9 +28,7 @@ class KeySchema:
 
     @property
     def names(self) -> tuple[str, ...]:
-        return (
-            (self.partition.name,) if self.sort is None else (self.partition.name, self.sort.name)
-        )
+        return tuple(attribute.name for attribute in self.attributes)
 
     @property
     def attributes(self) -> tuple[KeyAttribute, ...]:

@@ -31,7 +31,7 @@ from asynccopy.errors import AsyncCopyError, ExitCode, InputError
 from asynccopy.keys import key_digest, open_key_file
 from asynccopy.limiter import Limiter, make_limiter
 from asynccopy.progress import ProgressConfig, ProgressMode, show_progress
-from asynccopy.rate import RateSpec, resolve_rate
+from asynccopy.rate import DEFAULT_RATE, RateSpec, resolve_rate
 from asynccopy.retry import Backoff, RetryPolicy
 from asynccopy.sources.base import Page, ReadContext, Source
 from asynccopy.sources.factory import build_source
@@ -47,7 +47,7 @@ class VerifyConfig:
     dest_table: str | None = None  # None: the source table's name
     source: AwsTarget = field(default_factory=AwsTarget)
     dest: AwsTarget = field(default_factory=AwsTarget)  # unset fields default to the source's
-    rate: RateSpec = field(default_factory=lambda: RateSpec(text="", percent_of_provisioned=50))
+    rate: RateSpec = DEFAULT_RATE
     consistent_read: bool = False
     concurrency: int = DEFAULT_CONCURRENCY
     keys_shown: int = 5

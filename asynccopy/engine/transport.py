@@ -233,10 +233,6 @@ class JsonService:
         self._sleep = sleep
         self._rng = rng
 
-    @property
-    def url(self) -> str:
-        return self._url
-
     async def call(self, operation: str, body: bytes) -> dict[str, Any]:
         attempt = 1
         while True:
