@@ -18,6 +18,7 @@ tell a `checkpoint.DeliveryTracker` what they pack and what SQS acknowledges; it
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -76,13 +77,30 @@ async def _feed_units(source: Source[Any], units: MemoryObjectSendStream[Any]) -
 async def _read(
     source: Source[Any],
     units: MemoryObjectReceiveStream[Any],
-    pages: MemoryObjectSendStream[Page],
+    on_page: Callable[[Page], Awaitable[None]],
 ) -> None:
-    async with units, pages:
+    async with units:
         async for unit in units:
             async with contextlib.aclosing(source.pages(unit)) as page_stream:
                 async for page in page_stream:
-                    await pages.send(page)
+                    await on_page(page)
+
+
+async def read_pages(
+    source: Source[Any],
+    on_page: Callable[[Page], Awaitable[None]],
+    *,
+    readers: int,
+    unit_buffer: int,
+) -> None:
+    """Read `source`'s units with `readers` concurrent workers, each page handed to `on_page`:
+    the reading stage of the copy, and all of verify's."""
+    unit_send, unit_receive = anyio.create_memory_object_stream[Any](unit_buffer)
+    async with anyio.create_task_group() as group:
+        group.start_soon(_feed_units, source, unit_send)
+        for _ in range(readers):
+            group.start_soon(_read, source, unit_receive.clone(), on_page)
+        unit_receive.close()
 
 
 async def _read_all(
@@ -95,12 +113,7 @@ async def _read_all(
     async with pages, anyio.create_task_group() as watch:
         if stop is not None:
             watch.start_soon(_cancel_when_set, stop, watch.cancel_scope)
-        unit_send, unit_receive = anyio.create_memory_object_stream[Any](config.unit_buffer)
-        async with anyio.create_task_group() as readers:
-            readers.start_soon(_feed_units, source, unit_send)
-            for _ in range(config.readers):
-                readers.start_soon(_read, source, unit_receive.clone(), pages.clone())
-            unit_receive.close()
+        await read_pages(source, pages.send, readers=config.readers, unit_buffer=config.unit_buffer)
         watch.cancel_scope.cancel()  # reading is done: stop watching for `stop`
 
 

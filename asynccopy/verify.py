@@ -20,7 +20,6 @@ from typing import Any
 
 import anyio
 import anyio.to_thread
-from anyio.streams.memory import MemoryObjectReceiveStream
 from rich.console import Console
 
 from asynccopy.aws import AwsTarget, client_config, endpoint_for, open_sessions
@@ -30,10 +29,11 @@ from asynccopy.config import BATCH_GET_MAX_KEYS, DEFAULT_CONCURRENCY, KeysSelect
 from asynccopy.errors import AsyncCopyError, ExitCode, InputError
 from asynccopy.keys import key_digest, open_key_file
 from asynccopy.limiter import Limiter, make_limiter
+from asynccopy.pipeline import read_pages
 from asynccopy.progress import ProgressConfig, ProgressMode, show_progress
 from asynccopy.rate import DEFAULT_RATE, RateSpec, resolve_rate
 from asynccopy.retry import Backoff, RetryPolicy
-from asynccopy.sources.base import Page, ReadContext, Source
+from asynccopy.sources.base import Page, ReadContext
 from asynccopy.sources.factory import build_source
 from asynccopy.sources.keyfile import BatchGetReader
 from asynccopy.stats import Stats
@@ -238,27 +238,6 @@ class _Checker:
         tally.unreadable_keys.extend(key_to_text(key) for key in keys[: max(0, room)])
 
 
-async def _check_units(
-    source: Source[Any], checker: _Checker, units: MemoryObjectReceiveStream[Any]
-) -> None:
-    async with units:
-        async for unit in units:
-            async with contextlib.aclosing(source.pages(unit)) as pages:
-                async for page in pages:
-                    await checker.check(page)
-
-
-async def _verify_all(source: Source[Any], checker: _Checker, *, concurrency: int) -> None:
-    send, receive = anyio.create_memory_object_stream[Any](concurrency)
-    async with anyio.create_task_group() as group:
-        for _ in range(concurrency):
-            group.start_soon(_check_units, source, checker, receive.clone())
-        receive.close()
-        async with send, contextlib.aclosing(source.units()) as units:
-            async for unit in units:
-                await send.send(unit)
-
-
 def _check_same_key_schema(source: TableInfo, dest: TableInfo) -> None:
     if source.key_schema != dest.key_schema:
         raise InputError(
@@ -347,7 +326,12 @@ async def verify(
                         ),
                         view,
                     )
-                    await _verify_all(source, checker, concurrency=config.concurrency)
+                    await read_pages(
+                        source,
+                        checker.check,
+                        readers=config.concurrency,
+                        unit_buffer=config.concurrency,
+                    )
                     group.cancel_scope.cancel()
             except* AsyncCopyError as errors:
                 raise errors.exceptions[0] from None
