@@ -140,8 +140,16 @@ def _bytes_from_wire(value: object) -> bytes:
         raise _BadValue(f"binary value is not valid base64 ({err})") from None
 
 
-def _is_number(value: object) -> bool:
+def is_number(value: object) -> bool:
+    """Whether `value` is a number's text as DynamoDB writes one (no NaN, no Infinity)."""
     return isinstance(value, str) and _NUMBER.fullmatch(value) is not None
+
+
+def significant_digits(number: str) -> str:
+    """The digits of a number that DynamoDB counts (at most 38) and sizes: the mantissa without
+    its sign, point, and leading or trailing zeros."""
+    mantissa = number.lstrip("+-").partition("e")[0].partition("E")[0]
+    return mantissa.replace(".", "").strip("0")
 
 
 def _convert(value: object, binary: Callable[[object], Any]) -> Any:
@@ -156,7 +164,7 @@ def _convert(value: object, binary: Callable[[object], Any]) -> Any:
             raise _BadValue(f"{tag} value must not be empty (DynamoDB has no empty sets)")
         case "S" if not isinstance(inner, str):
             raise _BadValue("S value must be a string")
-        case "N" if not _is_number(inner):
+        case "N" if not is_number(inner):
             raise _BadValue(f"N value {inner!r} is not a number")
         case "BOOL" if not isinstance(inner, bool):
             raise _BadValue("BOOL value must be true or false")
@@ -164,8 +172,8 @@ def _convert(value: object, binary: Callable[[object], Any]) -> Any:
             raise _BadValue("NULL value must be true")
         case "SS" if not all(isinstance(element, str) for element in inner):
             raise _BadValue("SS elements must be strings")
-        case "NS" if not all(_is_number(element) for element in inner):
-            bad = next(element for element in inner if not _is_number(element))
+        case "NS" if not all(is_number(element) for element in inner):
+            bad = next(element for element in inner if not is_number(element))
             raise _BadValue(f"NS element {bad!r} is not a number")
         case "S" | "N" | "BOOL" | "NULL" | "SS" | "NS":
             return value

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Final
 
-from asynccopy.codec import AttributeValue, Item
+from asynccopy.codec import AttributeValue, Item, significant_digits
 
 READ_UNIT_BYTES: Final = 4096  # one strongly consistent read unit covers up to 4 KB
 _EVENTUAL_FACTOR: Final = 0.5  # an eventually consistent read costs half
@@ -22,9 +22,7 @@ def _utf8_len(text: str) -> int:
 
 def _number_size(number: str) -> int:
     # AWS: 1 byte per two significant digits, plus 1; leading and trailing zeros are trimmed.
-    mantissa = number.lstrip("+-").partition("e")[0].partition("E")[0]
-    digits = mantissa.replace(".", "").strip("0")
-    return (len(digits) + 1) // 2 + 1
+    return (len(significant_digits(number)) + 1) // 2 + 1
 
 
 def _binary_len(value: bytes | str) -> int:

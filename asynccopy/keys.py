@@ -35,7 +35,6 @@ import itertools
 import json
 import math
 import os
-import re
 import stat
 import sys
 import tempfile
@@ -46,7 +45,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import IO, Any, Final
 
-from asynccopy.codec import AttributeValue, Item
+from asynccopy.codec import AttributeValue, Item, is_number, significant_digits
 from asynccopy.dedupe import DuplicateFinder, LinesChangedError
 from asynccopy.errors import InputError, KeyLineError
 from asynccopy.tables import KeyAttribute, KeySchema
@@ -57,7 +56,6 @@ MAX_PARTITION_KEY_BYTES: Final = 2048
 MAX_SORT_KEY_BYTES: Final = 1024
 MAX_NUMBER_DIGITS: Final = 38
 TYPE_TAGS: Final = frozenset({"S", "N", "B", "SS", "NS", "BS", "L", "M", "NULL", "BOOL"})
-_NUMBER: Final = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
 class _JsonNumber(str):
@@ -82,10 +80,9 @@ class ValueProblem(ValueError):
 
 
 def _number_text(value: str) -> str:
-    if not _NUMBER.fullmatch(value):
+    if not is_number(value):
         raise ValueProblem(f"{value!r} is not a number")
-    digits = value.lstrip("+-").partition("e")[0].partition("E")[0].replace(".", "").strip("0")
-    if len(digits) > MAX_NUMBER_DIGITS:
+    if len(significant_digits(value)) > MAX_NUMBER_DIGITS:
         raise ValueProblem(f"{value} has more than {MAX_NUMBER_DIGITS} significant digits")
     return value
 
