@@ -45,7 +45,7 @@ from asynccopy.config import (
 )
 from asynccopy.errors import AsyncCopyError, InputError, RateError
 from asynccopy.itemsize import item_size_bytes
-from asynccopy.keys import KeyFilePlan, open_key_file
+from asynccopy.keys import KeyFilePlan, enter_key_file
 from asynccopy.limiter import UnlimitedLimiter, make_limiter
 from asynccopy.pipeline import PipelineConfig, run_pipeline
 from asynccopy.rate import RateSpec, resolve_rate
@@ -461,8 +461,9 @@ class _Bench:
         sampled = await self._sample_item_bytes(table)
         key_plan = None
         if isinstance(config.workload, KeysSelection):
-            opened = open_key_file(config.workload.path, schema=table.key_schema, stdin=self._stdin)
-            key_plan = await anyio.to_thread.run_sync(stack.enter_context, opened)
+            key_plan = await enter_key_file(
+                stack, config.workload.path, schema=table.key_schema, stdin=self._stdin
+            )
             if key_plan.keys_total == 0:
                 raise InputError(
                     f"the key file {key_plan.display_name} holds no keys",

@@ -53,7 +53,7 @@ from asynccopy.config import (
 from asynccopy.engine import Endpoint, open_fast_clients
 from asynccopy.errors import AsyncCopyError, CheckpointError
 from asynccopy.itemsize import pooled_read_units
-from asynccopy.keys import KeyFilePlan, open_key_file
+from asynccopy.keys import KeyFilePlan, enter_key_file
 from asynccopy.limiter import Limiter, make_limiter
 from asynccopy.pipeline import PipelineConfig, run_pipeline
 from asynccopy.progress import ProgressConfig, ProgressMode, ProgressView, show_progress
@@ -208,10 +208,9 @@ class Copier:
         max_message_bytes = await queue_max_message_bytes(sqs, queue_url=config.queue_url)
         key_plan = None
         if isinstance(config.selection, KeysSelection):
-            opened = open_key_file(
-                config.selection.path, schema=table.key_schema, stdin=self._runtime.stdin
+            key_plan = await enter_key_file(
+                stack, config.selection.path, schema=table.key_schema, stdin=self._runtime.stdin
             )
-            key_plan = await anyio.to_thread.run_sync(stack.enter_context, opened)
         return _Prepared(
             table=table, rate=rate, max_message_bytes=max_message_bytes, key_plan=key_plan
         )

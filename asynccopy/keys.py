@@ -45,6 +45,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import IO, Any, Final
 
+import anyio.to_thread
+
 from asynccopy.codec import AttributeValue, Item, is_number, significant_digits
 from asynccopy.dedupe import DuplicateFinder, LinesChangedError
 from asynccopy.errors import InputError, KeyLineError
@@ -434,6 +436,19 @@ def _first_pass(
         size_bytes=identity.size_bytes,
         content_sha256=identity.digest.hexdigest(),
     )
+
+
+async def enter_key_file(
+    stack: contextlib.ExitStack,
+    path_text: str,
+    *,
+    schema: KeySchema,
+    stdin: IO[bytes] | None = None,
+) -> KeyFilePlan:
+    """`open_key_file` entered on `stack` (the spool lives until it closes), its first pass (a
+    read of the whole file) in a worker thread so the event loop is not blocked."""
+    opened = open_key_file(path_text, schema=schema, stdin=stdin)
+    return await anyio.to_thread.run_sync(stack.enter_context, opened)
 
 
 @contextlib.contextmanager

@@ -27,7 +27,7 @@ from asynccopy.codec import Item, item_key, key_to_text
 from asynccopy.compare import diff_items
 from asynccopy.config import BATCH_GET_MAX_KEYS, DEFAULT_CONCURRENCY, KeysSelection, Selection
 from asynccopy.errors import AsyncCopyError, ExitCode, InputError
-from asynccopy.keys import key_digest, open_key_file
+from asynccopy.keys import enter_key_file, key_digest
 from asynccopy.limiter import Limiter, make_limiter
 from asynccopy.pipeline import read_pages
 from asynccopy.progress import ProgressConfig, ProgressMode, show_progress
@@ -279,8 +279,9 @@ async def verify(
             dest_rate = resolve_rate(config.rate, provisioned_rcu=dest_table.provisioned_rcu)
             key_plan = None
             if isinstance(config.selection, KeysSelection):
-                opened = open_key_file(config.selection.path, schema=source_table.key_schema)
-                key_plan = await anyio.to_thread.run_sync(stack.enter_context, opened)
+                key_plan = await enter_key_file(
+                    stack, config.selection.path, schema=source_table.key_schema
+                )
             backoff = Backoff(policy=config.retry)
             source_stats, dest_stats = Stats(), Stats()
             source_limiter: Limiter = make_limiter(source_rate.rcu_per_s, clock=clock)
