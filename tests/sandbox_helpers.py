@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
 from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 from asynccopy.sandbox import DEST_ACCOUNT, SOURCE_ACCOUNT, SandboxServer, account_env
+from asynccopy.sandbox.profiles import write_profiles
 from asynccopy.sandbox.seed import client
 
 
@@ -28,6 +32,24 @@ def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
     env.update(extra or {})
     return env
+
+
+def cli_argv(*args: str) -> list[str]:
+    """`asynccopy ARGS` as this interpreter runs it."""
+    return [sys.executable, "-m", "asynccopy", *args]
+
+
+def create_table(ddb: Any, name: str, *keys: tuple[str, str]) -> None:
+    """An on-demand table keyed on `keys`: (name, type) of the partition key, then the sort key."""
+    ddb.create_table(
+        TableName=name,
+        KeySchema=[
+            {"AttributeName": n, "KeyType": kind}
+            for (n, _), kind in zip(keys, ("HASH", "RANGE"), strict=False)
+        ],
+        AttributeDefinitions=[{"AttributeName": n, "AttributeType": t} for n, t in keys],
+        BillingMode="PAY_PER_REQUEST",
+    )
 
 
 @dataclass
@@ -56,6 +78,19 @@ class Sandbox:
             {**account_env(account, self.endpoint_url), "ASYNCCOPY_SANDBOX_PORT": str(self.port)}
         )
 
+    @cached_property
+    def profile_env(self) -> dict[str, str]:
+        """Both accounts as named profiles (SOURCE_PROFILE, DEST_PROFILE) and no key or endpoint
+        in the environment, the way a user runs against real accounts. Do not modify it."""
+        files = write_profiles(
+            self.server.config.run_dir / f"aws-{self.port}", endpoint_url=self.endpoint_url
+        )
+        env = self.env()
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL"):
+            env.pop(name)
+        env.update(files.env())
+        return env
+
     def run_cli(
         self,
         *args: str,
@@ -63,17 +98,43 @@ class Sandbox:
         stdin: str | None = None,
         timeout_s: float = 240,
         env: dict[str, str] | None = None,
+        cwd: Path | None = None,
     ) -> subprocess.CompletedProcess[str]:
         """`asynccopy ARGS` in a subprocess, as a user would run it."""
         return subprocess.run(
-            [sys.executable, "-m", "asynccopy", *args],
+            cli_argv(*args),
             input=stdin,
             capture_output=True,
             text=True,
             env=env if env is not None else self.env(account),
+            cwd=cwd,
             timeout=timeout_s,
             check=False,
         )
 
+    def run_json(self, *args: str, **options: Any) -> tuple[int, dict[str, Any], str]:
+        """`run_cli` of a command given --json: its exit code, summary ({} if it printed none)
+        and stderr."""
+        done = self.run_cli(*args, **options)
+        summary = json.loads(done.stdout) if done.stdout.strip() else {}
+        return done.returncode, summary, done.stderr
 
-__all__ = ["DEST_ACCOUNT", "SOURCE_ACCOUNT", "Sandbox", "clean_env", "free_port"]
+    def start_cli(
+        self, *args: str, account: str = SOURCE_ACCOUNT, output: int = subprocess.PIPE
+    ) -> subprocess.Popen[str]:
+        """`asynccopy ARGS` started in a subprocess, for a test that signals it mid-run; its
+        stdout and stderr go to `output` (subprocess.PIPE or subprocess.DEVNULL)."""
+        return subprocess.Popen(
+            cli_argv(*args), env=self.env(account), stdout=output, stderr=output, text=True
+        )
+
+
+__all__ = [
+    "DEST_ACCOUNT",
+    "SOURCE_ACCOUNT",
+    "Sandbox",
+    "clean_env",
+    "cli_argv",
+    "create_table",
+    "free_port",
+]

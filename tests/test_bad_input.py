@@ -17,12 +17,13 @@ import anyio
 import pytest
 from botocore.exceptions import ClientError
 
-from asynccopy.codec import DEFAULT_MAX_MESSAGE_BYTES, decode_body
+from asynccopy.codec import DEFAULT_MAX_MESSAGE_BYTES
 from asynccopy.errors import InputError
 from asynccopy.sandbox import SandboxServer
 from asynccopy.sender import queue_max_message_bytes
 from asynccopy.tables import describe_table
-from tests.sandbox_helpers import DEST_ACCOUNT, SOURCE_ACCOUNT, Sandbox
+from tests.sandbox_helpers import DEST_ACCOUNT, SOURCE_ACCOUNT, Sandbox, create_table
+from tests.test_consumer_support import received_items
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "bad-input.md"
 QUEUE = "bad-input"
@@ -177,26 +178,17 @@ class World:
     tiny_queue_url: str
 
 
-def _table(ddb: Any, name: str, *keys: tuple[str, str, str]) -> None:
-    ddb.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": n, "KeyType": kind} for n, _, kind in keys],
-        AttributeDefinitions=[{"AttributeName": n, "AttributeType": t} for n, t, _ in keys],
-        BillingMode="PAY_PER_REQUEST",
-    )
-
-
 def make_world(sandbox: Sandbox) -> World:
     """Tables users (S), numbered (N), blobs (B), events (S+N); three queues in the destination."""
     ddb = sandbox.source("dynamodb")
-    _table(ddb, "users", ("userid", "S", "HASH"))
-    _table(ddb, "numbered", ("id", "N", "HASH"))
-    _table(ddb, "blobs", ("blob", "B", "HASH"))
-    _table(ddb, "events", ("tenant", "S", "HASH"), ("seq", "N", "RANGE"))
+    create_table(ddb, "users", ("userid", "S"))
+    create_table(ddb, "numbered", ("id", "N"))
+    create_table(ddb, "blobs", ("blob", "B"))
+    create_table(ddb, "events", ("tenant", "S"), ("seq", "N"))
     for index in range(3):
         ddb.put_item(TableName="users", Item={"userid": {"S": f"user-{index}"}, "v": {"S": "x"}})
     ddb.put_item(TableName="users", Item={"userid": {"S": "user-big"}, "v": {"S": "y" * 3000}})
-    _table(sandbox.dest("dynamodb"), "users", ("userid", "S", "HASH"))  # for `consume`
+    create_table(sandbox.dest("dynamodb"), "users", ("userid", "S"))  # for `consume`
     sqs = sandbox.dest("sqs")
     urls = [sqs.create_queue(QueueName=name)["QueueUrl"] for name in (QUEUE, OTHER_QUEUE)]
     tiny = sqs.create_queue(QueueName=TINY_QUEUE, Attributes={"MaximumMessageSize": "1024"})
@@ -216,13 +208,6 @@ def _fill(arg: str, *, world: World, tmp_path: Path) -> str:
         .replace("{keys}", str(tmp_path / "keys.txt"))
         .replace("{tmp}", str(tmp_path))
     )
-
-
-@pytest.fixture(scope="module")
-def world(sandbox_server: SandboxServer) -> World:
-    """One world for every row: a row sends nothing (that is what each checks)."""
-    sandbox_server.reset()
-    return make_world(Sandbox(server=sandbox_server))
 
 
 def run_row(
@@ -288,6 +273,8 @@ def test_bad_input_row(outcomes: tuple[Sandbox, World, dict[str, Outcome]], row:
     assert len(outcome.stderr.splitlines()) == 1, outcome.stderr
     assert outcome.stderr.startswith(ERROR_PREFIX)
     assert "Traceback" not in outcome.stderr
+    if row.args[0] != "sandbox":  # the secret is "sandbox"; `asynccopy sandbox` names itself
+        assert "sandbox" not in outcome.stderr.replace("/work", "")
     assert queue_is_empty(sandbox, world.queue_url)
 
 
@@ -309,12 +296,7 @@ def test_an_item_too_large_for_the_queue_is_named_and_the_rest_copied(
     assert summary["failed_keys_sample"] == ['{"userid":{"S":"user-big"}} (ItemTooLarge)']
     assert failed_out.read_text(encoding="ascii") == '{"userid":{"S":"user-big"}}\n'
     assert stat.S_IMODE(failed_out.stat().st_mode) == 0o600
-    received: list[str] = []
-    sqs = sandbox.dest("sqs")
-    while messages := sqs.receive_message(
-        QueueUrl=world.tiny_queue_url, MaxNumberOfMessages=10, VisibilityTimeout=60
-    ).get("Messages"):
-        received += [item["userid"]["S"] for m in messages for item in decode_body(m["Body"])]
+    received = [item["userid"]["S"] for item in received_items(sandbox, world.tiny_queue_url)]
     assert sorted(received) == ["user-0", "user-1", "user-2"]
 
 

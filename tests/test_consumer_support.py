@@ -1,4 +1,5 @@
-"""Shared by the consumer tests (no tests here): seeding, real messages, comparing tables."""
+"""Shared by the tests (no tests here): seeding, real messages sent and received, queue depths,
+comparing tables."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from asynccopy.codec import Item, encode_items
+from asynccopy.codec import Item, decode_body, encode_items
 from asynccopy.compare import items_equal
 from asynccopy.consume.events import lambda_event
-from asynccopy.sandbox.seed import SeedConfig, seed
+from asynccopy.sandbox.seed import SeedConfig, SeedResult, seed
 from consumer.config import ConsumerConfig, WriteMode
 from consumer.contract import SqsEvent
 from consumer.writer import Writer, make_writer
@@ -66,10 +67,27 @@ def send_bodies(sqs: Any, queue_url: str, bodies: Sequence[str]) -> None:
         assert not response.get("Failed"), response["Failed"]
 
 
-def seed_source(sandbox: Sandbox, tmp_path: Path, *, items: int) -> Seeded:
+def seed_sandbox(
+    sandbox: Sandbox, tmp_path: Path, *, items: int, item_bytes: int = 1_000
+) -> SeedResult:
+    """The source table filled, the destination table, queue and DLQ empty; keys in keys.txt."""
     result = seed(
-        SeedConfig(items=items, keys_out=tmp_path / "k.txt"), endpoint_url=sandbox.endpoint_url
+        SeedConfig(items=items, item_bytes=item_bytes, keys_out=tmp_path / "keys.txt"),
+        endpoint_url=sandbox.endpoint_url,
     )
+    assert result.items_written == items
+    return result
+
+
+def seed_users(sandbox: Sandbox, tmp_path: Path, *, items: int) -> tuple[Path, str]:
+    """`seed_sandbox`: what a copy needs, the key file and the queue URL."""
+    result = seed_sandbox(sandbox, tmp_path, items=items)
+    return result.keys_out, result.queue_url
+
+
+def seed_source(sandbox: Sandbox, tmp_path: Path, *, items: int, item_bytes: int = 1_000) -> Seeded:
+    """`seed_sandbox`, with the queue's ARN and the source items as scanned."""
+    result = seed_sandbox(sandbox, tmp_path, items=items, item_bytes=item_bytes)
     sqs = sandbox.dest("sqs")
     arn = sqs.get_queue_attributes(QueueUrl=result.queue_url, AttributeNames=["QueueArn"])
     return Seeded(
@@ -122,6 +140,37 @@ def receive_event(
         for message in response.get("Messages", []):
             received[message["MessageId"]] = message
     return lambda_event(list(received.values()), queue_arn=seeded.queue_arn, region="us-east-1")
+
+
+def receive_bodies(sandbox: Sandbox, queue_url: str) -> list[str]:
+    """The body of every message in the queue, each kept invisible for 10 minutes."""
+    sqs = sandbox.dest("sqs")
+    bodies: list[str] = []
+    empty_polls = 0
+    while empty_polls < 2:
+        messages = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0, VisibilityTimeout=600
+        ).get("Messages", [])
+        empty_polls = 0 if messages else empty_polls + 1
+        bodies += [message["Body"] for message in messages]
+    return bodies
+
+
+def received_items(sandbox: Sandbox, queue_url: str) -> list[Item]:
+    """Every item in the queue's messages, duplicates included."""
+    return [item for body in receive_bodies(sandbox, queue_url) for item in decode_body(body)]
+
+
+def queue_counts(sandbox: Sandbox, queue_url: str) -> tuple[int, int]:
+    """(visible, in flight) messages of the queue."""
+    attributes = sandbox.dest("sqs").get_queue_attributes(
+        QueueUrl=queue_url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return (
+        int(attributes["ApproximateNumberOfMessages"]),
+        int(attributes["ApproximateNumberOfMessagesNotVisible"]),
+    )
 
 
 def writer_for(sandbox: Sandbox, mode: str = "overwrite") -> Writer:

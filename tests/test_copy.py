@@ -9,8 +9,6 @@ import random
 import signal
 import stat
 import string
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -19,8 +17,9 @@ import pytest
 
 from asynccopy.codec import Item, decode_body
 from asynccopy.compare import items_equal
-from asynccopy.sandbox.seed import QUEUE_NAME, SeedConfig, seed
-from tests.sandbox_helpers import Sandbox
+from asynccopy.sandbox.seed import QUEUE_NAME
+from tests.sandbox_helpers import Sandbox, create_table
+from tests.test_consumer_support import queue_counts, receive_bodies, received_items, seed_users
 
 TABLE = "users"
 ENGINES = ("fast", "botocore")
@@ -34,13 +33,6 @@ def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> s
     return name
 
 
-def seed_users(sandbox: Sandbox, tmp_path: Path, *, items: int) -> tuple[Path, str]:
-    keys = tmp_path / "keys.txt"
-    result = seed(SeedConfig(items=items, keys_out=keys), endpoint_url=sandbox.endpoint_url)
-    assert result.items_written == items
-    return keys, result.queue_url
-
-
 def scan_source(sandbox: Sandbox, table: str = TABLE) -> dict[str, Item]:
     items: dict[str, Item] = {}
     for page in sandbox.source("dynamodb").get_paginator("scan").paginate(TableName=table):
@@ -51,35 +43,6 @@ def scan_source(sandbox: Sandbox, table: str = TABLE) -> dict[str, Item]:
 
 def _key(item: Item, names: tuple[str, ...] = ("userid",)) -> dict[str, Any]:
     return {name: item[name] for name in names}
-
-
-def receive_all(sandbox: Sandbox, queue_url: str) -> list[Item]:
-    """Every item in the destination queue, received with the destination account's client."""
-    sqs = sandbox.dest("sqs")
-    items: list[Item] = []
-    empty_polls = 0
-    while empty_polls < 2:
-        reply = sqs.receive_message(
-            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0, VisibilityTimeout=600
-        )
-        messages = reply.get("Messages", [])
-        if not messages:
-            empty_polls += 1
-            continue
-        empty_polls = 0
-        for message in messages:
-            items.extend(decode_body(message["Body"]))
-    return items
-
-
-def queue_depth(sandbox: Sandbox, queue_url: str) -> int:
-    attributes = sandbox.dest("sqs").get_queue_attributes(
-        QueueUrl=queue_url,
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    )["Attributes"]
-    return int(attributes["ApproximateNumberOfMessages"]) + int(
-        attributes["ApproximateNumberOfMessagesNotVisible"]
-    )
 
 
 def assert_copied(
@@ -97,9 +60,7 @@ def assert_copied(
 def run_copy(
     sandbox: Sandbox, *args: str, stdin: str | None = None
 ) -> tuple[int, dict[str, Any], str]:
-    done = sandbox.run_cli("copy", "--table", TABLE, *args, "--json", stdin=stdin)
-    summary = json.loads(done.stdout) if done.stdout.strip() else {}
-    return done.returncode, summary, done.stderr
+    return sandbox.run_json("copy", "--table", TABLE, *args, "--json", stdin=stdin)
 
 
 @pytest.mark.usefixtures("engine")
@@ -114,7 +75,7 @@ def test_key_file_copy_delivers_every_item_identical(sandbox: Sandbox, tmp_path:
     assert summary["dry_run"] is False
     assert summary["messages_sent"] == 80  # 25 items per message
     assert summary["batches_sent"] == 8
-    assert_copied(receive_all(sandbox, queue_url), scan_source(sandbox))
+    assert_copied(received_items(sandbox, queue_url), scan_source(sandbox))
     assert "AWS_SECRET" not in stderr
     assert "sandbox" not in summary.values()
 
@@ -127,7 +88,7 @@ def test_scan_with_four_segments_delivers_every_item(sandbox: Sandbox, tmp_path:
     )
     assert code == 0, stderr
     assert summary["items_sent"] == summary["items_read"] == 2_000
-    assert_copied(receive_all(sandbox, queue_url), scan_source(sandbox))
+    assert_copied(received_items(sandbox, queue_url), scan_source(sandbox))
 
 
 @pytest.mark.usefixtures("engine")
@@ -141,23 +102,12 @@ def test_one_segment_of_several_copies_a_share(sandbox: Sandbox, tmp_path: Path)
         assert code == 0, stderr
         sent += summary["items_sent"]
     assert sent == 400
-    assert_copied(receive_all(sandbox, queue_url), scan_source(sandbox))
+    assert_copied(received_items(sandbox, queue_url), scan_source(sandbox))
 
 
 def _composite_table(sandbox: Sandbox) -> dict[str, Item]:
     ddb = sandbox.source("dynamodb")
-    ddb.create_table(
-        TableName="events",
-        KeySchema=[
-            {"AttributeName": "tenant", "KeyType": "HASH"},
-            {"AttributeName": "seq", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "tenant", "AttributeType": "S"},
-            {"AttributeName": "seq", "AttributeType": "N"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_table(ddb, "events", ("tenant", "S"), ("seq", "N"))
     expected: dict[str, Item] = {}
     for tenant in ("t1", "t2", "t3"):
         for seq in range(120):
@@ -179,7 +129,6 @@ def test_query_on_a_composite_key_delivers_the_selected_items(
     sandbox: Sandbox, tmp_path: Path
 ) -> None:
     _, queue_url = seed_users(sandbox, tmp_path, items=10)
-    sandbox.dest("sqs").purge_queue(QueueUrl=queue_url)
     expected = _composite_table(sandbox)
     done = sandbox.run_cli(
         "copy",
@@ -200,14 +149,13 @@ def test_query_on_a_composite_key_delivers_the_selected_items(
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
     assert summary["items_sent"] == 110
-    assert_copied(receive_all(sandbox, queue_url), expected, ("tenant", "seq"))
+    assert_copied(received_items(sandbox, queue_url), expected, ("tenant", "seq"))
 
 
 @pytest.mark.usefixtures("engine")
 def test_composite_key_lines_from_stdin(sandbox: Sandbox, tmp_path: Path) -> None:
     _, queue_url = seed_users(sandbox, tmp_path, items=10)
-    sandbox.dest("sqs").purge_queue(QueueUrl=queue_url)
-    everything = _composite_table(sandbox)
+    _composite_table(sandbox)
     lines = [
         '{"tenant": "t1", "seq": 5}',
         '{"tenant": {"S": "t3"}, "seq": {"N": "7"}}',
@@ -226,8 +174,7 @@ def test_composite_key_lines_from_stdin(sandbox: Sandbox, tmp_path: Path) -> Non
     assert summary["items_sent"] == 2
     assert summary["items_missing"] == 1
     assert summary["missing_keys_sample"] == ['{"seq":{"N":"1"},"tenant":{"S":"t9"}}']
-    del everything
-    received = receive_all(sandbox, queue_url)
+    received = received_items(sandbox, queue_url)
     assert sorted((i["tenant"]["S"], i["seq"]["N"]) for i in received) == [("t1", "5"), ("t3", "7")]
 
 
@@ -263,7 +210,7 @@ def test_dry_run_plans_and_sends_nothing(sandbox: Sandbox, tmp_path: Path) -> No
     assert summary["estimated_rcu"] == pytest.approx(250)  # 500 x 0.5
     assert summary["estimated_seconds"] == pytest.approx(5)
     assert summary["estimated_messages"] >= 20
-    assert queue_depth(sandbox, queue_url) == 0
+    assert queue_counts(sandbox, queue_url) == (0, 0)
 
     text = sandbox.run_cli(
         "copy", "--table", TABLE, "--scan", "--queue-url", queue_url, "--dry-run", "--sample", "1"
@@ -271,7 +218,7 @@ def test_dry_run_plans_and_sends_nothing(sandbox: Sandbox, tmp_path: Path) -> No
     assert text.returncode == 0, text.stderr
     assert "dry run: nothing was sent" in text.stdout
     assert "estimated RCU" in text.stdout
-    assert queue_depth(sandbox, queue_url) == 0
+    assert queue_counts(sandbox, queue_url) == (0, 0)
 
 
 @pytest.mark.usefixtures("engine")
@@ -343,40 +290,23 @@ def test_bad_key_lines_are_refused_before_sending(
     expected = message.replace(message.split(":")[0], f"line {line_no}")
     assert expected in stderr
     assert len(stderr.strip().splitlines()) == 1, stderr
-    assert queue_depth(sandbox, queue_url) == 0
+    assert queue_counts(sandbox, queue_url) == (0, 0)
 
 
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["--rate", "0"], "must be more than zero"),
-        (["--rate", "-1"], "must be more than zero"),
-        (["--rate", "abc"], "is not a number"),
-        (["--rate", "40%"], "on-demand"),
-        (["--scan"], "exactly one of --keys, --query or --scan (got --keys and --scan)"),
-        (["--profile", "nobody-has-this"], "profile 'nobody-has-this' was not found"),
-        (["--table", "missing"], "table 'missing' was not found"),
-        (["--queue-url", "QUEUE/does-not-exist"], "does not exist"),
-    ],
-)
-def test_bad_configuration_exits_2_and_sends_nothing(
-    sandbox: Sandbox, tmp_path: Path, args: list[str], message: str
-) -> None:
+# The other bad flags are rows of test_bad_input.py; there the profile is missing from a config
+# file, here there is no config file at all.
+def test_bad_configuration_exits_2_and_sends_nothing(sandbox: Sandbox, tmp_path: Path) -> None:
     keys, queue_url = seed_users(sandbox, tmp_path, items=30)
-    args = [a.replace("QUEUE", queue_url.rsplit("/", 1)[0]) for a in args]
-    base = ["--keys", str(keys), "--queue-url", queue_url, "--table", TABLE]
-    for flag_at in range(0, len(args), 2):
-        flag = args[flag_at]
-        if flag in base and flag not in ("--scan",):
-            index = base.index(flag)
-            del base[index : index + 2]
-    done = sandbox.run_cli("copy", *base, *args, "--json")
+    done = sandbox.run_cli(
+        *("copy", "--keys", str(keys), "--queue-url", queue_url, "--table", TABLE),
+        *("--profile", "nobody-has-this", "--json"),
+    )
     assert done.returncode == 2, done.stderr
     assert done.stdout == ""
-    assert message in done.stderr
+    assert "profile 'nobody-has-this' was not found" in done.stderr
     assert done.stderr.startswith("asynccopy: error: ")
     assert "sandbox" not in done.stderr.replace("/work", "")  # the secret is "sandbox"
-    assert queue_depth(sandbox, queue_url) == 0
+    assert queue_counts(sandbox, queue_url) == (0, 0)
     assert QUEUE_NAME in queue_url
 
 
@@ -391,7 +321,7 @@ def test_ten_thousand_items(sandbox: Sandbox, tmp_path: Path) -> None:
     assert code == 0, stderr
     assert summary["items_sent"] == 10_000
     assert summary["messages_sent"] == 400
-    assert_copied(receive_all(sandbox, queue_url), scan_source(sandbox))
+    assert_copied(received_items(sandbox, queue_url), scan_source(sandbox))
 
 
 @pytest.mark.usefixtures("engine")
@@ -399,14 +329,9 @@ def test_ctrl_c_stops_reading_sends_what_was_read_and_exits_130(
     sandbox: Sandbox, tmp_path: Path
 ) -> None:
     keys, queue_url = seed_users(sandbox, tmp_path, items=1_000)
-    command = [sys.executable, "-m", "asynccopy", "copy", "--table", TABLE, "--keys", str(keys)]
-    command += ["--queue-url", queue_url, "--rate", "50", "--json"]  # about 10 s in all
-    with subprocess.Popen(
-        command,
-        env=sandbox.env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    with sandbox.start_cli(
+        *("copy", "--table", TABLE, "--keys", str(keys), "--queue-url", queue_url),
+        *("--rate", "50", "--json"),  # about 10 s in all
     ) as process:
         time.sleep(3)
         process.send_signal(signal.SIGINT)
@@ -417,7 +342,7 @@ def test_ctrl_c_stops_reading_sends_what_was_read_and_exits_130(
     assert 0 < summary["items_sent"] < 1_000
     assert summary["items_sent"] == summary["items_read"]
     assert "interrupted" in stderr
-    assert len(receive_all(sandbox, queue_url)) == summary["items_sent"]
+    assert len(received_items(sandbox, queue_url)) == summary["items_sent"]
 
 
 # -- hard values, both engines, byte for byte --------------------------------------------------
@@ -456,18 +381,7 @@ def _hard_items() -> list[Item]:
 
 def _hard_table(sandbox: Sandbox) -> list[Item]:
     ddb = sandbox.source("dynamodb")
-    ddb.create_table(
-        TableName="hard",
-        KeySchema=[
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "B"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_table(ddb, "hard", ("pk", "S"), ("sk", "B"))
     hard = _hard_items()
     for item in hard:
         ddb.put_item(TableName="hard", Item=item)
@@ -478,24 +392,10 @@ def _hard_key(item: Item) -> str:
     return json.dumps(_key(item, ("pk", "sk")), sort_keys=True, default=repr)
 
 
-def _receive_bodies(sandbox: Sandbox, queue_url: str) -> list[str]:
-    sqs = sandbox.dest("sqs")
-    bodies: list[str] = []
-    while True:
-        reply = sqs.receive_message(
-            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0, VisibilityTimeout=600
-        )
-        messages = reply.get("Messages", [])
-        if not messages:
-            return bodies
-        bodies += [message["Body"] for message in messages]
-
-
 def test_hard_values_copy_byte_identically_on_both_engines(
     sandbox: Sandbox, tmp_path: Path
 ) -> None:
     _, queue_url = seed_users(sandbox, tmp_path, items=10)
-    sandbox.dest("sqs").purge_queue(QueueUrl=queue_url)
     hard = _hard_table(sandbox)
     source = {_hard_key(i): i for i in hard}
     stored = sandbox.source("dynamodb").scan(TableName="hard")["Items"]
@@ -521,7 +421,7 @@ def test_hard_values_copy_byte_identically_on_both_engines(
             if selection[0] == "--keys":
                 assert summary["items_missing"] == 1
                 assert summary["missing_keys_sample"] == ['{"pk":{"S":"absent"},"sk":{"B":"AQ=="}}']
-            received = _receive_bodies(sandbox, queue_url)
+            received = receive_bodies(sandbox, queue_url)
             items = [item for body in received for item in decode_body(body)]
             by_key = {_hard_key(i): i for i in items}
             assert by_key.keys() == source.keys()

@@ -11,6 +11,7 @@ from tests.sandbox_helpers import DEST_ACCOUNT, Sandbox
 from tests.test_consumer_support import (
     assert_same_items,
     count_items,
+    queue_counts,
     scan_all,
     seed_and_send,
     shorten_redrive,
@@ -24,17 +25,6 @@ def deploy(sandbox: Sandbox, *extra: str) -> str:
     )
     assert done.returncode == 0, done.stderr
     return done.stdout
-
-
-def queue_counts(sandbox: Sandbox, queue_url: str) -> tuple[int, int]:
-    attributes = sandbox.dest("sqs").get_queue_attributes(
-        QueueUrl=queue_url,
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    )["Attributes"]
-    return (
-        int(attributes["ApproximateNumberOfMessages"]),
-        int(attributes["ApproximateNumberOfMessagesNotVisible"]),
-    )
 
 
 def copy_with_lambda(sandbox: Sandbox, tmp_path: Path, *, items: int, timeout_s: float) -> None:

@@ -9,28 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from asynccopy.sandbox.profiles import DEST_PROFILE, SOURCE_PROFILE, write_profiles
+from asynccopy.sandbox.profiles import DEST_PROFILE, SOURCE_PROFILE
 from asynccopy.sandbox.seed import SeedConfig, seed
 from tests.sandbox_helpers import DEST_ACCOUNT, Sandbox
 from tests.test_consumer_support import count_items, wait_for
 
 
-def _profile_env(sandbox: Sandbox) -> dict[str, str]:
-    """Both accounts as named profiles, the way a user runs against real accounts."""
-    files = write_profiles(
-        sandbox.server.config.run_dir / f"e2e-aws-{sandbox.port}", endpoint_url=sandbox.endpoint_url
-    )
-    env = sandbox.env()
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL"):
-        env.pop(name)
-    env.update(files.env())
-    return env
-
-
 def _copy_then_verify(sandbox: Sandbox, tmp_path: Path, *, items: int, consumer: str) -> None:
     keys = tmp_path / "keys.txt"
     seeded = seed(SeedConfig(items=items, keys_out=keys), endpoint_url=sandbox.endpoint_url)
-    env = _profile_env(sandbox)
+    env = sandbox.profile_env
     if consumer == "lambda":
         deployed = sandbox.run_cli(
             "sandbox", "deploy-consumer", "--port", str(sandbox.port), account=DEST_ACCOUNT

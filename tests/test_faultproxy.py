@@ -30,7 +30,14 @@ from tests.faultproxy import (
     config_from_args,
     wire_item_size_bytes,
 )
-from tests.sandbox_helpers import DEST_ACCOUNT, SOURCE_ACCOUNT, Sandbox, clean_env, free_port
+from tests.sandbox_helpers import (
+    DEST_ACCOUNT,
+    SOURCE_ACCOUNT,
+    Sandbox,
+    clean_env,
+    create_table,
+    free_port,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 TABLE = "faults"
@@ -51,12 +58,7 @@ def _client(service: str, endpoint_url: str, account: str = SOURCE_ACCOUNT) -> A
 
 
 def _create_table(ddb: Any, name: str = TABLE) -> None:
-    ddb.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_table(ddb, name, ("pk", "S"))
 
 
 def _key(index: int) -> dict[str, Any]:

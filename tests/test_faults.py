@@ -6,11 +6,9 @@ in subprocesses, pointed with `--endpoint-url` at tests/faultproxy.py in front o
 
 from __future__ import annotations
 
-import inspect
 import json
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -22,7 +20,6 @@ from botocore.exceptions import ConnectionClosedError
 
 from asynccopy.codec import Message, MessagePacker
 from asynccopy.retry import Backoff, RetryPolicy, is_retryable
-from asynccopy.sandbox.seed import SeedConfig, seed
 from asynccopy.sandbox.seed import client as client_for
 from asynccopy.sender import SqsSender
 from consumer.backoff import Backoff as ConsumerBackoff
@@ -38,11 +35,13 @@ from tests.faultproxy import FaultConfig, FaultProxy
 from tests.sandbox_helpers import DEST_ACCOUNT, SOURCE_ACCOUNT, Sandbox
 from tests.test_consumer_support import (
     FixedContext,
-    Seeded,
     assert_same_items,
     bodies_for,
+    queue_counts,
+    receive_bodies,
     receive_event,
     scan_all,
+    seed_source,
     send_bodies,
     shorten_redrive,
     wait_for,
@@ -54,36 +53,10 @@ SOURCE_TABLE = f"{SOURCE_ACCOUNT}/{TABLE}"
 DEST_TABLE = f"{DEST_ACCOUNT}/{TABLE}"
 
 
-def seed_users(sandbox: Sandbox, tmp_path: Path, *, items: int, item_bytes: int) -> Seeded:
-    """The source table filled, the destination table, queue and DLQ empty; keys in keys.txt."""
-    result = seed(
-        SeedConfig(items=items, item_bytes=item_bytes, keys_out=tmp_path / "keys.txt"),
-        endpoint_url=sandbox.endpoint_url,
-    )
-    assert result.items_written == items
-    arn = sandbox.dest("sqs").get_queue_attributes(
-        QueueUrl=result.queue_url, AttributeNames=["QueueArn"]
-    )["Attributes"]["QueueArn"]
-    return Seeded(
-        queue_url=result.queue_url,
-        dlq_url=result.dlq_url,
-        queue_arn=arn,
-        items=scan_all(sandbox.source("dynamodb")),
-    )
-
-
-def no_checkpoint() -> list[str]:
-    """Keep copies from writing a checkpoint into the current directory, once copy has them."""
-    from asynccopy.cli import copy as copy_cli
-
-    supported = "no_checkpoint" in inspect.signature(copy_cli.copy_command).parameters
-    return ["--no-checkpoint"] if supported else []
-
-
 def copy_via(
     sandbox: Sandbox, endpoint_url: str, *args: str, timeout_s: float = 120
 ) -> tuple[int, dict[str, Any], str]:
-    done = sandbox.run_cli(
+    return sandbox.run_json(
         "copy",
         "--table",
         TABLE,
@@ -91,12 +64,10 @@ def copy_via(
         endpoint_url,
         "--json",
         "--no-progress",
-        *no_checkpoint(),
+        "--no-checkpoint",
         *args,
         timeout_s=timeout_s,
     )
-    summary = json.loads(done.stdout) if done.stdout.strip() else {}
-    return done.returncode, summary, done.stderr
 
 
 def consume_args(queue_url: str, endpoint_url: str, *extra: str) -> list[str]:
@@ -127,30 +98,6 @@ def consume_via(
     return done.returncode, json.loads(done.stdout), done.stderr
 
 
-def queue_counts(sandbox: Sandbox, queue_url: str) -> tuple[int, int]:
-    attributes = sandbox.dest("sqs").get_queue_attributes(
-        QueueUrl=queue_url,
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    )["Attributes"]
-    return (
-        int(attributes["ApproximateNumberOfMessages"]),
-        int(attributes["ApproximateNumberOfMessagesNotVisible"]),
-    )
-
-
-def dead_letters(sandbox: Sandbox, dlq_url: str) -> list[str]:
-    sqs = sandbox.dest("sqs")
-    bodies: list[str] = []
-    while True:
-        reply = sqs.receive_message(
-            QueueUrl=dlq_url, MaxNumberOfMessages=10, WaitTimeSeconds=0, VisibilityTimeout=600
-        )
-        messages = reply.get("Messages", [])
-        if not messages:
-            return bodies
-        bodies += [m["Body"] for m in messages]
-
-
 # --- every path faulty ----------------------------------------------------------------------
 FAULTS_20 = {
     # ~20% of every call answered with an error before it reaches the sandbox ...
@@ -171,7 +118,7 @@ CONSUMER_CALLS = frozenset({"ReceiveMessage", "DeleteMessageBatch", "BatchWriteI
 def test_5000_items_through_20_percent_faults_on_every_path(
     sandbox: Sandbox, tmp_path: Path
 ) -> None:
-    seeded = seed_users(sandbox, tmp_path, items=5_000, item_bytes=400)
+    seeded = seed_source(sandbox, tmp_path, items=5_000, item_bytes=400)
     with FaultProxy(sandbox.endpoint_url, FaultConfig(seed=5, **FAULTS_20)) as proxy:
         started = time.monotonic()
         code, summary, stderr = copy_via(
@@ -214,13 +161,13 @@ def test_5000_items_through_20_percent_faults_on_every_path(
     for name in ("throttling_errors", "errors_500", "errors_503", "unprocessed_items"):
         assert consumed_counters[name] > 0, name
     print(f"copy {copied_s:.1f} s, {produced}; consume {consumed}, {consumed_counters}")
-    assert dead_letters(sandbox, seeded.dlq_url) == []
+    assert receive_bodies(sandbox, seeded.dlq_url) == []
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_dropped_connections_lose_nothing(sandbox: Sandbox, tmp_path: Path) -> None:
-    seeded = seed_users(sandbox, tmp_path, items=1_000, item_bytes=400)
+    seeded = seed_source(sandbox, tmp_path, items=1_000, item_bytes=400)
     drops = FaultConfig(seed=7, drop_request_rate=0.05, drop_response_rate=0.05)
     with FaultProxy(sandbox.endpoint_url, drops) as proxy:
         code, summary, stderr = copy_via(
@@ -244,7 +191,7 @@ def test_dropped_connections_lose_nothing(sandbox: Sandbox, tmp_path: Path) -> N
         consumed_counters = proxy.stats().counters
     assert code in (0, 1), stderr  # 1: a batch outlasted its deadline, its messages came back
     assert queue_counts(sandbox, seeded.queue_url) == (0, 0)
-    assert dead_letters(sandbox, seeded.dlq_url) == []
+    assert receive_bodies(sandbox, seeded.dlq_url) == []
     # A SendMessageBatch whose response was dropped is sent again: its messages may arrive
     # twice, which idempotent writes make harmless.
     assert consumed["items_written"] >= 1_000
@@ -276,7 +223,7 @@ def test_connections_lost_beyond_botocores_retries_are_retried(
 ) -> None:
     """Each data-path call loses its connection more often than botocore retries (3 attempts):
     the asynccopy layers must retry it too, not fail the keys or crash."""
-    seeded = seed_users(sandbox, tmp_path, items=300, item_bytes=400)
+    seeded = seed_source(sandbox, tmp_path, items=300, item_bytes=400)
     every_drop = FaultConfig(drop_request_rate=1.0, fault_targets=frozenset({"BatchGetItem"}))
     with FaultProxy(sandbox.endpoint_url, every_drop) as proxy:
         steps: list[dict[str, Any]] = [
@@ -337,7 +284,7 @@ def _count(sandbox: Sandbox) -> int:
 def test_consumer_killed_mid_run_under_throttling_loses_nothing(
     sandbox: Sandbox, tmp_path: Path
 ) -> None:
-    seeded = seed_users(sandbox, tmp_path, items=1_000, item_bytes=400)
+    seeded = seed_source(sandbox, tmp_path, items=1_000, item_bytes=400)
     # The poison first, so that the consumer to be killed receives it too.
     send_bodies(sandbox.dest("sqs"), seeded.queue_url, [POISON, *bodies_for(seeded.items)])
     # Messages a dead consumer held reappear after 4 s; the poison goes to the DLQ after 4
@@ -351,12 +298,7 @@ def test_consumer_killed_mid_run_under_throttling_loses_nothing(
     )
     with FaultProxy(sandbox.endpoint_url, throttled) as proxy:
         args = consume_args(seeded.queue_url, proxy.url, "--concurrency", "2", "--batch-size", "5")
-        killed = subprocess.Popen(
-            [sys.executable, "-m", "asynccopy", *args],
-            env=sandbox.env(DEST_ACCOUNT),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        killed = sandbox.start_cli(*args, account=DEST_ACCOUNT, output=subprocess.DEVNULL)
         try:
             wait_for(
                 lambda: proxy.stats().consumed_wcu.get(DEST_TABLE, 0) >= 100,
@@ -381,7 +323,7 @@ def test_consumer_killed_mid_run_under_throttling_loses_nothing(
     assert counters["capacity_exceeded"] + counters["unprocessed_items"] > 0  # it throttled
     assert_same_items(seeded.items, scan_all(sandbox.dest("dynamodb")))
     assert queue_counts(sandbox, seeded.queue_url) == (0, 0)
-    assert dead_letters(sandbox, seeded.dlq_url) == [POISON]
+    assert receive_bodies(sandbox, seeded.dlq_url) == [POISON]
     print(f"written before the kill: {written_before}; then {consumed}; proxy {counters}")
 
 
@@ -389,7 +331,7 @@ def test_consumer_killed_mid_run_under_throttling_loses_nothing(
 def test_consumer_timed_out_mid_batch_leaves_messages_that_are_written_later(
     sandbox: Sandbox, tmp_path: Path
 ) -> None:
-    seeded = seed_users(sandbox, tmp_path, items=76, item_bytes=400)
+    seeded = seed_source(sandbox, tmp_path, items=76, item_bytes=400)
     # Three messages of 25 items, one of a single item.
     send_bodies(sandbox.dest("sqs"), seeded.queue_url, bodies_for(seeded.items))
     shorten_redrive(sandbox, seeded, visibility_s=2, max_receives=5)
@@ -432,7 +374,7 @@ def test_consumer_timed_out_mid_batch_leaves_messages_that_are_written_later(
     assert code == 0, stderr
     assert consumed["messages_deleted"] == 3
     assert_same_items(seeded.items, scan_all(sandbox.dest("dynamodb")))
-    assert dead_letters(sandbox, seeded.dlq_url) == []
+    assert receive_bodies(sandbox, seeded.dlq_url) == []
 
 
 # --- a source table held to its capacity -----------------------------------------------------
@@ -444,7 +386,7 @@ CAPACITY_ITEMS = 1_400  # BatchGetItem rounds each 400-byte item up to 4 KB: 0.5
 def test_rate_holds_a_table_of_100_rcu_and_adapts_when_set_too_high(
     sandbox: Sandbox, tmp_path: Path
 ) -> None:
-    seeded = seed_users(sandbox, tmp_path, items=CAPACITY_ITEMS, item_bytes=400)
+    seeded = seed_source(sandbox, tmp_path, items=CAPACITY_ITEMS, item_bytes=400)
     keys = str(tmp_path / "keys.txt")
     held = FaultConfig(table_read_capacity_rcu_per_s={SOURCE_TABLE: 100.0})
     results: dict[str, dict[str, Any]] = {}

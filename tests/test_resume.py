@@ -12,40 +12,22 @@ import os
 import signal
 import stat
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from asynccopy.codec import decode_body
-from asynccopy.sandbox.seed import SeedConfig, seed
-from tests.sandbox_helpers import Sandbox
+from tests.sandbox_helpers import Sandbox, create_table
+from tests.test_consumer_support import received_items, seed_users
 
 TABLE = "users"
 ITEMS = 2_000
 
 
-def seed_users(sandbox: Sandbox, tmp_path: Path, *, items: int) -> tuple[Path, str]:
-    keys = tmp_path / "keys.txt"
-    result = seed(SeedConfig(items=items, keys_out=keys), endpoint_url=sandbox.endpoint_url)
-    return keys, result.queue_url
-
-
 def received_keys(sandbox: Sandbox, queue_url: str) -> list[str]:
     """The key of every item in the queue, duplicates included."""
-    sqs = sandbox.dest("sqs")
-    keys: list[str] = []
-    empty_polls = 0
-    while empty_polls < 2:
-        messages = sqs.receive_message(
-            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0, VisibilityTimeout=600
-        ).get("Messages", [])
-        empty_polls = 0 if messages else empty_polls + 1
-        for message in messages:
-            keys += [item["userid"]["S"] for item in decode_body(message["Body"])]
-    return keys
+    return [item["userid"]["S"] for item in received_items(sandbox, queue_url)]
 
 
 def source_keys(sandbox: Sandbox) -> set[str]:
@@ -53,23 +35,8 @@ def source_keys(sandbox: Sandbox) -> set[str]:
     return {item["userid"]["S"] for page in pages for item in page["Items"]}
 
 
-def copy_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "asynccopy", "copy", "--table", TABLE, *args, "--json"]
-
-
-def run(
-    sandbox: Sandbox, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
-) -> tuple[int, dict[str, Any], str]:
-    done = subprocess.run(
-        copy_command(*args),
-        capture_output=True,
-        text=True,
-        env=env or sandbox.env(),
-        cwd=cwd,
-        timeout=120,
-        check=False,
-    )
-    return done.returncode, json.loads(done.stdout) if done.stdout.strip() else {}, done.stderr
+def run(sandbox: Sandbox, *args: str, **options: Any) -> tuple[int, dict[str, Any], str]:
+    return sandbox.run_json("copy", "--table", TABLE, *args, "--json", timeout_s=120, **options)
 
 
 def read_checkpoint(path: Path) -> dict[str, Any] | None:
@@ -109,13 +76,7 @@ def test_resume_after_stop_delivers_every_item(
     checkpoint = tmp_path / "copy.checkpoint.json"
     selection = SELECTIONS[kind](keys)
     common = ["--queue-url", queue_url, "--checkpoint", str(checkpoint), "--no-progress"]
-    with subprocess.Popen(
-        copy_command(*selection, *common),
-        env=sandbox.env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    ) as process:
+    with sandbox.start_cli("copy", "--table", TABLE, *selection, *common, "--json") as process:
         wait_for_progress(process, checkpoint)
         os.kill(process.pid, how)
         stdout, stderr = process.communicate(timeout=60)
@@ -166,12 +127,7 @@ def test_resume_after_stop_delivers_every_item(
 @pytest.mark.timeout(180)
 def test_checkpoints_that_do_not_match_are_refused(sandbox: Sandbox, tmp_path: Path) -> None:
     keys, queue_url = seed_users(sandbox, tmp_path, items=60)
-    sandbox.source("dynamodb").create_table(
-        TableName="other",
-        KeySchema=[{"AttributeName": "userid", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "userid", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_table(sandbox.source("dynamodb"), "other", ("userid", "S"))
     env = sandbox.env()
     env["AWS_SECRET_ACCESS_KEY"] = "SECRET-6f1e2d3c4b5a"  # any value does for the sandbox
     env["AWS_SESSION_TOKEN"] = "TOKEN-a9b8c7d6e5f4"
@@ -199,14 +155,8 @@ def test_checkpoints_that_do_not_match_are_refused(sandbox: Sandbox, tmp_path: P
     assert summary["nothing_left"] is True
     assert summary["items_skipped_by_resume"] == 60
     assert summary["items_sent"] == 0
-    text_run = subprocess.run(
-        copy_command(*base, "--resume")[:-1],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=120,
-        check=False,
+    text_run = sandbox.run_cli(
+        "copy", "--table", TABLE, *base, "--resume", env=env, cwd=tmp_path, timeout_s=120
     )
     assert text_run.returncode == 0, text_run.stderr
     assert "nothing left to copy" in text_run.stdout

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from asynccopy.sandbox.profiles import DEST_PROFILE, SOURCE_PROFILE, write_profiles
+from asynccopy.sandbox.profiles import DEST_PROFILE, SOURCE_PROFILE
 from asynccopy.sandbox.seed import SeedConfig, seed
 from tests.sandbox_helpers import Sandbox
 
@@ -35,28 +35,11 @@ def copied(sandbox: Sandbox, tmp_path: Path) -> tuple[Sandbox, Path, list[dict[s
 
 
 def _verify(sandbox: Sandbox, *args: str) -> tuple[int, dict[str, Any], str]:
-    profiles = write_profiles(
-        sandbox.server.config.run_dir / f"aws-{sandbox.port}", endpoint_url=sandbox.endpoint_url
+    return sandbox.run_json(
+        *("verify", "--table", "users", "--profile", SOURCE_PROFILE),
+        *("--dest-profile", DEST_PROFILE, "--no-progress", "--json", *args),
+        env=sandbox.profile_env,
     )
-    env = sandbox.env()
-    env.update(profiles.env())
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL"):
-        env.pop(name)
-    done = sandbox.run_cli(
-        "verify",
-        "--table",
-        "users",
-        "--profile",
-        SOURCE_PROFILE,
-        "--dest-profile",
-        DEST_PROFILE,
-        "--no-progress",
-        "--json",
-        *args,
-        env=env,
-    )
-    summary = json.loads(done.stdout) if done.stdout.strip() else {}
-    return done.returncode, summary, done.stderr
 
 
 @pytest.mark.parametrize("selection", [["--keys", "KEYS"], ["--scan", "--segments", "3"]])
