@@ -6,7 +6,6 @@ The sandbox accepts any secret, so every run here uses recognisable fake ones.
 
 from __future__ import annotations
 
-import inspect
 import json
 import stat
 import subprocess
@@ -30,12 +29,6 @@ def secret_env(sandbox: Sandbox, account: str = SOURCE_ACCOUNT) -> dict[str, str
     env["AWS_SECRET_ACCESS_KEY"] = SECRET
     env["AWS_SESSION_TOKEN"] = TOKEN
     return env
-
-
-def has_checkpoints() -> bool:
-    from asynccopy.cli import copy as copy_cli
-
-    return "checkpoint" in inspect.signature(copy_cli.copy_command).parameters
 
 
 def assert_no_secret(where: str, text: str) -> None:
@@ -63,7 +56,7 @@ def test_no_credential_in_any_output_or_file_and_written_files_are_private(
     tiny_queue = add_tiny_queue_and_big_item(sandbox)
     out = tmp_path / "out"
     out.mkdir()
-    checkpoint = ["--checkpoint", str(out / "copy.checkpoint.json")] if has_checkpoints() else []
+    checkpoint = ["--checkpoint", str(out / "copy.checkpoint.json")]
     copy = ("copy", "--table", "users", "--keys", str(keys), "--queue-url", result.queue_url)
     bad_keys = tmp_path / "bad-keys.txt"
     bad_keys.write_text("user-0000001\n{not json\n", encoding="utf-8")
@@ -109,11 +102,8 @@ def test_no_credential_in_any_output_or_file_and_written_files_are_private(
     failed = out / "failed.txt"
     assert failed in written
     assert failed.read_text(encoding="ascii") == '{"userid":{"S":"user-big"}}\n'
-    private = [failed]
-    if checkpoint:
-        assert Path(checkpoint[1]).exists()
-        private.append(Path(checkpoint[1]))
-    for path in private:
+    assert Path(checkpoint[1]).exists()
+    for path in (failed, Path(checkpoint[1])):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
 
 
