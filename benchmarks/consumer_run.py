@@ -16,26 +16,17 @@ import contextlib
 import io
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Final
+from typing import Final
 
 import boto3
 
 from asynccopy.codec import decode_body
+from asynccopy.consume.events import RunnerContext, lambda_event
 
 RECEIVE_MAX_MESSAGES: Final = 10  # the event source mapping's default BatchSize
-FUNCTION_TIMEOUT_MS: Final = 60_000
-
-
-class _Context:
-    """The part of the Lambda context the handler reads: a fresh deadline per invocation."""
-
-    def __init__(self, timeout_ms: int) -> None:
-        self._deadline = time.monotonic() + timeout_ms / 1000
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
+FUNCTION_TIMEOUT_S: Final = 60.0
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -49,25 +40,6 @@ class ConsumerRunResult:
     @property
     def items_per_s(self) -> float:
         return self.items / self.handler_s if self.handler_s > 0 else 0.0
-
-
-def _event(messages: Sequence[Mapping[str, Any]], queue_arn: str) -> dict[str, Any]:
-    return {
-        "Records": [
-            {
-                "messageId": m["MessageId"],
-                "receiptHandle": m["ReceiptHandle"],
-                "body": m["Body"],
-                "attributes": m.get("Attributes", {}),
-                "messageAttributes": {},
-                "md5OfBody": m.get("MD5OfBody", ""),
-                "eventSource": "aws:sqs",
-                "eventSourceARN": queue_arn,
-                "awsRegion": "us-east-1",
-            }
-            for m in messages
-        ]
-    }
 
 
 def consume(*, queue_url: str, messages: int, quiet: bool = True) -> ConsumerRunResult:
@@ -92,11 +64,13 @@ def consume(*, queue_url: str, messages: int, quiet: bool = True) -> ConsumerRun
             empty_polls += 1
             continue
         empty_polls = 0
-        event = _event(batch, queue_arn)
+        event = lambda_event(batch, queue_arn=queue_arn, region="us-east-1")
+        # A fresh deadline per invocation, as Lambda gives each its own.
+        context = RunnerContext(timeout_s=FUNCTION_TIMEOUT_S)
         log = io.StringIO()
         started = time.perf_counter()
         with contextlib.redirect_stdout(log) if quiet else contextlib.nullcontext():
-            response = lambda_handler(event, _Context(FUNCTION_TIMEOUT_MS))
+            response = lambda_handler(event, context)
         handler_s += time.perf_counter() - started
         invocations += 1
         unwritten = {f["itemIdentifier"] for f in response["batchItemFailures"]}

@@ -23,6 +23,7 @@ from typing import cast
 import boto3
 
 from asynccopy.codec import Item, encode_items
+from benchmarks.harness import read_keys
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -74,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--limit", type=int, default=None, help="only the first N keys")
     parser.add_argument("--endpoint-url", default=None)
     args = parser.parse_args(argv)
-    keys = [k.strip() for k in args.keys.read_text(encoding="utf-8").splitlines() if k.strip()]
+    keys = read_keys(args.keys)
     result = copy_recipe(
         keys=keys[: args.limit] if args.limit is not None else keys,
         table=args.table,
