@@ -10,6 +10,7 @@ recorded and the others still run; the exit code is 1 if any failed.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import os
 import platform
@@ -23,7 +24,7 @@ from typing import Final
 
 from asynccopy.sandbox.server import MINISTACK_VERSION
 from benchmarks import consumer_bench, cost, engines, profile, rate, throughput
-from benchmarks.harness import RESULTS_DIR, BenchSandbox, copy_available, log, read_keys
+from benchmarks.harness import RESULTS_DIR, BenchSandbox, log, read_keys, write_keys
 from benchmarks.report import Results, write_all
 
 BENCHMARKS: Final = (
@@ -36,7 +37,6 @@ BENCHMARKS: Final = (
     "e2e",
     "profile",
 )
-NEEDS_COPY: Final = frozenset({"engines", "rate", "cost", "e2e", "profile"})
 
 
 def _ints(text: str) -> tuple[int, ...]:
@@ -68,7 +68,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--consumer-messages", type=int, default=200, help="of 25 items each")
     parser.add_argument("--e2e-items", type=int, default=10_000)
-    parser.add_argument("--profile-items", type=int, default=20_000)
+    parser.add_argument(
+        "--profile-items", type=int, default=20_000, help="also the engines report's profile"
+    )
     parser.add_argument(
         "--only", default=",".join(BENCHMARKS), help=f"comma list of {', '.join(BENCHMARKS)}"
     )
@@ -96,15 +98,9 @@ def run(args: argparse.Namespace) -> Results:
             "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
         }
     )
-    has_copy = copy_available()
-    if not has_copy:
-        log("`asynccopy copy` is not in this checkout yet: only the baselines run")
 
     def step(name: str, body: Callable[[], None]) -> None:
         if name not in args.only:
-            return
-        if name in NEEDS_COPY and not has_copy:
-            results.skipped[name] = "`asynccopy copy` does not exist in this checkout yet"
             return
         log(f"--- {name}")
         t0 = time.perf_counter()
@@ -128,22 +124,14 @@ def run(args: argparse.Namespace) -> Results:
         keys = read_keys(keys_file)
 
         def do_throughput() -> None:
-            if has_copy:
-                results.throughput = throughput.run_throughput(
-                    box,
-                    keys=keys,
-                    concurrency=args.concurrency,
-                    rounds=args.rounds,
-                    chunk_items=args.chunk_items,
-                    work_dir=work,
-                )
-            else:
-                raw = throughput.run_raw(box, keys=keys_file, concurrency=args.concurrency)
-                box.purge()
-                results.meta["raw_client_items_per_s"] = round(raw.items_per_s, 1)
-                results.skipped["throughput"] = (
-                    f"no `asynccopy copy` yet; the raw client alone: {raw.items_per_s:,.0f} items/s"
-                )
+            results.throughput = throughput.run_throughput(
+                box,
+                keys=keys,
+                concurrency=args.concurrency,
+                rounds=args.rounds,
+                chunk_items=args.chunk_items,
+                work_dir=work,
+            )
 
         def do_engines() -> None:
             results.engines = engines.run_engines(
@@ -152,7 +140,6 @@ def run(args: argparse.Namespace) -> Results:
                 concurrency=args.concurrency,
                 chunk_items=args.chunk_items,
                 work_dir=work,
-                profile_items=args.profile_items,
             )
 
         def do_recipe() -> None:
@@ -187,22 +174,17 @@ def run(args: argparse.Namespace) -> Results:
             )
 
         def do_e2e() -> None:
-            e2e_keys = work / "e2e-keys.txt"
-            e2e_keys.write_text("\n".join(keys[: args.e2e_items]) + "\n", encoding="utf-8")
-            result = consumer_bench.run_end_to_end(
-                box, keys=e2e_keys, items=args.e2e_items, concurrency=args.concurrency
+            results.end_to_end = consumer_bench.run_end_to_end(
+                box,
+                keys=write_keys(work / "e2e-keys.txt", keys[: args.e2e_items]),
+                items=args.e2e_items,
+                concurrency=args.concurrency,
             )
-            if result.skipped:
-                results.skipped["e2e"] = result.skipped
-            else:
-                results.end_to_end = result
 
         def do_profile() -> None:
-            profile_keys = work / "profile-keys.txt"
-            profile_keys.write_text("\n".join(keys[: args.profile_items]) + "\n", encoding="utf-8")
             results.profile = profile.run_profile(
                 box,
-                keys=profile_keys,
+                keys=write_keys(work / "profile-keys.txt", keys[: args.profile_items]),
                 items=min(args.profile_items, len(keys)),
                 concurrency=args.concurrency,
                 work_dir=work,
@@ -214,6 +196,9 @@ def run(args: argparse.Namespace) -> Results:
         step("rate", do_rate)
         step("cost", do_cost)
         step("profile", do_profile)
+        if results.engines is not None and results.profile is not None:
+            # The fast (default) engine's profile, from the one profiled run.
+            results.engines = dataclasses.replace(results.engines, profile=results.profile)
         step("consumer", do_consumer)
         step("e2e", do_e2e)  # last: it deploys a Lambda that then drains the queue
     results.meta["total_s"] = round(time.perf_counter() - started, 1)

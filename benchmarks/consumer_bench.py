@@ -12,7 +12,6 @@ deployed Lambda.
 from __future__ import annotations
 
 import random
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,7 +53,6 @@ class EndToEndResult:
     first_read_to_last_write_s: float
     items_per_s: float
     copy_items_per_s: float
-    skipped: str | None = None
 
 
 def fill_queue(box: BenchSandbox, *, messages: int, item_bytes: int, first_index: int) -> int:
@@ -122,16 +120,6 @@ def run_handler(box: BenchSandbox, *, messages: int, item_bytes: int = 1_000) ->
     )
 
 
-def deploy_consumer_available() -> bool:
-    done = subprocess.run(
-        asynccopy_argv("sandbox", "deploy-consumer", "--help"),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return done.returncode == 0
-
-
 def run_end_to_end(
     box: BenchSandbox,
     *,
@@ -142,15 +130,6 @@ def run_end_to_end(
     timeout_s: float = 300.0,
 ) -> EndToEndResult:
     """The copy with the deployed Lambda draining the queue; the destination table starts empty."""
-    if not deploy_consumer_available():
-        return EndToEndResult(
-            items=items,
-            copy_elapsed_s=0.0,
-            first_read_to_last_write_s=0.0,
-            items_per_s=0.0,
-            copy_items_per_s=0.0,
-            skipped="`asynccopy sandbox deploy-consumer` does not exist yet",
-        )
     box.purge()
     _clear_destination(box)
     deploy = run_measured(

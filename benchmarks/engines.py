@@ -10,7 +10,8 @@ in an order that rotates from chunk to chunk, the queue purged before each run:
 items/s come from each program's own first-call-to-last-reply timing; CPU per item is the
 child's CPU time (os.wait4) less the start-up CPU of a one-key run of the same program. The
 ratios are medians of per-chunk ratios (runs seconds apart share the machine's noise).
-Then the fast engine runs once under pyinstrument and its top costs are named.
+The fast engine's top costs are named from benchmarks.profile's run (it profiles the default
+engine, which is the fast one).
 
 Targets (issue 8): fast engine >= 2.3x the raw client's items/s, <= 100 µs CPU per item.
 
@@ -20,6 +21,7 @@ Targets (issue 8): fast engine >= 2.3x the raw client's items/s, <= 100 µs CPU 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 import tempfile
@@ -28,17 +30,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from benchmarks.harness import (
-    BenchSandbox,
-    asynccopy_argv,
-    copy_args,
-    log,
-    read_keys,
-    run_copy,
-    run_measured,
-    write_keys,
-)
-from benchmarks.profile import summarise
+from benchmarks.harness import BenchSandbox, log, read_keys, run_copy, write_keys
+from benchmarks.profile import ProfileResult, run_profile
 from benchmarks.throughput import run_raw
 
 PROGRAMS: Final = ("fast", "botocore", "raw")
@@ -65,15 +58,6 @@ class ProgramResult:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class ProfileSummary:
-    items: int
-    wall_s: float
-    idle_share: float  # the event loop waiting on the emulator
-    top_functions: tuple[tuple[str, float], ...]  # (function, share of wall time)
-    top_packages: tuple[tuple[str, float], ...]
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
 class EnginesResult:
     items: int
     concurrency: int
@@ -81,7 +65,7 @@ class EnginesResult:
     programs: dict[str, ProgramResult]
     fast_over_raw: tuple[float, ...]  # per chunk, items/s
     botocore_over_raw: tuple[float, ...]
-    profile: ProfileSummary | None = None
+    profile: ProfileResult | None = None  # benchmarks.profile's run, attached by the caller
     target_ratio: float = TARGET_RATIO
     target_cpu_us_per_item: float = TARGET_CPU_US_PER_ITEM
     notes: list[str] = field(default_factory=list)
@@ -145,8 +129,8 @@ class EnginesResult:
             f"{self.target_cpu_us_per_item:.0f} µs CPU/item: {verdict}."
         )
         if self.profile is not None:
-            top = ", ".join(f"{n} {s:.0%}" for n, s in self.profile.top_functions[:6])
-            packages = ", ".join(f"{n} {s:.0%}" for n, s in self.profile.top_packages[:5])
+            top = ", ".join(f"{s.name} {s.share:.0%}" for s in self.profile.top_functions[:6])
+            packages = ", ".join(f"{s.name} {s.share:.0%}" for s in self.profile.top_packages[:5])
             lines.append(
                 f"Fast engine profile ({self.profile.items:,} items): idle "
                 f"{self.profile.idle_share:.0%}; by package: {packages}; top functions: {top}."
@@ -167,34 +151,6 @@ def _run(box: BenchSandbox, name: str, keys: Path, concurrency: int) -> tuple[in
     return copy.items_sent, copy.elapsed_s, copy.measured.cpu_s
 
 
-def profile_fast(
-    box: BenchSandbox, *, keys: Path, items: int, concurrency: int, work_dir: Path
-) -> ProfileSummary:
-    """The fast engine under pyinstrument (sampling every 2 ms of wall time)."""
-    session_file = work_dir / "engines-fast.pyisession"
-    argv = asynccopy_argv(
-        *copy_args(
-            keys=keys,
-            queue_url=box.queue_url,
-            concurrency=concurrency,
-            extra=("--engine", "fast", "--no-checkpoint"),
-        )
-    )
-    profiled = [argv[0], "-m", "pyinstrument", "--interval", "0.002", "-r", "pyisession"]
-    profiled += ["-o", str(session_file), *argv[1:]]
-    box.purge()
-    run_measured(profiled, env=box.env(), timeout_s=900).check()
-    box.purge()
-    wall, idle, functions, packages, _ours = summarise(session_file, top=12)
-    return ProfileSummary(
-        items=items,
-        wall_s=wall,
-        idle_share=idle,
-        top_functions=tuple((s.name, s.share) for s in functions),
-        top_packages=tuple((s.name, s.share) for s in packages),
-    )
-
-
 def run_engines(
     box: BenchSandbox,
     *,
@@ -203,9 +159,8 @@ def run_engines(
     chunk_items: int = 10_000,
     rounds: int = 1,
     work_dir: Path,
-    profile_items: int = 20_000,
 ) -> EnginesResult:
-    """The three programs over all `keys`, `rounds` times, then the fast engine's profile."""
+    """The three programs over all `keys`, `rounds` times."""
     chunks = [
         write_keys(work_dir / f"engines-{i}.txt", keys[start : start + chunk_items])
         for i, start in enumerate(range(0, len(keys), chunk_items))
@@ -253,16 +208,6 @@ def run_engines(
         )
         for name in PROGRAMS
     }
-    summary = None
-    if profile_items > 0:
-        profile_keys = write_keys(work_dir / "engines-profile.txt", keys[:profile_items])
-        summary = profile_fast(
-            box,
-            keys=profile_keys,
-            items=min(profile_items, len(keys)),
-            concurrency=concurrency,
-            work_dir=work_dir,
-        )
     result = EnginesResult(
         items=len(keys) * rounds,
         concurrency=concurrency,
@@ -270,7 +215,6 @@ def run_engines(
         programs=programs,
         fast_over_raw=tuple(fast_ratios),
         botocore_over_raw=tuple(botocore_ratios),
-        profile=summary,
     )
     fast, raw = programs["fast"], programs["raw"]
     log(
@@ -295,15 +239,24 @@ def main(argv: Sequence[str] | None = None) -> None:
         work = Path(tmp)
         keys_file = work / "keys.txt"
         box.seed(items=args.items, item_bytes=args.item_bytes, keys_out=keys_file)
+        keys = read_keys(keys_file)
         result = run_engines(
             box,
-            keys=read_keys(keys_file),
+            keys=keys,
             concurrency=args.concurrency,
             chunk_items=args.chunk_items,
             rounds=args.rounds,
             work_dir=work,
-            profile_items=args.profile_items,
         )
+        if args.profile_items > 0:
+            profiled = run_profile(
+                box,
+                keys=write_keys(work / "profile-keys.txt", keys[: args.profile_items]),
+                items=min(args.profile_items, len(keys)),
+                concurrency=args.concurrency,
+                work_dir=work,
+            )
+            result = dataclasses.replace(result, profile=profiled)
     print(json.dumps(result.json()))
     print(result.markdown())
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,16 +22,10 @@ from typing import Any, Final
 
 from asynccopy.sandbox import DEST_ACCOUNT, SOURCE_ACCOUNT, SandboxServer, ServerConfig, account_env
 from asynccopy.sandbox.seed import KEY_NAME, TABLE_NAME, SeedConfig, SeedResult, client, seed
+from tests.sandbox_helpers import clean_env, free_port
 
 PROJECT_DIR: Final = Path(__file__).resolve().parents[1]
 RESULTS_DIR: Final = Path(__file__).resolve().parent / "results"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def log(line: str) -> None:
@@ -135,18 +128,6 @@ def asynccopy_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "asynccopy", *args]
 
 
-def copy_available() -> bool:
-    """Whether this checkout has the `asynccopy copy` command yet."""
-    done = subprocess.run(
-        asynccopy_argv("copy", "--help"),
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=PROJECT_DIR,
-    )
-    return done.returncode == 0 and "--keys" in done.stdout
-
-
 # ---- the sandbox ----------------------------------------------------------------------------
 @dataclass
 class BenchSandbox:
@@ -190,9 +171,7 @@ class BenchSandbox:
 
     def env(self, account: str = SOURCE_ACCOUNT) -> dict[str, str]:
         """This process's environment without the caller's AWS_* settings, acting as `account`."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-        env["AWS_CONFIG_FILE"] = os.devnull
-        env["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+        env = clean_env()
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in (str(PROJECT_DIR), env.get("PYTHONPATH", "")) if p
         )
@@ -340,7 +319,6 @@ __all__ = [
     "CopyRun",
     "Measured",
     "asynccopy_argv",
-    "copy_available",
     "log",
     "python_argv",
     "read_keys",

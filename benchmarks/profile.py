@@ -144,7 +144,7 @@ def run_profile(
     ]
     run_measured(profiled, env=box.env(), timeout_s=900).check()
     box.purge()
-    wall, idle, functions, packages, ours = summarise(session_file)
+    wall, idle, functions, packages, ours = summarise(session_file, top=12)
     log(
         "profile: "
         + ", ".join(f"{s.name} {s.share:.0%}" for s in packages[:5])

@@ -40,15 +40,23 @@ class RateRun:
     items: int
     metered_rcu: float
     achieved_rcu_per_s: float
-    ratio: float  # achieved / target
     max_window_rcu: float
-    max_window_ratio: float  # worst one-second window / target
     per_second_rcu: tuple[float, ...]
     copy_rcu_consumed: float  # what the copy itself counted
     copy_rcu_per_s: float
     copy_elapsed_s: float
     accuracy_limit: float = 0.03
     window_limit: float = 1.10
+
+    @property
+    def ratio(self) -> float:
+        """Achieved / target."""
+        return self.achieved_rcu_per_s / self.target_rcu_per_s
+
+    @property
+    def max_window_ratio(self) -> float:
+        """The worst one-second window / target."""
+        return self.max_window_rcu / self.target_rcu_per_s
 
     @property
     def accurate(self) -> bool:
@@ -140,9 +148,7 @@ def run_rate(
                 items=copy.items_sent,
                 metered_rcu=_total(proxy, meter_key),
                 achieved_rcu_per_s=achieved,
-                ratio=achieved / target,
                 max_window_rcu=worst,
-                max_window_ratio=worst / target,
                 per_second_rcu=found.per_second_rcu,
                 copy_rcu_consumed=float(copy.summary.get("rcu_consumed", 0.0)),
                 copy_rcu_per_s=float(copy.summary.get("rcu_per_s", 0.0)),

@@ -29,7 +29,6 @@ class Results:
     end_to_end: EndToEndResult | None = None
     profile: ProfileResult | None = None
     engines: EnginesResult | None = None
-    skipped: dict[str, str] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
 
 
@@ -147,7 +146,7 @@ def to_markdown(results: Results) -> str:
                 "-" if not h.messages_failed else f"{h.messages_failed} messages failed",
             )
         )
-    if (e := results.end_to_end) is not None and e.skipped is None:
+    if (e := results.end_to_end) is not None:
         rows.append(
             (
                 f"5. end to end with the sandbox's Lambda ({_n(e.items)} items)",
@@ -179,7 +178,7 @@ def to_markdown(results: Results) -> str:
             "| by package | share | by function (self time) | share |",
             "|---|---|---|---|",
         ]
-        for i in range(max(len(p.top_packages), len(p.top_functions))):
+        for i in range(min(10, max(len(p.top_packages), len(p.top_functions)))):
             pkg = p.top_packages[i] if i < len(p.top_packages) else None
             fn = p.top_functions[i] if i < len(p.top_functions) else None
             lines.append(
@@ -202,8 +201,7 @@ def to_markdown(results: Results) -> str:
             "",
             g.markdown(),
         ]
-    notes = [f"- {name}: skipped, {why}" for name, why in results.skipped.items()]
-    notes += [f"- {name}: **failed**, {why}" for name, why in results.errors.items()]
+    notes = [f"- {name}: **failed**, {why}" for name, why in results.errors.items()]
     if notes:
         lines += ["", *notes]
     return "\n".join(lines) + "\n"

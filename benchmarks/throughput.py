@@ -48,10 +48,14 @@ class ThroughputResult:
     copy_runs: tuple[Run, ...]  # one per round: all chunks' items over their summed elapsed_s
     raw_runs: tuple[Run, ...]
     pair_ratios: tuple[float, ...]  # copy / raw items/s of each chunk, run back to back
-    ratio: float  # the median pair ratio
     copy_startup_cpu_s: float  # of a one-key run, left out of the runs' cpu_s
     raw_startup_cpu_s: float
     target_ratio: float = 0.85
+
+    @property
+    def ratio(self) -> float:
+        """The median pair ratio."""
+        return statistics.median(self.pair_ratios)
 
     @property
     def copy_items_per_s(self) -> float:
@@ -172,7 +176,6 @@ def run_throughput(
         copy_runs=tuple(copy_runs),
         raw_runs=tuple(raw_runs),
         pair_ratios=tuple(ratios),
-        ratio=statistics.median(ratios),
         copy_startup_cpu_s=copy_startup_s,
         raw_startup_cpu_s=raw_startup_s,
     )
