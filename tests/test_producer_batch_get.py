@@ -166,3 +166,85 @@ def test_missing_keys_are_found_per_page() -> None:
     (page,) = anyio.run(main)
     assert page.missing == [key(5)]
     assert len(page.items) == 2
+
+
+# --- UnprocessedKeys are throttling only when the reply was not cut by size --------------------
+# The BatchGetItem API reference's own example: 100 items of 300 KB come back as 52 items (so
+# as not to exceed the 16 MB limit) and UnprocessedKeys for the rest.
+RESPONSE_LIMIT_BYTES = 16_000_000
+BIG_VALUE = "x" * (300 * 1024)  # one string shared by every item: 30 MB of items in 300 KB
+
+
+class SizeLimitedDynamoDB:
+    """Serves keys in order until the next item would pass `limit_bytes`; the rest unprocessed.
+
+    `limit_bytes_per_call` replaces the limit for the first calls (a smaller cut, such as the
+    1 MB per partition, or a throttled table serving just a few items).
+    """
+
+    def __init__(self, *, items: int, limit_bytes_per_call: list[int] | None = None) -> None:
+        self.table = {f"k{n}": {"id": {"S": f"k{n}"}, "v": {"S": BIG_VALUE}} for n in range(items)}
+        self.limits = list(limit_bytes_per_call or [])
+        self.calls: list[int] = []
+
+    async def batch_get_item(self, **kwargs: Any) -> dict[str, Any]:
+        names = [k["id"]["S"] for k in kwargs["RequestItems"]["t"]["Keys"]]
+        self.calls.append(len(names))
+        limit = self.limits.pop(0) if self.limits else RESPONSE_LIMIT_BYTES
+        served: list[Item] = []
+        total = 0
+        for name in names:
+            size = len(name) + 2 + len(BIG_VALUE) + 1
+            if served and total + size > limit:
+                break
+            served.append(self.table[name])
+            total += size
+        reply: dict[str, Any] = {"Responses": {"t": served}}
+        left = names[len(served) :]
+        if left:
+            reply["UnprocessedKeys"] = {"t": {"Keys": [{"id": {"S": n}} for n in left]}}
+        return reply
+
+
+def read_all(reader: BatchGetReader, keys: list[Item]) -> tuple[list[Item], list[Any]]:
+    async def main() -> tuple[list[Item], list[Any]]:
+        return await reader.read(keys)
+
+    return anyio.run(main)
+
+
+def test_a_reply_cut_at_16_mb_is_read_on_without_slowing_down() -> None:
+    client = SizeLimitedDynamoDB(items=100)
+    reader, stats, sleeps, limiter = make_reader(client)
+
+    found, failed = read_all(reader, [key(n) for n in range(100)])
+
+    assert (len(found), failed) == (100, [])
+    assert client.calls == [100, 48]  # 52 items of 300 KB fit in 16 MB, as AWS documents
+    assert (stats.throttles, stats.retries, sleeps.delays) == (0, 0, [])
+    assert limiter.effective_rcu_per_s == 1000  # not lowered: nothing was throttled
+
+
+def test_a_reply_cut_at_1_mb_per_partition_is_not_throttling() -> None:
+    client = SizeLimitedDynamoDB(items=30, limit_bytes_per_call=[1_000_000, 1_000_000])
+    reader, stats, sleeps, limiter = make_reader(client)
+
+    found, failed = read_all(reader, [key(n) for n in range(30)])
+
+    assert (len(found), failed) == (30, [])
+    assert client.calls == [30, 27, 24]  # 3 items of 300 KB per 1 MB
+    assert (stats.throttles, sleeps.delays) == (0, [])
+    assert limiter.effective_rcu_per_s == 1000
+
+
+def test_a_partial_reply_well_under_the_size_limits_is_throttling() -> None:
+    # One 300 KB item of 10: no size limit explains the rest left unprocessed.
+    client = SizeLimitedDynamoDB(items=10, limit_bytes_per_call=[1])
+    reader, stats, sleeps, limiter = make_reader(client)
+
+    found, failed = read_all(reader, [key(n) for n in range(10)])
+
+    assert (len(found), failed) == (10, [])
+    assert client.calls == [10, 9]
+    assert (stats.throttles, stats.retries, len(sleeps.delays)) == (1, 1, 1)
+    assert limiter.effective_rcu_per_s < 1000

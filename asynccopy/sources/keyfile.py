@@ -6,7 +6,7 @@ from collections.abc import AsyncGenerator, Iterator
 from dataclasses import dataclass
 from functools import partial
 from itertools import islice
-from typing import Any
+from typing import Any, Final
 
 import anyio.to_thread
 
@@ -20,6 +20,21 @@ from asynccopy.tables import KeySchema
 
 # Lines handed from the reading thread at a time: one thread hop per many keys, not per key.
 _LINES_PER_HOP = 2_000
+
+# The BatchGetItem API reference: a call "returns a partial result if the response size limit
+# is exceeded [16 MB], the table's provisioned throughput is exceeded, more than 1MB per
+# partition is requested, or an internal processing failure occurs" -- and "if none of the items
+# can be processed due to insufficient provisioned throughput", the whole call fails with
+# ProvisionedThroughputExceededException (counted in ReadContext.call). So UnprocessedKeys
+# alone do not mean throttling. A size cut stops only when the next item would not fit, so it
+# leaves at least the smaller limit (1 MB) less one largest item (400 KB) in the reply: a
+# partial reply that returned less than that was not cut by size, and counts as throttled. One
+# that returned more is taken as a size cut and not counted, even if the table was throttled
+# too: lowering the rate on every big-item chunk would drive it to its floor, while a throttled
+# table soon answers with a small partial reply or ProvisionedThroughputExceededException.
+_RESPONSE_LIMIT_BYTES: Final = 1_000_000  # the per-partition limit; the 16 MB call limit is above
+_MAX_ITEM_BYTES: Final = 400 * 1024
+SIZE_CUT_MIN_BYTES: Final = _RESPONSE_LIMIT_BYTES - _MAX_ITEM_BYTES
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -65,8 +80,23 @@ def _size_bound(item: Item) -> int:
     return item_size_bytes(item)
 
 
+def cut_by_size(items: list[Item]) -> bool:
+    """Whether a partial BatchGetItem reply that returned `items` can be a response size cut
+    rather than throttling (see SIZE_CUT_MIN_BYTES)."""
+    total = 0
+    for item in items:
+        total += _size_bound(item)
+        if total >= SIZE_CUT_MIN_BYTES:
+            return True
+    return False
+
+
 class BatchGetReader:
-    """Reads key chunks with BatchGetItem; UnprocessedKeys retried with backoff, then reported."""
+    """Reads key chunks with BatchGetItem; UnprocessedKeys retried, then reported.
+
+    Keys left unprocessed by throttling are retried with backoff, at most `max_attempts` calls;
+    keys left by a response size cut are asked for again at once, as the next page.
+    """
 
     def __init__(
         self,
@@ -100,7 +130,8 @@ class BatchGetReader:
         found: list[Item] = []
         pending = keys
         attempts = context.backoff.policy.max_attempts
-        for attempt in range(attempts):
+        throttled = 0
+        while True:
             asked = len(pending)
             try:
                 reply, consumed = await context.call(
@@ -117,20 +148,24 @@ class BatchGetReader:
                 )
             except ReadError as exc:
                 return found, [FailedKey(key=key, reason=exc.code) for key in pending]
-            found.extend(reply.get("Responses", {}).get(self._table, []))
+            items = reply.get("Responses", {}).get(self._table, [])
+            found.extend(items)
             unprocessed = reply.get("UnprocessedKeys", {}).get(self._table, {}).get("Keys", [])
             self._estimator.observe(units=asked - len(unprocessed), rcu=consumed)
+            pending = unprocessed
             if not unprocessed:
                 context.limiter.on_success()
                 return found, []
-            # DynamoDB returns UnprocessedKeys when a call exceeds the table's throughput.
+            if len(unprocessed) < asked and cut_by_size(items):
+                context.limiter.on_success()  # not throttled: the rest is the next page
+                continue
             context.stats.throttles += 1
             context.limiter.on_throttle()
-            pending = unprocessed
-            if attempt + 1 < attempts:
-                context.stats.retries += 1
-                await context.backoff.wait(attempt)
-        return found, [FailedKey(key=key, reason="UnprocessedKeys") for key in pending]
+            throttled += 1
+            if throttled == attempts:
+                return found, [FailedKey(key=key, reason="UnprocessedKeys") for key in pending]
+            context.stats.retries += 1
+            await context.backoff.wait(throttled - 1)
 
 
 class KeyFileSource:
