@@ -43,6 +43,7 @@ class TableInfo:
     provisioned_rcu: int  # 0 for on-demand
     item_count: int  # DynamoDB's estimate, refreshed about every six hours
     size_bytes: int
+    arn: str = ""  # arn:aws:dynamodb:REGION:ACCOUNT:table/NAME; "" where the service gives none
 
     @property
     def on_demand(self) -> bool:
@@ -78,6 +79,7 @@ def parse_table_description(table: dict[str, Any]) -> TableInfo:
         provisioned_rcu=0 if billing == "PAY_PER_REQUEST" else rcu,
         item_count=int(table.get("ItemCount", 0)),
         size_bytes=int(table.get("TableSizeBytes", 0)),
+        arn=str(table.get("TableArn", "")),
     )
 
 

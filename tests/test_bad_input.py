@@ -149,6 +149,9 @@ ROWS: tuple[Row, ...] = (
         keys="user-0\n", foreign_checkpoint=True, message="cp.json: is for queue "),
     Row(id="checkpoint-missing", args=_keys("--checkpoint", "{tmp}/cp.json", "--resume"),
         keys="user-0\n", message="cp.json: does not exist, so there is nothing to resume"),
+    # --- verify -----------------------------------------------------------------------------
+    Row(id="verify-same-table", args=("verify", "--table", "users", "--keys", "{keys}"),
+        keys="user-0\n", message="with itself: no --dest-* option was given"),
     # --- consume ----------------------------------------------------------------------------
     Row(id="consume-missing-table", account=DEST_ACCOUNT,
         args=("consume", "--queue-url", "{queue}", "--table", "nope", "--until-empty"),

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+import anyio
 import pytest
 
+from asynccopy.aws import AwsTarget
 from asynccopy.sandbox.profiles import DEST_PROFILE, SOURCE_PROFILE
 from asynccopy.sandbox.seed import SeedConfig, seed
+from asynccopy.tables import KeyAttribute, KeySchema, TableInfo
+from asynccopy.verify import _table_arn
 from tests.sandbox_helpers import Sandbox
 
 ITEMS = 300
@@ -57,21 +62,42 @@ def test_identical_copy_exits_0(
 
 def test_text_verdict_names_the_count(copied: tuple[Sandbox, Path, list[Any]]) -> None:
     sandbox, keys, _ = copied
-    env = sandbox.env()
     done = sandbox.run_cli(
-        "verify",
-        "--table",
-        "users",
-        "--keys",
-        str(keys),
-        "--dest-endpoint-url",
-        sandbox.endpoint_url,
-        "--no-progress",
-        env={**env, "AWS_ACCESS_KEY_ID": "111111111111"},
+        *("verify", "--table", "users", "--keys", str(keys), "--profile", SOURCE_PROFILE),
+        *("--dest-profile", DEST_PROFILE, "--no-progress"),
+        env=sandbox.profile_env,
     )
-    # Both sides as the source account: its own table is identical to itself.
     assert done.returncode == 0, done.stderr
     assert f"{ITEMS} of {ITEMS} items identical" in done.stdout
+
+
+def test_a_table_is_not_compared_with_itself(copied: tuple[Sandbox, Path, list[Any]]) -> None:
+    sandbox, keys, _ = copied
+    # A deleted destination item: a comparison of the source with itself would still say
+    # "identical", exit 0.
+    (first, *_) = keys.read_text().split()
+    sandbox.dest("dynamodb").delete_item(TableName="users", Key={"userid": {"S": first}})
+    base = ("verify", "--table", "users", "--keys", str(keys), "--no-progress", "--json")
+
+    code, summary, stderr = sandbox.run_json(*base)  # no --dest-* option at all
+    assert code == 2, stderr
+    assert summary == {}
+    assert len(stderr.splitlines()) == 1, stderr
+    assert "verify would compare arn:aws:dynamodb:" in stderr
+    assert ":111111111111:table/users with itself: no --dest-* option was given" in stderr
+    assert "(name the destination with --dest-profile or --dest-role-arn" in stderr
+
+    # The same endpoint named again is still the same table: the account is what is missing.
+    code, _, stderr = sandbox.run_json(*base, "--dest-endpoint-url", sandbox.endpoint_url)
+    assert code == 2, stderr
+    assert "--dest-endpoint-url still names the source table" in stderr
+    assert "--dest-profile or --dest-role-arn for the destination's account" in stderr
+
+    code, summary, stderr = sandbox.run_json(
+        *base, "--dest-profile", DEST_PROFILE, "--profile", SOURCE_PROFILE, env=sandbox.profile_env
+    )
+    assert code == 1, stderr
+    assert summary["items_missing"] == 1
 
 
 def test_missing_and_different_items_are_reported_by_key(
@@ -120,3 +146,36 @@ def test_missing_destination_table_is_bad_input(copied: tuple[Sandbox, Path, lis
     assert summary == {}
     assert stderr.strip().count("\n") == 0
     assert "nope" in stderr
+
+
+class _FakeSts:
+    async def __aenter__(self) -> _FakeSts:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        return None
+
+    async def get_caller_identity(self) -> dict[str, str]:
+        return {"Account": "123456789012"}
+
+
+class _FakeSession:
+    def client(self, service: str, **_: Any) -> _FakeSts:
+        assert service == "sts"
+        return _FakeSts()
+
+
+def test_a_table_without_an_arn_is_named_by_the_callers_account() -> None:
+    table = TableInfo(
+        name="users",
+        key_schema=KeySchema(partition=KeyAttribute(name="userid", type="S")),
+        billing_mode="PAY_PER_REQUEST",
+        provisioned_rcu=0,
+        item_count=0,
+        size_bytes=0,
+    )
+    client = SimpleNamespace(meta=SimpleNamespace(region_name="eu-west-1"))
+    arn = anyio.run(
+        lambda: _table_arn(table, client=client, session=_FakeSession(), target=AwsTarget())
+    )
+    assert arn == "arn:aws:dynamodb:eu-west-1:123456789012:table/users"
