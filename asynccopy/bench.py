@@ -404,7 +404,9 @@ def resolve_base_rate(spec: RateSpec | None, table: TableInfo) -> tuple[float, s
         return table.provisioned_rcu, f"{table.provisioned_rcu} provisioned RCU"
     if spec.unlimited:
         raise RateError(text=spec.text, problem="bench steps through shares of a finite rate")
-    resolved = resolve_rate(spec, provisioned_rcu=table.provisioned_rcu)
+    resolved = resolve_rate(
+        spec, provisioned_rcu=table.provisioned_rcu, table=f"the table {table.name!r}"
+    )
     assert resolved.rcu_per_s is not None
     return resolved.rcu_per_s, resolved.description
 

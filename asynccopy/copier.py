@@ -204,7 +204,9 @@ class Copier:
     ) -> _Prepared:
         config = self._config
         table = await describe_table(ddb, table=config.table, region=source.region)
-        rate = resolve_rate(config.rate, provisioned_rcu=table.provisioned_rcu)
+        rate = resolve_rate(
+            config.rate, provisioned_rcu=table.provisioned_rcu, table=f"the table {table.name!r}"
+        )
         max_message_bytes = await queue_max_message_bytes(sqs, queue_url=config.queue_url)
         key_plan = None
         if isinstance(config.selection, KeysSelection):

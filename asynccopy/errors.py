@@ -81,13 +81,19 @@ class RateError(InputError):
 
 
 class TableNotFoundError(InputError):
-    def __init__(self, *, table: str, region: str | None) -> None:
+    """`region` is the one the call went to (flag, profile or AWS_REGION), never "default"."""
+
+    def __init__(
+        self,
+        *,
+        table: str,
+        region: str | None,
+        hint: str = "check --table, --region and --profile (the source side)",
+    ) -> None:
         self.table = table
         self.region = region
-        super().__init__(
-            f"table {table!r} was not found in region {region or 'default'}",
-            hint="check --table, --region and --profile (the source side)",
-        )
+        where = f" in region {region}" if region else ""
+        super().__init__(f"table {table!r} was not found{where}", hint=hint)
 
 
 class QueueNotFoundError(InputError):

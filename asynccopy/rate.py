@@ -83,8 +83,9 @@ def parse_rate(text: str | None) -> RateSpec:
     return RateSpec(text=text, rcu_per_s=rate)
 
 
-def resolve_rate(spec: RateSpec, *, provisioned_rcu: int) -> ResolvedRate:
-    """RCU/s for a table with `provisioned_rcu` (0 for on-demand)."""
+def resolve_rate(spec: RateSpec, *, provisioned_rcu: int, table: str = "the table") -> ResolvedRate:
+    """RCU/s for a table with `provisioned_rcu` (0 for on-demand); `table` names it in errors
+    (e.g. "the destination table 'users'")."""
     if spec.unlimited:
         return ResolvedRate(rcu_per_s=None, description="no limit (--rate max)")
     if spec.rcu_per_s is not None:
@@ -102,7 +103,7 @@ def resolve_rate(spec: RateSpec, *, provisioned_rcu: int) -> ResolvedRate:
             )
         raise RateError(
             text=spec.text,
-            problem="the table is on-demand, so it has no provisioned capacity to take a share of",
+            problem=f"{table} is on-demand, so it has no provisioned capacity to take a share of",
         )
     rate = provisioned_rcu * percent / 100
     default = " (the default)" if spec.is_default else ""

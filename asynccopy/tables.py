@@ -83,10 +83,26 @@ def parse_table_description(table: dict[str, Any]) -> TableInfo:
     )
 
 
+def client_region(client: Any, fallback: str | None = None) -> str | None:
+    """The region a client calls: its session's, wherever it came from (flag, profile,
+    AWS_REGION, asynccopy's default); `fallback` for a client that does not say."""
+    meta = getattr(client, "meta", None)
+    region = getattr(meta, "region_name", None)
+    return region if isinstance(region, str) and region else fallback
+
+
 async def describe_table(
-    client: Any, *, table: str, region: str | None, backoff: Backoff | None = None
+    client: Any,
+    *,
+    table: str,
+    region: str | None = None,
+    backoff: Backoff | None = None,
+    not_found_hint: str | None = None,
 ) -> TableInfo:
-    """The table's key schema, capacity and size, or an InputError naming what to fix."""
+    """The table's key schema, capacity and size, or an InputError naming what to fix.
+
+    `region` is used in messages only where the client does not say which region it calls.
+    """
     try:
         reply = await call_with_retries(
             partial(client.describe_table, TableName=table), backoff=backoff or Backoff()
@@ -94,14 +110,19 @@ async def describe_table(
     except ClientError as exc:
         code = error_code(exc)
         if code == "ResourceNotFoundException":
-            raise TableNotFoundError(table=table, region=region) from exc
+            where = client_region(client, region)
+            if not_found_hint is None:
+                raise TableNotFoundError(table=table, region=where) from exc
+            raise TableNotFoundError(table=table, region=where, hint=not_found_hint) from exc
         raise InputError(
             f"cannot describe table {table!r}: {code}",
             hint="the source identity needs dynamodb:DescribeTable, BatchGetItem, Query and Scan",
         ) from exc
     except BotoCoreError as exc:  # no answer at all, even after every retry
+        used = client_region(client, region)
+        now = f" (now {used})" if used else ""
         raise InputError(
             f"cannot reach DynamoDB to describe table {table!r}: {error_code(exc)}",
-            hint="check --endpoint-url, --region and the network",
+            hint=f"check --endpoint-url, --region{now} and the network",
         ) from exc
     return parse_table_description(reply["Table"])

@@ -327,7 +327,11 @@ async def verify(
                 source_ddb, table=config.table, region=config.source.region
             )
             dest_table = await describe_table(
-                dest_ddb, table=config.dest_table or config.table, region=dest_target.region
+                dest_ddb,
+                table=config.dest_table or config.table,
+                region=dest_target.region,
+                not_found_hint="check --dest-table, --dest-region and --dest-profile"
+                " (the destination side)",
             )
             _check_distinct_tables(
                 config,
@@ -340,8 +344,16 @@ async def verify(
                 same_endpoint=source_ddb.meta.endpoint_url == dest_ddb.meta.endpoint_url,
             )
             _check_same_key_schema(source_table, dest_table)
-            source_rate = resolve_rate(config.rate, provisioned_rcu=source_table.provisioned_rcu)
-            dest_rate = resolve_rate(config.rate, provisioned_rcu=dest_table.provisioned_rcu)
+            source_rate = resolve_rate(
+                config.rate,
+                provisioned_rcu=source_table.provisioned_rcu,
+                table=f"the source table {source_table.name!r}",
+            )
+            dest_rate = resolve_rate(
+                config.rate,
+                provisioned_rcu=dest_table.provisioned_rcu,
+                table=f"the destination table {dest_table.name!r}",
+            )
             key_plan = None
             if isinstance(config.selection, KeysSelection):
                 key_plan = await enter_key_file(

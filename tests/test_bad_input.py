@@ -29,6 +29,7 @@ DOC = Path(__file__).resolve().parents[1] / "docs" / "bad-input.md"
 QUEUE = "bad-input"
 OTHER_QUEUE = "bad-input-other"
 TINY_QUEUE = "bad-input-tiny"  # MaximumMessageSize 1024, the least SQS allows
+PROVISIONED = "users-provisioned"  # like users, with provisioned capacity
 ERROR_PREFIX = "asynccopy: error: "
 
 
@@ -88,7 +89,7 @@ ROWS: tuple[Row, ...] = (
         message="cannot read the key file"),
     # --- what the flags name ----------------------------------------------------------------
     Row(id="missing-table", args=_keys(table="nope"), keys="user-0\n",
-        message="table 'nope' was not found"),
+        message="table 'nope' was not found in region us-east-1 (check --table"),
     Row(id="missing-queue", args=("copy", "--table", "users", "--queue-url", "{queue}-nope",
         "--keys", "{keys}"), keys="user-0\n",
         message="-nope does not exist or is not reachable (AWS.SimpleQueueService."
@@ -107,8 +108,8 @@ ROWS: tuple[Row, ...] = (
     Row(id="rate-over-100-percent", args=_keys("--rate", "150%"), keys="user-0\n",
         message="--rate '150%': a share of provisioned capacity is at most 100%"),
     Row(id="rate-percent-on-demand", args=_keys("--rate", "40%"), keys="user-0\n",
-        message="--rate '40%': the table is on-demand, so it has no provisioned capacity to "
-        "take a share of"),
+        message="--rate '40%': the table 'users' is on-demand, so it has no provisioned capacity "
+        "to take a share of"),
     # --- flags that conflict ----------------------------------------------------------------
     Row(id="two-selections", args=_keys("--scan"), keys="user-0\n",
         message="choose the items with exactly one of --keys, --query or --scan "
@@ -122,9 +123,10 @@ ROWS: tuple[Row, ...] = (
     Row(id="segment-out-of-range", args=_copy("--scan", "--segment", "4/4"),
         message="--segment 4/4: I must be 0..N-1"),
     Row(id="segments-zero", args=_copy("--scan", "--segments", "0"),
-        message="--segments 0 must be 1..1000000"),
+        message="--segments 0 must be 1..1000000 (e.g. --segments 4"),
     Row(id="values-with-keys", args=_keys("--values", '{":u": "x"}'), keys="user-0\n",
-        message="--filter, --values and --names go with --query or --scan, not --keys"),
+        message="--filter, --values and --names go with --query or --scan, not --keys (a key "
+        "file names whole keys"),
     Row(id="query-without-values", args=_copy("--query", "userid = :u"),
         message="--query needs --values for its placeholders"),
     Row(id="values-not-json", args=_copy("--query", "userid = :u", "--values", "{"),
@@ -134,7 +136,8 @@ ROWS: tuple[Row, ...] = (
         message="--values and --names go with --filter when scanning"),
     Row(id="no-checkpoint-and-resume", args=_keys("--no-checkpoint", "--resume"),
         keys="user-0\n",
-        message="--no-checkpoint cannot be combined with --resume or --checkpoint"),
+        message="--no-checkpoint cannot be combined with --resume or --checkpoint (drop "
+        "--no-checkpoint"),
     Row(id="dry-run-and-resume", args=_keys("--dry-run", "--resume"), keys="user-0\n",
         message="--resume cannot be combined with --dry-run"),
     Row(id="unknown-flag", args=_keys("--concurency", "4"), keys="user-0\n",
@@ -152,6 +155,10 @@ ROWS: tuple[Row, ...] = (
     # --- verify -----------------------------------------------------------------------------
     Row(id="verify-same-table", args=("verify", "--table", "users", "--keys", "{keys}"),
         keys="user-0\n", message="with itself: no --dest-* option was given"),
+    Row(id="verify-rate-percent-on-demand", args=("verify", "--table", PROVISIONED,
+        "--dest-table", "users", "--keys", "{keys}", "--rate", "40%"), keys="user-0\n",
+        message="--rate '40%': the destination table 'users' is on-demand, so it has no "
+        "provisioned capacity to take a share of"),
     # --- consume ----------------------------------------------------------------------------
     Row(id="consume-missing-table", account=DEST_ACCOUNT,
         args=("consume", "--queue-url", "{queue}", "--table", "nope", "--until-empty"),
@@ -161,7 +168,8 @@ ROWS: tuple[Row, ...] = (
         message="-nope: AWS.SimpleQueueService.NonExistentQueue"),
     Row(id="consume-bad-mode", account=DEST_ACCOUNT,
         args=("consume", "--queue-url", "{queue}", "--table", "users", "--mode", "bogus"),
-        message="--mode 'bogus': expected overwrite, skip-existing or newer-wins:<attribute>"),
+        message="--mode 'bogus': expected overwrite, skip-existing or newer-wins:<attribute> "
+        "(e.g. --mode overwrite"),
     Row(id="consume-newer-wins-without-attribute", account=DEST_ACCOUNT,
         args=("consume", "--queue-url", "{queue}", "--table", "users", "--mode", "newer-wins"),
         message="--mode 'newer-wins': newer-wins needs the attribute to compare"),
@@ -188,6 +196,12 @@ def make_world(sandbox: Sandbox) -> World:
     create_table(ddb, "numbered", ("id", "N"))
     create_table(ddb, "blobs", ("blob", "B"))
     create_table(ddb, "events", ("tenant", "S"), ("seq", "N"))
+    ddb.create_table(
+        TableName=PROVISIONED,
+        KeySchema=[{"AttributeName": "userid", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "userid", "AttributeType": "S"}],
+        ProvisionedThroughput={"ReadCapacityUnits": 10, "WriteCapacityUnits": 10},
+    )
     for index in range(3):
         ddb.put_item(TableName="users", Item={"userid": {"S": f"user-{index}"}, "v": {"S": "x"}})
     ddb.put_item(TableName="users", Item={"userid": {"S": "user-big"}, "v": {"S": "y" * 3000}})
@@ -275,10 +289,38 @@ def test_bad_input_row(outcomes: tuple[Sandbox, World, dict[str, Outcome]], row:
     assert outcome.stdout == ""
     assert len(outcome.stderr.splitlines()) == 1, outcome.stderr
     assert outcome.stderr.startswith(ERROR_PREFIX)
+    assert re.search(r"\S \(.+\)$", outcome.stderr.strip()), "no (how to fix) part"
     assert "Traceback" not in outcome.stderr
     if row.args[0] != "sandbox":  # the secret is "sandbox"; `asynccopy sandbox` names itself
         assert "sandbox" not in outcome.stderr.replace("/work", "")
     assert queue_is_empty(sandbox, world.queue_url)
+
+
+@pytest.mark.parametrize("where", ["AWS_REGION", "profile"])
+def test_a_missing_table_names_the_region_the_call_went_to(
+    outcomes: tuple[Sandbox, World, dict[str, Outcome]], tmp_path: Path, where: str
+) -> None:
+    sandbox, world, _ = outcomes
+    env = sandbox.env()
+    args = ["copy", "--table", "nope", "--queue-url", world.queue_url, "--scan"]
+    if where == "AWS_REGION":
+        env.update(AWS_REGION="eu-west-2", AWS_DEFAULT_REGION="eu-west-2")
+        region = "eu-west-2"
+    else:
+        region = "ap-southeast-2"
+        for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID"):
+            env.pop(name)
+        (tmp_path / "config").write_text(f"[profile far]\nregion = {region}\n")
+        (tmp_path / "credentials").write_text(
+            f"[far]\naws_access_key_id = {SOURCE_ACCOUNT}\n"
+            f"aws_secret_access_key = {env.pop('AWS_SECRET_ACCESS_KEY')}\n"
+        )
+        env["AWS_CONFIG_FILE"] = str(tmp_path / "config")
+        env["AWS_SHARED_CREDENTIALS_FILE"] = str(tmp_path / "credentials")
+        args += ["--profile", "far"]
+    done = sandbox.run_cli(*args, env=env, timeout_s=60)
+    assert done.returncode == 2, done.stderr
+    assert f"table 'nope' was not found in region {region} (" in done.stderr
 
 
 def test_an_item_too_large_for_the_queue_is_named_and_the_rest_copied(

@@ -135,7 +135,10 @@ def copy_command(
         segment=segment,
     )
     if no_checkpoint and (resume or checkpoint is not None):
-        raise SelectionError("--no-checkpoint cannot be combined with --resume or --checkpoint")
+        raise SelectionError(
+            "--no-checkpoint cannot be combined with --resume or --checkpoint",
+            hint="drop --no-checkpoint to keep (or resume) a checkpoint, or drop the others",
+        )
     if dry_run and resume:
         raise SelectionError(
             "--resume cannot be combined with --dry-run", hint="a dry run keeps no checkpoint"

@@ -178,7 +178,10 @@ def _segments(segments: int | None, segment: str | None) -> tuple[int, tuple[int
         return total, (index,)
     total = 1 if segments is None else segments
     if not 1 <= total <= MAX_SCAN_SEGMENTS:
-        raise SelectionError(f"--segments {total} must be 1..{MAX_SCAN_SEGMENTS}")
+        raise SelectionError(
+            f"--segments {total} must be 1..{MAX_SCAN_SEGMENTS}",
+            hint="e.g. --segments 4 (one Scan segment per concurrent reader), or leave it out",
+        )
     return total, tuple(range(total))
 
 
@@ -210,13 +213,17 @@ def selection_from_flags(
             hint="e.g. --keys keys.txt",
         )
     if not scan and (segments is not None or segment is not None):
-        raise SelectionError("--segments and --segment go with --scan")
+        raise SelectionError(
+            "--segments and --segment go with --scan",
+            hint="add --scan, or drop --segments/--segment",
+        )
     parsed_values = parse_values_json(values, flag="--values") if values is not None else {}
     parsed_names = parse_names_json(names, flag="--names") if names is not None else {}
     if keys is not None:
         if filter_expression or values is not None or names is not None:
             raise SelectionError(
-                "--filter, --values and --names go with --query or --scan, not --keys"
+                "--filter, --values and --names go with --query or --scan, not --keys",
+                hint="a key file names whole keys: drop --filter, --values and --names",
             )
         return KeysSelection(path=keys)
     if query is not None:

@@ -16,7 +16,10 @@ def parse_write_mode(text: str) -> WriteMode:
     try:
         return WriteMode.parse(text)
     except ConfigError as err:
-        raise InputError(f"--mode {text!r}: {err.problem}") from None
+        raise InputError(
+            f"--mode {text!r}: {err.problem}",
+            hint="e.g. --mode overwrite, --mode skip-existing or --mode newer-wins:version",
+        ) from None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -48,10 +51,22 @@ class RunnerConfig:
                 hint="ReceiveMessage returns at most 10 messages",
             )
         if not 1 <= self.concurrency <= 64:
-            raise InputError(f"--concurrency {self.concurrency} is outside 1..64")
+            raise InputError(
+                f"--concurrency {self.concurrency} is outside 1..64",
+                hint="batches in flight, like the mapping's MaximumConcurrency: e.g. 2",
+            )
         if not 0 <= self.wait_time_s <= 20:
-            raise InputError(f"wait time {self.wait_time_s} s is outside 0..20 (SQS long poll)")
+            raise InputError(
+                f"wait time {self.wait_time_s} s is outside 0..20",
+                hint="SQS long polls wait at most 20 s",
+            )
         if self.batch_timeout_s <= 0:
-            raise InputError(f"batch timeout {self.batch_timeout_s} s must be positive")
+            raise InputError(
+                f"batch timeout {self.batch_timeout_s} s must be positive",
+                hint="give the seconds a batch may take",
+            )
         if not 1 <= self.write_threads <= 64:
-            raise InputError(f"--write-threads {self.write_threads} is outside 1..64")
+            raise InputError(
+                f"--write-threads {self.write_threads} is outside 1..64",
+                hint="e.g. --write-threads 4",
+            )

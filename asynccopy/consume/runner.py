@@ -108,7 +108,7 @@ class Runner:
         except (BotoCoreError, ClientError) as exc:
             raise InputError(
                 f"cannot read queue {self._config.queue_url}: {error_code(exc)}",
-                hint="check --queue-url, the region and your credentials",
+                hint=f"check --queue-url, the region ({self._region}) and your credentials",
             ) from exc
         self._queue_arn = attributes["QueueArn"]
         visibility_s = int(attributes.get("VisibilityTimeout", "30"))
@@ -241,6 +241,7 @@ def build_runner(
     except (BotoCoreError, ClientError) as exc:
         raise InputError(
             f"cannot describe table {config.table_name!r}: {error_code(exc)}",
-            hint="check --table, the region and that your credentials may call DescribeTable",
+            hint=f"check --table, the region ({dynamodb.meta.region_name}) and that your"
+            " credentials may call DescribeTable",
         ) from exc
     return Runner(config, sqs=sqs, writer=writer, stats=stats, say=say)

@@ -57,7 +57,10 @@ class DeployConfig:
     def __post_init__(self) -> None:
         parse_write_mode(self.write_mode)
         if not 1 <= self.batch_size <= 10_000:
-            raise InputError(f"--batch-size {self.batch_size} is outside 1..10000")
+            raise InputError(
+                f"--batch-size {self.batch_size} is outside 1..10000",
+                hint="the event source mapping's BatchSize accepts 1 to 10,000 on a standard queue",
+            )
         if not 2 <= self.max_concurrency <= 1000:
             raise InputError(
                 f"--max-concurrency {self.max_concurrency} is outside 2..1000",
