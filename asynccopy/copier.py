@@ -98,10 +98,15 @@ def _items_selected(config: CopyConfig, prepared: _Prepared) -> tuple[int | None
     selection = config.selection
     if prepared.key_plan is not None:
         return prepared.key_plan.keys_total, True
-    if isinstance(selection, ScanSelection):
-        count = prepared.table.item_count * len(selection.segments) // selection.total_segments
-        return count, False
-    return None, True
+    if isinstance(selection, ScanSelection) and not selection.filter_expression:
+        return _scan_estimate(selection, prepared.table), False
+    return None, True  # a Query, or a filter: known only once read
+
+
+def _scan_estimate(selection: ScanSelection, table: TableInfo) -> int:
+    """The items the chosen segments hold, from the table's ItemCount (refreshed about every
+    six hours): an estimate, and for a filtered Scan an upper bound."""
+    return table.item_count * len(selection.segments) // selection.total_segments
 
 
 class _SampleSource:
@@ -247,6 +252,8 @@ class Copier:
         selected = self._stats.items_selected
         count = selected if selected is not None else 0
         if isinstance(config.selection, ScanSelection):
+            if selected is None:  # a filter: plan for all it may keep
+                count = _scan_estimate(config.selection, table)
             # A Scan reads the whole segment; a filter saves no capacity.
             share = len(config.selection.segments) / config.selection.total_segments
             rcu = pooled_read_units(table.size_bytes * share, consistent=config.consistent_read)
@@ -533,6 +540,7 @@ class Copier:
             checkpoint=str(config.checkpoint_path) if keeps else None,
             resumed=config.resume,
             nothing_left=nothing_left,
+            max_message_bytes=prepared.max_message_bytes,
         )
 
 

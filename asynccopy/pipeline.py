@@ -30,7 +30,7 @@ from asynccopy.checkpoint import DeliveryTracker
 from asynccopy.codec import BatchPacker, ItemTooLargeError, Message, MessagePacker
 from asynccopy.sender import Sender, SendResult
 from asynccopy.sources.base import Page, Source
-from asynccopy.stats import FailedKey, Stats
+from asynccopy.stats import ITEM_TOO_LARGE, FailedKey, Stats
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -137,7 +137,8 @@ async def _pack(
                 try:
                     done = messages.add(item)
                 except ItemTooLargeError as exc:
-                    too_large.append(FailedKey(key=exc.key, reason="ItemTooLarge"))
+                    too_large.append(FailedKey(key=exc.key, reason=ITEM_TOO_LARGE))
+                    stats.too_large_max_bytes = max(stats.too_large_max_bytes, exc.size_bytes)
                     tracker.fail(ticket)
                     continue
                 tracker.packed(ticket)

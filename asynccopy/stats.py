@@ -14,6 +14,8 @@ from typing import IO
 from asynccopy.codec import Item, key_to_text
 
 SAMPLE_SIZE = 5
+# The reason of an item that fits no message even alone: a retry fails it again.
+ITEM_TOO_LARGE = "ItemTooLarge"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -46,6 +48,8 @@ class Stats:
     missing_sample: list[Item] = field(default_factory=list)
     failed_sample: list[FailedKey] = field(default_factory=list)
     on_failed: Callable[[Sequence[FailedKey]], None] | None = None
+    failed_by_reason: dict[str, int] = field(default_factory=dict)  # items_failed by reason
+    too_large_max_bytes: int = 0  # the largest message an ItemTooLarge item alone would need
 
     def record_read(self, *, items: int, missing: Sequence[Item] = ()) -> None:
         self.items_read += items
@@ -59,6 +63,8 @@ class Stats:
         if not failed:
             return
         self.items_failed += len(failed)
+        for one in failed:
+            self.failed_by_reason[one.reason] = self.failed_by_reason.get(one.reason, 0) + 1
         room = SAMPLE_SIZE - len(self.failed_sample)
         if room > 0:
             self.failed_sample.extend(failed[:room])

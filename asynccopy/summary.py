@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from asynccopy.codec import Item, key_to_text
+from asynccopy.codec import SQS_MAX_MESSAGE_BYTES, Item, key_to_text
 from asynccopy.errors import ExitCode
-from asynccopy.stats import Stats
+from asynccopy.stats import ITEM_TOO_LARGE, Stats
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -54,6 +55,9 @@ class CopySummary:
     resumed: bool = False
     items_skipped_by_resume: int = 0  # done by earlier runs (key file: keys, found or not)
     nothing_left: bool = False  # resumed a checkpoint that records a complete copy
+    failed_by_reason: Mapping[str, int] = field(default_factory=dict)
+    max_message_bytes: int | None = None  # the queue's MaximumMessageSize
+    too_large_max_bytes: int = 0  # the largest message an ItemTooLarge item would need
 
     @property
     def exit_code(self) -> ExitCode:
@@ -93,6 +97,7 @@ class CopySummary:
             "resumed": self.resumed,
             "items_skipped_by_resume": self.items_skipped_by_resume,
             "nothing_left": self.nothing_left,
+            "failed_by_reason": dict(self.failed_by_reason),
         }
         if self.plan is not None:
             plan = self.plan
@@ -126,13 +131,20 @@ def build_summary(
     checkpoint: str | None = None,
     resumed: bool = False,
     nothing_left: bool = False,
+    max_message_bytes: int | None = None,
 ) -> CopySummary:
     elapsed = stats.elapsed_s(now_s)
+    selected, exact = stats.items_selected, stats.items_selected_exact
+    finished = not dry_run and error is None and not stats.interrupted
+    if finished and (selected is None or not exact):
+        # The run read its whole selection (a Query's, or a Scan's that was only estimated),
+        # so what it read is what it selected.
+        selected, exact = stats.items_read, True
     return CopySummary(
         table=table,
         queue_url=queue_url,
-        items_selected=stats.items_selected,
-        items_selected_exact=stats.items_selected_exact,
+        items_selected=selected,
+        items_selected_exact=exact,
         items_read=stats.items_read,
         items_sent=stats.items_sent,
         items_missing=stats.items_missing,
@@ -158,11 +170,74 @@ def build_summary(
         resumed=resumed,
         items_skipped_by_resume=stats.items_skipped_by_resume,
         nothing_left=nothing_left,
+        failed_by_reason=dict(stats.failed_by_reason),
+        max_message_bytes=max_message_bytes,
+        too_large_max_bytes=stats.too_large_max_bytes,
     )
 
 
 def _count(value: int | None) -> str:
-    return "unknown" if value is None else f"{value:,}"
+    return (
+        "not known before reading (a Query, or a Scan with --filter)"
+        if value is None
+        else f"{value:,}"
+    )
+
+
+def _counted(count: int, noun: str, plural: str | None = None) -> str:
+    """`1 item`, `2 items`: the noun agrees with the count."""
+    return f"{count:,} {noun if count == 1 else plural or noun + 's'}"
+
+
+def _sent(summary: CopySummary) -> str:
+    """How many items were sent, out of what this run selected, as far as that is known."""
+    sent, selected = summary.items_sent, summary.items_selected
+    if selected is None:
+        return (
+            f"{_counted(sent, 'item')} sent (how many are selected is not known:"
+            " reading stopped before the end)"
+        )
+    if not summary.items_selected_exact:
+        return (
+            f"{_counted(sent, 'item')} sent of about {selected:,} selected (the table's estimate)"
+        )
+    return f"{sent:,} of {_counted(selected, 'item')} sent"
+
+
+def _too_large_advice(summary: CopySummary) -> list[str]:
+    """What would copy the items that fit no message: never --resume alone, which fails them
+    again."""
+    count = summary.failed_by_reason.get(ITEM_TOO_LARGE, 0)
+    if not count:
+        return []
+    largest, limit = summary.too_large_max_bytes, summary.max_message_bytes
+    items = _counted(count, "item")
+    queue_limit = f" ({limit:,} bytes)" if limit is not None else ""
+    at_most = limit is not None and limit >= SQS_MAX_MESSAGE_BYTES
+    if largest > SQS_MAX_MESSAGE_BYTES or at_most:
+        needs = f"needs {largest:,} bytes" if largest else "needs more"
+        others = (
+            ""
+            if at_most or count == 1
+            else f"; raising MaximumMessageSize to {SQS_MAX_MESSAGE_BYTES:,} may let smaller"
+            " ones through"
+        )
+        return [
+            f"  {items} did not fit the queue's MaximumMessageSize{queue_limit}; the largest"
+            f" {needs}, more than an SQS message can hold ({SQS_MAX_MESSAGE_BYTES:,}): copy"
+            f" them another way by key (--failed-out FILE lists them){others}. --resume would"
+            " fail them again"
+        ]
+    then = (
+        f"then run the same command with --resume ({summary.checkpoint})"
+        if summary.checkpoint
+        else "then copy their keys again (--failed-out FILE lists them)"
+    )
+    at_least = f"to at least {largest:,} bytes" if largest else "up"
+    return [
+        f"  {items} did not fit the queue's MaximumMessageSize{queue_limit}: raise it {at_least}"
+        f" (SQS allows up to {SQS_MAX_MESSAGE_BYTES:,}), {then}"
+    ]
 
 
 def render_text(summary: CopySummary) -> str:
@@ -185,8 +260,8 @@ def render_text(summary: CopySummary) -> str:
             f"  average item     {plan.average_item_bytes:,} bytes (TableSizeBytes / ItemCount)",
             f"  estimated RCU    {plan.estimated_rcu:,.1f}",
             f"  messages         {plan.estimated_messages:,}",
-            f"  SendMessageBatch {plan.estimated_batches:,} requests,"
-            f" {plan.estimated_request_units:,} SQS 64 KB request units",
+            f"  SendMessageBatch {_counted(plan.estimated_batches, 'request')},"
+            f" {_counted(plan.estimated_request_units, 'SQS 64 KB request unit')}",
             f"  rate             {summary.rate_description}",
             f"  duration         {seconds}",
             f"  sample items     {len(plan.sample_items)}",
@@ -195,22 +270,23 @@ def render_text(summary: CopySummary) -> str:
     elif summary.nothing_left:
         lines += [
             f"nothing left to copy: the checkpoint {summary.checkpoint} records a complete copy"
-            f" ({summary.items_skipped_by_resume:,} items)",
+            f" ({_counted(summary.items_skipped_by_resume, 'item')})",
         ]
     else:
         state = "interrupted" if summary.interrupted else "done"
         if summary.resumed:
             lines.append(
                 f"resumed from {summary.checkpoint}:"
-                f" skipped {summary.items_skipped_by_resume:,} items sent by earlier runs"
+                f" skipped {_counted(summary.items_skipped_by_resume, 'item')} sent by earlier runs"
             )
         lines += [
-            f"copy {state}: {summary.items_sent:,} of {_count(summary.items_selected)} items sent"
-            f" in {summary.elapsed_s:,.1f} s",
+            f"copy {state}: {_sent(summary)} in {summary.elapsed_s:,.1f} s",
             f"  read {summary.items_read:,} · missing {summary.items_missing:,}"
             f" · failed {summary.items_failed:,}",
-            f"  {summary.messages_sent:,} messages in {summary.batches_sent:,} batches,"
-            f" {summary.bytes_sent:,} bytes, {summary.sqs_request_units:,} SQS request units",
+            f"  {_counted(summary.messages_sent, 'message')} in"
+            f" {_counted(summary.batches_sent, 'batch', 'batches')},"
+            f" {_counted(summary.bytes_sent, 'byte')},"
+            f" {_counted(summary.sqs_request_units, 'SQS request unit')}",
             f"  {summary.rcu_consumed:,.1f} RCU at {summary.rcu_per_s:,.1f} RCU/s"
             f" (target {summary.rate_description})",
             f"  retries {summary.retries:,} · throttles {summary.throttles:,}",
@@ -223,6 +299,13 @@ def render_text(summary: CopySummary) -> str:
         lines += [f"    {key}" for key in summary.failed_sample]
     if summary.error:
         lines.append(f"  stopped early: {summary.error}")
-    if summary.checkpoint and summary.plan is None and summary.exit_code is not ExitCode.OK:
+    lines += _too_large_advice(summary)
+    # Only what a retry can fix: an item too large fails again on every --resume.
+    retryable = summary.items_failed - summary.failed_by_reason.get(ITEM_TOO_LARGE, 0)
+    if (
+        summary.checkpoint
+        and summary.plan is None
+        and (retryable > 0 or summary.error or summary.interrupted)
+    ):
         lines.append(f"  to continue: the same command with --resume ({summary.checkpoint})")
     return "\n".join(lines)

@@ -103,7 +103,8 @@ class VerifyResult:
         return ExitCode.OK if self.identical else ExitCode.FAILURES
 
     def verdict(self) -> str:
-        head = f"{self.items_identical} of {self.items_compared} items identical"
+        noun = "item" if self.items_compared == 1 else "items"
+        head = f"{self.items_identical} of {self.items_compared} {noun} identical"
         if self.identical:
             return head
         parts = [
@@ -120,7 +121,10 @@ class VerifyResult:
     def render_text(self) -> str:
         lines = [f"verify {self.table} -> {self.dest_table}: {self.verdict()}"]
         if self.keys_absent_from_source:
-            lines.append(f"  {self.keys_absent_from_source} listed keys are not in the source")
+            absent = self.keys_absent_from_source
+            lines.append(
+                f"  {absent} listed {'key is' if absent == 1 else 'keys are'} not in the source"
+            )
         if self.missing_keys:
             lines.append("  missing: " + ", ".join(self.missing_keys))
         for difference in self.differences:

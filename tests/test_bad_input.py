@@ -344,6 +344,17 @@ def test_an_item_too_large_for_the_queue_is_named_and_the_rest_copied(
     received = [item["userid"]["S"] for item in received_items(sandbox, world.tiny_queue_url)]
     assert sorted(received) == ["user-0", "user-1", "user-2"]
 
+    # The summary for people says what would help; --resume alone would fail the item again.
+    done = sandbox.run_cli(
+        *("copy", "--table", "users", "--queue-url", world.tiny_queue_url, "--keys", str(keys)),
+        *("--checkpoint", str(tmp_path / "cp.json"), "--no-progress"),
+    )
+    assert done.returncode == 1, done.stderr
+    advice = "1 item did not fit the queue's MaximumMessageSize (1,024 bytes): raise it"
+    assert advice in done.stdout
+    assert "then run the same command with --resume" in done.stdout
+    assert "to continue" not in done.stdout
+
 
 # --- denied access: ministack does not enforce IAM, so the mapping is tested on its own -------
 class _Denied:

@@ -101,6 +101,9 @@ def test_one_segment_of_several_copies_a_share(sandbox: Sandbox, tmp_path: Path)
         )
         assert code == 0, stderr
         sent += summary["items_sent"]
+        # What this run selected, not a share of the table's estimate: the run read it all.
+        assert summary["items_selected"] == summary["items_read"] == summary["items_sent"]
+        assert summary["items_selected_exact"] is True
     assert sent == 400
     assert_copied(received_items(sandbox, queue_url), scan_source(sandbox))
 
@@ -149,6 +152,7 @@ def test_query_on_a_composite_key_delivers_the_selected_items(
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
     assert summary["items_sent"] == 110
+    assert (summary["items_selected"], summary["items_selected_exact"]) == (110, True)
     assert_copied(received_items(sandbox, queue_url), expected, ("tenant", "seq"))
 
 

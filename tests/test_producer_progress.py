@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import anyio
 from rich.console import Console
 
 from asynccopy.limiter import LimiterConfig, ReadCapacityLimiter, UnlimitedLimiter
 from asynccopy.progress import ProgressConfig, ProgressMode, ProgressView, show_progress
-from asynccopy.stats import Stats
-from asynccopy.summary import build_summary, render_text
+from asynccopy.stats import FailedKey, Stats
+from asynccopy.summary import CopySummary, build_summary, render_text
 
 
 def test_line_shows_counts_rates_and_eta() -> None:
@@ -80,3 +81,84 @@ def test_summary_text_and_exit_codes() -> None:
     stats.interrupted = True
     assert int(build_summary(stats, now_s=5.0, table="t", queue_url="q", rate_target=None,
                              rate_description="", dry_run=False).exit_code) == 130  # fmt: skip
+
+
+# --- honest counts and next steps -----------------------------------------------------------
+def _summary(stats: Stats, **options: Any) -> CopySummary:
+    return build_summary(
+        stats, now_s=5.0, table="t", queue_url="q", rate_target=None,
+        rate_description="no limit", dry_run=False, **options,
+    )  # fmt: skip
+
+
+def test_an_estimate_is_replaced_by_what_a_finished_run_read() -> None:
+    # --segment 1/2: half the table's ItemCount is an estimate; the segment held more.
+    stats = Stats(items_selected=5_000, items_selected_exact=False, started_s=0.0)
+    stats.items_read = stats.items_sent = 5_011
+    summary = _summary(stats)
+    assert "copy done: 5,011 of 5,011 items sent" in render_text(summary)
+    assert (summary.to_json()["items_selected"], summary.items_selected_exact) == (5_011, True)
+
+    stats.interrupted = True
+    text = render_text(_summary(stats))
+    assert "5,011 items sent of about 5,000 selected (the table's estimate)" in text
+    assert "of 5,000 items" not in text
+
+
+def test_an_unknown_selection_is_said_so_or_counted_once_read() -> None:
+    stats = Stats(items_selected=None, started_s=0.0)  # a Query
+    stats.items_read = stats.items_sent = 5
+    assert "copy done: 5 of 5 items sent" in render_text(_summary(stats))
+    text = render_text(_summary(stats, error="ReadError"))
+    assert "5 items sent (how many are selected is not known" in text
+    assert "unknown items" not in text
+
+
+def test_counts_of_one_are_singular() -> None:
+    stats = Stats(items_selected=1, started_s=0.0)
+    stats.items_read = stats.items_sent = stats.messages_sent = stats.batches_sent = 1
+    stats.sqs_request_units = 1
+    text = render_text(_summary(stats))
+    assert "1 of 1 item sent" in text
+    assert "1 message in 1 batch," in text
+    assert "1 SQS request unit" in text
+    assert "1 messages" not in text
+
+
+def _too_large(stats: Stats, *, largest: int) -> None:
+    stats.record_failed([FailedKey(key={"id": {"S": "big"}}, reason="ItemTooLarge")])
+    stats.too_large_max_bytes = largest
+
+
+def test_an_item_too_large_is_not_sent_back_to_resume() -> None:
+    stats = Stats(items_selected=4, started_s=0.0)
+    stats.items_read, stats.items_sent = 4, 3
+    _too_large(stats, largest=3_100)
+    summary = _summary(stats, checkpoint="cp.json", max_message_bytes=1_024)
+    text = render_text(summary)
+    assert "to continue: the same command with --resume" not in text
+    assert (
+        "1 item did not fit the queue's MaximumMessageSize (1,024 bytes): raise it to at least"
+        " 3,100 bytes (SQS allows up to 1,048,576), then run the same command with --resume"
+        " (cp.json)"
+    ) in text
+    assert summary.to_json()["failed_by_reason"] == {"ItemTooLarge": 1}
+
+    # Larger than any SQS message: only another way helps, never --resume.
+    stats = Stats(items_selected=1, started_s=0.0)
+    stats.items_read = 1
+    _too_large(stats, largest=2_000_000)
+    text = render_text(_summary(stats, checkpoint="cp.json", max_message_bytes=1_048_576))
+    assert "more than an SQS message can hold (1,048,576): copy them another way by key" in text
+    assert "--resume would fail them again" in text
+    assert "to continue" not in text
+
+
+def test_resume_is_suggested_for_failures_a_retry_can_fix() -> None:
+    stats = Stats(items_selected=4, started_s=0.0)
+    stats.items_read, stats.items_sent = 4, 2
+    _too_large(stats, largest=3_100)
+    stats.record_failed([FailedKey(key={"id": {"S": "k"}}, reason="UnprocessedKeys")])
+    text = render_text(_summary(stats, checkpoint="cp.json", max_message_bytes=1_024))
+    assert "raise it to at least 3,100 bytes" in text
+    assert "to continue: the same command with --resume (cp.json)" in text

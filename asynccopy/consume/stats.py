@@ -11,6 +11,11 @@ from dataclasses import asdict, dataclass
 from consumer.results import BatchSummary
 
 
+def _counted(count: int, noun: str, plural: str | None = None) -> str:
+    """`1 message`, `2 messages`: the noun agrees with the count."""
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class RunSummary:
     batches: int
@@ -31,10 +36,12 @@ class RunSummary:
     def describe(self) -> str:
         rate = self.items_written / self.elapsed_s if self.elapsed_s > 0 else 0.0
         return (
-            f"{self.messages_received} messages in {self.batches} batches: "
+            f"{_counted(self.messages_received, 'message')} in"
+            f" {_counted(self.batches, 'batch', 'batches')}: "
             f"{self.items_written} items written, {self.items_skipped} skipped, "
-            f"{self.items_failed} failed; {self.messages_failed} messages failed, "
-            f"{self.retries} retries; {self.elapsed_s:.1f} s ({rate:.0f} items/s)"
+            f"{self.items_failed} failed; {_counted(self.messages_failed, 'message')} failed, "
+            f"{_counted(self.retries, 'retry', 'retries')};"
+            f" {self.elapsed_s:.1f} s ({rate:.0f} items/s)"
         )
 
 
