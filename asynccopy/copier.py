@@ -518,6 +518,7 @@ class Copier:
     ) -> CopySummary:
         config = self._config
         keeps = config.checkpoint_path is not None and not config.dry_run
+        key_plan = prepared.key_plan
         return build_summary(
             self._stats,
             now_s=self._runtime.clock(),
@@ -531,6 +532,8 @@ class Copier:
             checkpoint=str(config.checkpoint_path) if keeps else None,
             resumed=config.resume,
             nothing_left=nothing_left,
+            keys_duplicate=0 if key_plan is None else key_plan.keys_duplicate,
+            first_duplicate=None if key_plan is None else key_plan.first_duplicate,
         )
 
 

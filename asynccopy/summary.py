@@ -8,6 +8,7 @@ from typing import Any
 
 from asynccopy.codec import Item, key_to_text
 from asynccopy.errors import ExitCode
+from asynccopy.keys import describe_duplicates, duplicates_json
 from asynccopy.stats import Stats
 
 
@@ -54,6 +55,8 @@ class CopySummary:
     resumed: bool = False
     items_skipped_by_resume: int = 0  # done by earlier runs (key file: keys, found or not)
     nothing_left: bool = False  # resumed a checkpoint that records a complete copy
+    keys_duplicate: int = 0  # key-file lines skipped: an earlier line names the same key
+    first_duplicate: tuple[int, int] | None = None  # (that line, the earlier line)
 
     @property
     def exit_code(self) -> ExitCode:
@@ -93,6 +96,8 @@ class CopySummary:
             "resumed": self.resumed,
             "items_skipped_by_resume": self.items_skipped_by_resume,
             "nothing_left": self.nothing_left,
+            "keys_duplicate": self.keys_duplicate,
+            "first_duplicate": duplicates_json(self.first_duplicate),
         }
         if self.plan is not None:
             plan = self.plan
@@ -126,6 +131,8 @@ def build_summary(
     checkpoint: str | None = None,
     resumed: bool = False,
     nothing_left: bool = False,
+    keys_duplicate: int = 0,
+    first_duplicate: tuple[int, int] | None = None,
 ) -> CopySummary:
     elapsed = stats.elapsed_s(now_s)
     return CopySummary(
@@ -158,11 +165,19 @@ def build_summary(
         resumed=resumed,
         items_skipped_by_resume=stats.items_skipped_by_resume,
         nothing_left=nothing_left,
+        keys_duplicate=keys_duplicate,
+        first_duplicate=first_duplicate,
     )
 
 
 def _count(value: int | None) -> str:
     return "unknown" if value is None else f"{value:,}"
+
+
+def _duplicates(summary: CopySummary) -> list[str]:
+    if not summary.keys_duplicate:
+        return []
+    return [f"  {describe_duplicates(summary.keys_duplicate, summary.first_duplicate)}"]
 
 
 def render_text(summary: CopySummary) -> str:
@@ -182,6 +197,7 @@ def render_text(summary: CopySummary) -> str:
             f"  message limit    {plan.max_message_bytes:,} bytes (the queue's MaximumMessageSize)",
             f"  items selected   {_count(summary.items_selected)}"
             + ("" if summary.items_selected_exact else " (the table's estimate)"),
+            *_duplicates(summary),
             f"  average item     {plan.average_item_bytes:,} bytes (TableSizeBytes / ItemCount)",
             f"  estimated RCU    {plan.estimated_rcu:,.1f}",
             f"  messages         {plan.estimated_messages:,}",
@@ -209,6 +225,7 @@ def render_text(summary: CopySummary) -> str:
             f" in {summary.elapsed_s:,.1f} s",
             f"  read {summary.items_read:,} · missing {summary.items_missing:,}"
             f" · failed {summary.items_failed:,}",
+            *_duplicates(summary),
             f"  {summary.messages_sent:,} messages in {summary.batches_sent:,} batches,"
             f" {summary.bytes_sent:,} bytes, {summary.sqs_request_units:,} SQS request units",
             f"  {summary.rcu_consumed:,.1f} RCU at {summary.rcu_per_s:,.1f} RCU/s"
