@@ -61,6 +61,10 @@ def parse_number(text: str) -> tuple[bool, str, int] | None:
 def canonical_number(text: str) -> str:
     """One text per value: equal numbers, and only they, give equal texts ("-0" and "0",
     "1.50" and "1.5", "1e2" and "100" alike). Raises ValueError if `text` is not a number."""
+    if text.isdecimal() and text.isascii():  # the usual key: a plain integer, made fast
+        significant = text.lstrip("0")
+        digits = significant.rstrip("0")
+        return f"{digits}E{len(significant) - len(digits)}" if digits else "0"
     parsed = parse_number(text)
     if parsed is None:
         raise ValueError(f"{text!r} is not a number")
