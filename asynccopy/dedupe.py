@@ -22,8 +22,8 @@ fingerprint repeats (the common case), the stream is read once and nothing is re
 
 Memory, all told: the table, 11.4-22.9 bytes per distinct key (34 at the peak of a doubling);
 a constant 512 KiB of buffered fingerprints; and, only when the stream repeats keys, the
-canonical bytes of one line per distinct repeated key while `resolve` runs, besides the
-duplicate line numbers it returns.
+canonical bytes and line number of one line per distinct repeated key while `resolve` runs,
+besides the duplicate line numbers it returns (and the first of them with the line it repeats).
 """
 
 from __future__ import annotations
