@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install test lint typecheck pytest demo bench clean sandbox-down
+.PHONY: install test test-thorough lint typecheck pytest demo bench clean sandbox-down
 
 install: $(STAMP)
 
@@ -26,6 +26,11 @@ pytest: install
 	$(BIN)/pytest
 
 test: lint typecheck pytest
+
+# The property tests only, with random examples (kept in .hypothesis/) and 20 times as many as
+# the derandomized `ci` profile `make test` runs: see tests/hypothesis_profiles.py.
+test-thorough: install
+	HYPOTHESIS_PROFILE=thorough $(BIN)/pytest -m hypothesis
 
 demo: install
 	$(BIN)/python -m asynccopy.demo

@@ -527,6 +527,7 @@ class Copier:
     ) -> CopySummary:
         config = self._config
         keeps = config.checkpoint_path is not None and not config.dry_run
+        key_plan = prepared.key_plan
         return build_summary(
             self._stats,
             now_s=self._runtime.clock(),
@@ -541,6 +542,8 @@ class Copier:
             resumed=config.resume,
             nothing_left=nothing_left,
             max_message_bytes=prepared.max_message_bytes,
+            keys_duplicate=0 if key_plan is None else key_plan.keys_duplicate,
+            first_duplicate=None if key_plan is None else key_plan.first_duplicate,
         )
 
 

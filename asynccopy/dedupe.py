@@ -22,8 +22,8 @@ fingerprint repeats (the common case), the stream is read once and nothing is re
 
 Memory, all told: the table, 11.4-22.9 bytes per distinct key (34 at the peak of a doubling);
 a constant 512 KiB of buffered fingerprints; and, only when the stream repeats keys, the
-canonical bytes of one line per distinct repeated key while `resolve` runs, besides the
-duplicate line numbers it returns.
+canonical bytes and line number of one line per distinct repeated key while `resolve` runs,
+besides the duplicate line numbers it returns (and the first of them with the line it repeats).
 """
 
 from __future__ import annotations
@@ -74,6 +74,7 @@ class DuplicateFinder:
         self._next_line = 1
         self._spill: IO[bytes] | None = None  # created when `_recent` first fills up
         self._duplicates: frozenset[int] | None = None
+        self._first_duplicate: tuple[int, int] | None = None
 
     # ---- the first pass ---------------------------------------------------------------------
     def add(self, line_no: int, canonical: bytes) -> None:
@@ -129,7 +130,8 @@ class DuplicateFinder:
             self._flush()
             lines = iter(reread())
             consumed = 0
-            kept: dict[int, list[bytes]] = {}  # fingerprint -> the distinct keys seen with it
+            # fingerprint -> the distinct keys seen with it, each with the line it is first on
+            kept: dict[int, list[tuple[bytes, int]]] = {}
             for line_no, fingerprint in self._candidate_lines():
                 line = next(itertools.islice(lines, line_no - consumed - 1, None), None)
                 consumed = line_no
@@ -137,13 +139,23 @@ class DuplicateFinder:
                 if key is None or ((self._fingerprint(key) & _MASK) or 1) != fingerprint:
                     raise LinesChangedError(f"line {line_no} is not the line first read")
                 same_fingerprint = kept.setdefault(fingerprint, [])
-                if key in same_fingerprint:  # bytes compared in full, never by fingerprint
-                    duplicates.append(line_no)
-                else:
-                    same_fingerprint.append(key)
+                # bytes compared in full, never by fingerprint
+                earlier = next((first for seen, first in same_fingerprint if seen == key), None)
+                if earlier is None:
+                    same_fingerprint.append((key, line_no))
+                    continue
+                duplicates.append(line_no)
+                if self._first_duplicate is None:
+                    self._first_duplicate = (line_no, earlier)
         self.close()
         self._duplicates = frozenset(duplicates)
         return self._duplicates
+
+    @property
+    def first_duplicate(self) -> tuple[int, int] | None:
+        """Once `resolve` has run: (the first duplicate line, the earlier line whose key it
+        repeats), or None when no key repeats."""
+        return self._first_duplicate
 
     @property
     def distinct_keys(self) -> int:

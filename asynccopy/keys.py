@@ -41,22 +41,21 @@ import tempfile
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import IO, Any, Final
 
 import anyio.to_thread
 
-from asynccopy.codec import AttributeValue, Item, is_number, significant_digits
+from asynccopy.codec import AttributeValue, Item
 from asynccopy.dedupe import DuplicateFinder, LinesChangedError
 from asynccopy.errors import InputError, KeyLineError
+from asynccopy.numbers import canonical_number, number_problem
 from asynccopy.tables import KeyAttribute, KeySchema
 
 STDIN_NAME: Final = "-"
 # DynamoDB limits on key values (bytes, UTF-8 or raw binary).
 MAX_PARTITION_KEY_BYTES: Final = 2048
 MAX_SORT_KEY_BYTES: Final = 1024
-MAX_NUMBER_DIGITS: Final = 38
 TYPE_TAGS: Final = frozenset({"S", "N", "B", "SS", "NS", "BS", "L", "M", "NULL", "BOOL"})
 
 
@@ -82,10 +81,11 @@ class ValueProblem(ValueError):
 
 
 def _number_text(value: str) -> str:
-    if not is_number(value):
-        raise ValueProblem(f"{value!r} is not a number")
-    if len(significant_digits(value)) > MAX_NUMBER_DIGITS:
-        raise ValueProblem(f"{value} has more than {MAX_NUMBER_DIGITS} significant digits")
+    """`value` as it is, if DynamoDB can store it: a key or a --values number it cannot store
+    would fail a whole read call at run time, so it is refused before anything is read."""
+    problem = number_problem(value)
+    if problem is not None:
+        raise ValueProblem(problem)
     return value
 
 
@@ -162,7 +162,11 @@ def parse_values_json(text: str, *, flag: str) -> dict[str, AttributeValue]:
         try:
             values[name] = to_attribute_value(value)
         except ValueProblem as problem:
-            raise InputError(f"{flag} {name}: {problem}") from None
+            raise InputError(
+                f"{flag} {name}: {problem}",
+                hint=f"give {flag} values DynamoDB can store, e.g. "
+                '{":u": "user-0000001", ":n": 17}',
+            ) from None
     return values
 
 
@@ -277,14 +281,15 @@ def parse_key_line(text: str, *, schema: KeySchema) -> Item | None:
 
 
 def key_canonical(key: Item) -> bytes:
-    """Bytes equal exactly when two keys are the same; equal numbers ("1", "1.0") agree."""
+    """Bytes equal exactly when two keys are the same to DynamoDB: numbers compared by value,
+    exactly, at any number of digits ("1", "1.0" and "1e0" agree, as do "-0" and "0")."""
     parts: list[bytes] = []
     for name in sorted(key):
         ((tag, inner),) = key[name].items()
         if tag == "N":
             try:
-                canonical = str(Decimal(inner).normalize()).encode()
-            except InvalidOperation:
+                canonical = canonical_number(inner).encode()
+            except ValueError:  # not a number: only a key DynamoDB refuses, kept distinct
                 canonical = inner.encode()
         elif tag == "B":
             canonical = inner
@@ -308,9 +313,27 @@ class KeyFilePlan:
     display_name: str  # for messages: the path as given, or "stdin"
     keys_total: int  # distinct keys
     lines_total: int
-    duplicate_lines: frozenset[int]
+    duplicate_lines: frozenset[int]  # lines whose key an earlier line names: skipped, not read
+    first_duplicate: tuple[int, int] | None = None  # (first duplicate line, the line it repeats)
     size_bytes: int = 0
     content_sha256: str = ""  # of every byte, computed on the first pass: the file's identity
+
+    @property
+    def keys_duplicate(self) -> int:
+        """Key lines skipped because an earlier line names the same key."""
+        return len(self.duplicate_lines)
+
+
+def describe_duplicates(count: int, first: tuple[int, int] | None) -> str:
+    """The summaries' line: "12 duplicate key lines skipped; first: line 7 = line 3"."""
+    lines = "line" if count == 1 else "lines"
+    where = f"; first: line {first[0]} = line {first[1]}" if first is not None else ""
+    return f"{count:,} duplicate key {lines} skipped{where}"
+
+
+def duplicates_json(first: tuple[int, int] | None) -> dict[str, int] | None:
+    """The first duplicate for --json: {"line": 7, "same_as_line": 3}, or None."""
+    return None if first is None else {"line": first[0], "same_as_line": first[1]}
 
 
 def _lines(stream: Iterable[bytes], *, source: str, start: int = 1) -> Iterator[tuple[int, str]]:
@@ -386,9 +409,10 @@ def _validate(
     source: str,
     spool: IO[bytes] | None,
     identity: _Identity,
-) -> tuple[int, int, frozenset[int]]:
-    """(distinct keys, lines, duplicate line numbers). `spool`, if given, must be readable too:
-    it is what is read again when some key fingerprint repeats."""
+) -> tuple[int, int, frozenset[int], tuple[int, int] | None]:
+    """(distinct keys, lines, duplicate line numbers, the first duplicate and the line it
+    repeats). `spool`, if given, must be readable too: it is what is read again when some key
+    fingerprint repeats."""
     line_no = 0
     raw_lines = identity.read(stream)
     with DuplicateFinder(expected_keys=_expected_lines(stream)) as finder:
@@ -411,7 +435,7 @@ def _validate(
                 f"the key file {source} changed while it was read ({exc})",
                 hint="copy from a file nothing else is writing",
             ) from None
-        return finder.distinct_keys, line_no, duplicates
+        return finder.distinct_keys, line_no, duplicates, finder.first_duplicate
 
 
 def _first_pass(
@@ -424,7 +448,7 @@ def _first_pass(
 ) -> KeyFilePlan:
     """Validate `stream` (spooling it if asked) and describe what the second pass will read."""
     identity = _Identity()
-    keys, lines, duplicates = _validate(
+    keys, lines, duplicates, first_duplicate = _validate(
         stream, schema=schema, source=display_name, spool=spool, identity=identity
     )
     return KeyFilePlan(
@@ -433,6 +457,7 @@ def _first_pass(
         keys_total=keys,
         lines_total=lines,
         duplicate_lines=duplicates,
+        first_duplicate=first_duplicate,
         size_bytes=identity.size_bytes,
         content_sha256=identity.digest.hexdigest(),
     )

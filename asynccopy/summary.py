@@ -9,6 +9,7 @@ from typing import Any
 
 from asynccopy.codec import SQS_MAX_MESSAGE_BYTES, Item, key_to_text
 from asynccopy.errors import ExitCode
+from asynccopy.keys import describe_duplicates, duplicates_json
 from asynccopy.stats import ITEM_TOO_LARGE, Stats
 
 
@@ -58,6 +59,8 @@ class CopySummary:
     failed_by_reason: Mapping[str, int] = field(default_factory=dict)
     max_message_bytes: int | None = None  # the queue's MaximumMessageSize
     too_large_max_bytes: int = 0  # the largest message an ItemTooLarge item would need
+    keys_duplicate: int = 0  # key-file lines skipped: an earlier line names the same key
+    first_duplicate: tuple[int, int] | None = None  # (that line, the earlier line)
 
     @property
     def exit_code(self) -> ExitCode:
@@ -98,6 +101,8 @@ class CopySummary:
             "items_skipped_by_resume": self.items_skipped_by_resume,
             "nothing_left": self.nothing_left,
             "failed_by_reason": dict(self.failed_by_reason),
+            "keys_duplicate": self.keys_duplicate,
+            "first_duplicate": duplicates_json(self.first_duplicate),
         }
         if self.plan is not None:
             plan = self.plan
@@ -132,6 +137,8 @@ def build_summary(
     resumed: bool = False,
     nothing_left: bool = False,
     max_message_bytes: int | None = None,
+    keys_duplicate: int = 0,
+    first_duplicate: tuple[int, int] | None = None,
 ) -> CopySummary:
     elapsed = stats.elapsed_s(now_s)
     selected, exact = stats.items_selected, stats.items_selected_exact
@@ -173,6 +180,8 @@ def build_summary(
         failed_by_reason=dict(stats.failed_by_reason),
         max_message_bytes=max_message_bytes,
         too_large_max_bytes=stats.too_large_max_bytes,
+        keys_duplicate=keys_duplicate,
+        first_duplicate=first_duplicate,
     )
 
 
@@ -240,6 +249,12 @@ def _too_large_advice(summary: CopySummary) -> list[str]:
     ]
 
 
+def _duplicates(summary: CopySummary) -> list[str]:
+    if not summary.keys_duplicate:
+        return []
+    return [f"  {describe_duplicates(summary.keys_duplicate, summary.first_duplicate)}"]
+
+
 def render_text(summary: CopySummary) -> str:
     """The summary for people: a few aligned lines."""
     lines: list[str] = []
@@ -257,6 +272,7 @@ def render_text(summary: CopySummary) -> str:
             f"  message limit    {plan.max_message_bytes:,} bytes (the queue's MaximumMessageSize)",
             f"  items selected   {_count(summary.items_selected)}"
             + ("" if summary.items_selected_exact else " (the table's estimate)"),
+            *_duplicates(summary),
             f"  average item     {plan.average_item_bytes:,} bytes (TableSizeBytes / ItemCount)",
             f"  estimated RCU    {plan.estimated_rcu:,.1f}",
             f"  messages         {plan.estimated_messages:,}",
@@ -283,6 +299,7 @@ def render_text(summary: CopySummary) -> str:
             f"copy {state}: {_sent(summary)} in {summary.elapsed_s:,.1f} s",
             f"  read {summary.items_read:,} · missing {summary.items_missing:,}"
             f" · failed {summary.items_failed:,}",
+            *_duplicates(summary),
             f"  {_counted(summary.messages_sent, 'message')} in"
             f" {_counted(summary.batches_sent, 'batch', 'batches')},"
             f" {_counted(summary.bytes_sent, 'byte')},"

@@ -27,7 +27,7 @@ from asynccopy.codec import Item, item_key, key_to_text
 from asynccopy.compare import diff_items
 from asynccopy.config import BATCH_GET_MAX_KEYS, DEFAULT_CONCURRENCY, KeysSelection, Selection
 from asynccopy.errors import AsyncCopyError, ExitCode, InputError
-from asynccopy.keys import enter_key_file, key_digest
+from asynccopy.keys import describe_duplicates, duplicates_json, enter_key_file, key_digest
 from asynccopy.limiter import Limiter, make_limiter
 from asynccopy.pipeline import read_pages
 from asynccopy.progress import ProgressConfig, ProgressMode, show_progress
@@ -93,6 +93,8 @@ class VerifyResult:
     rcu_source: float
     rcu_dest: float
     elapsed_s: float
+    keys_duplicate: int = 0  # key-file lines skipped: an earlier line names the same key
+    first_duplicate: tuple[int, int] | None = None  # (that line, the earlier line)
 
     @property
     def identical(self) -> bool:
@@ -125,6 +127,8 @@ class VerifyResult:
             lines.append(
                 f"  {absent} listed {'key is' if absent == 1 else 'keys are'} not in the source"
             )
+        if self.keys_duplicate:
+            lines.append(f"  {describe_duplicates(self.keys_duplicate, self.first_duplicate)}")
         if self.missing_keys:
             lines.append("  missing: " + ", ".join(self.missing_keys))
         for difference in self.differences:
@@ -148,6 +152,8 @@ class VerifyResult:
             "items_different": self.items_different,
             "items_unreadable": self.items_unreadable,
             "keys_absent_from_source": self.keys_absent_from_source,
+            "keys_duplicate": self.keys_duplicate,
+            "first_duplicate": duplicates_json(self.first_duplicate),
             "missing_keys": list(self.missing_keys),
             "different_keys": [
                 {"key": d.key, "attributes": list(d.attributes)} for d in self.differences
@@ -432,4 +438,6 @@ async def verify(
                 rcu_source=source_stats.rcu_consumed,
                 rcu_dest=dest_stats.rcu_consumed,
                 elapsed_s=clock() - started,
+                keys_duplicate=0 if key_plan is None else key_plan.keys_duplicate,
+                first_duplicate=None if key_plan is None else key_plan.first_duplicate,
             )

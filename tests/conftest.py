@@ -7,7 +7,12 @@ from collections.abc import Iterator
 import pytest
 
 from asynccopy.sandbox import SandboxServer, ServerConfig
+from tests.hypothesis_profiles import load_profile
 from tests.sandbox_helpers import Sandbox, free_port
+
+# Before any test module is imported: the `ci` profile (derandomized) unless
+# HYPOTHESIS_PROFILE names another (`thorough`: see tests/hypothesis_profiles.py).
+load_profile()
 
 
 @pytest.fixture(scope="session")

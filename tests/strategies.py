@@ -106,3 +106,68 @@ def items(key_name: str = "userid", *, max_depth: int = 3) -> st.SearchStrategy[
         max_size=5,
     )
     return st.builds(lambda key_value, rest: {key_name: key_value, **rest}, key, others)
+
+
+# ---- DynamoDB numbers across their whole range ----------------------------------------------
+# A number's value as (negative, significant digits without leading or trailing zeros, exponent):
+# digits x 10**exponent. DynamoDB: up to 38 digits, the leading one at 10**-130 to 10**125.
+NumberValue = tuple[bool, str, int]
+ZERO: NumberValue = (False, "", 0)
+
+
+@st.composite
+def number_values(draw: st.DrawFn, *, max_digits: int = 38) -> NumberValue:
+    """Any number DynamoDB can store, its leading digit anywhere from 1E-130 to 9E+125."""
+    if draw(st.integers(0, 15)) == 0:
+        return ZERO
+    size = draw(st.integers(1, max_digits))
+    middle = draw(st.text("0123456789", min_size=max(0, size - 2), max_size=max(0, size - 2)))
+    first = draw(st.sampled_from("123456789"))
+    last = draw(st.sampled_from("123456789"))
+    digits = first if size == 1 else first + middle + last
+    leading = draw(st.integers(-130, 125) | st.sampled_from([-130, 125, 0, -1]))
+    return draw(st.booleans()), digits, leading - (len(digits) - 1)
+
+
+def neighbour(value: NumberValue, step: int) -> NumberValue:
+    """The value whose last significant digit is `step` more (a pair that differs only there)."""
+    negative, digits, exponent = value
+    if not digits:
+        return step < 0, "1", 0
+    number = int(digits) + step
+    if number <= 0:
+        return ZERO
+    text = str(number).rstrip("0")
+    return negative, text, exponent + (len(str(number)) - len(text))
+
+
+def storable(value: NumberValue) -> bool:
+    """Whether DynamoDB can store `value` (up to 38 digits, 1E-130 <= |value| < 1E+126)."""
+    _, digits, exponent = value
+    return not digits or (len(digits) <= 38 and -130 <= exponent + len(digits) - 1 <= 125)
+
+
+@st.composite
+def number_texts(draw: st.DrawFn, value: NumberValue) -> str:
+    """`value` written any way DynamoDB reads a number: sign, extra leading and trailing zeros,
+    the point anywhere, an exponent or none, `e` or `E`; zero as `0`, `-0`, `0.00E5`..."""
+    negative, digits, exponent = value
+    if not digits:
+        sign = draw(st.sampled_from(["", "-", "+"]))
+        mantissa = draw(st.sampled_from(["0", "0.0", "00", "0.000", "000.0"]))
+        suffix = draw(st.sampled_from(["", "e0", "E+5", "e-130", "E126"]))
+        return sign + mantissa + suffix
+    sign = "-" if negative else draw(st.sampled_from(["", "+"]))
+    trailing = draw(st.integers(0, 3))
+    mantissa = digits + "0" * trailing
+    point = draw(st.integers(0, len(mantissa)))  # digits before the point
+    # mantissa[:point].mantissa[point:] x 10**written == digits x 10**exponent
+    written = exponent - trailing + (len(mantissa) - point)
+    leading_zeros = "0" * draw(st.integers(0, 2))
+    before, after = leading_zeros + mantissa[:point], mantissa[point:]
+    text = f"{before or '0'}.{after}" if after else before
+    if written != 0 or draw(st.booleans()):
+        e = draw(st.sampled_from("eE"))
+        plus = "+" if written >= 0 and draw(st.booleans()) else ""
+        text += f"{e}{plus}{written}"
+    return sign + text

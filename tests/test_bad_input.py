@@ -77,6 +77,15 @@ ROWS: tuple[Row, ...] = (
         message="keys.txt line 1: key attribute 'userid' must not be empty"),
     Row(id="key-n-given-text", args=_keys(table="numbered"), keys="17\nabc\n",
         message="keys.txt line 2: key attribute 'id' (N): 'abc' is not a number"),
+    Row(id="key-n-out-of-range", args=_keys(table="numbered"), keys="17\n1e200\n",
+        message="keys.txt line 2: key attribute 'id' (N): 1e200 is outside the range of "
+        "DynamoDB numbers"),
+    Row(id="key-n-too-small", args=_keys(table="numbered"), keys='17\n{"id": -1e-200}\n',
+        message="keys.txt line 2: key attribute 'id': -1e-200 is outside the range of "
+        "DynamoDB numbers"),
+    Row(id="key-n-39-digits", args=_keys(table="numbered"), keys="17\n" + "1" * 39 + "\n",
+        message="keys.txt line 2: key attribute 'id' (N): " + "1" * 39 + " has 39 significant "
+        "digits, more than the 38 of a DynamoDB number"),
     Row(id="key-b-not-base64", args=_keys(table="blobs"), keys="AAE=\nnot base64!\n",
         message="keys.txt line 2: key attribute 'blob' (B): 'not base64!' is not valid base64"),
     Row(id="key-composite-missing-sort", args=_keys(table="events"), keys='{"tenant": "t"}\n',
@@ -131,6 +140,9 @@ ROWS: tuple[Row, ...] = (
         message="--query needs --values for its placeholders"),
     Row(id="values-not-json", args=_copy("--query", "userid = :u", "--values", "{"),
         message="--values is not valid JSON"),
+    Row(id="values-number-out-of-range",
+        args=_copy("--scan", "--filter", "n > :n", "--values", '{":n": 1e200}'),
+        message="--values :n: 1e200 is outside the range of DynamoDB numbers"),
     Row(id="values-without-filter", args=_copy("--scan", "--values", '{":u": "x"}',
         "--checkpoint", "{tmp}/cp.json"),
         message="--values and --names go with --filter when scanning"),

@@ -7,7 +7,7 @@ import string
 import zlib
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from asynccopy.codec import (
@@ -29,6 +29,7 @@ from asynccopy.codec import (
     key_to_text,
     pack_batches,
 )
+from tests.hypothesis_profiles import examples
 from tests.strategies import items
 
 ENVELOPE = len('{"v":1,"items":[') + len("]}")
@@ -58,7 +59,7 @@ def keys_of(messages: list[Message]) -> list[list[str]]:
     return [[key["userid"]["S"] for key in message.keys] for message in messages]
 
 
-@settings(max_examples=500, deadline=None)
+@examples(500)
 @given(st.lists(items(), max_size=4))
 def test_round_trip_is_exact_and_sqs_safe(original: list[Item]) -> None:
     body = encode_items(original)
@@ -69,7 +70,7 @@ def test_round_trip_is_exact_and_sqs_safe(original: list[Item]) -> None:
     assert repr(decoded) == repr(original)  # same types and order too: bytes stay bytes, True True
 
 
-@settings(max_examples=100, deadline=None)
+@examples(100)
 @given(st.lists(items(), max_size=30), st.integers(min_value=600, max_value=3000))
 def test_packed_messages_hold_every_item_in_order_within_limits(
     original: list[Item], max_message_bytes: int

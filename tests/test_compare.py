@@ -3,10 +3,11 @@ from __future__ import annotations
 import random
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 
 from asynccopy.codec import AttributeValue, Item, decode_body, encode_items
 from asynccopy.compare import diff_items, items_equal, values_equal
+from tests.hypothesis_profiles import examples
 from tests.strategies import items
 
 
@@ -73,7 +74,7 @@ def shuffled_sets(value: AttributeValue, rng: random.Random) -> AttributeValue:
     return value
 
 
-@settings(max_examples=200, deadline=None)
+@examples(200)
 @given(items())
 def test_an_item_equals_its_copy_with_sets_reordered(item: Item) -> None:
     rng = random.Random(0)

@@ -24,7 +24,7 @@ from botocore.awsrequest import AWSRequest, AWSResponse
 from botocore.credentials import ReadOnlyCredentials
 from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError
 from botocore.session import get_session
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from asynccopy import retry
@@ -52,6 +52,7 @@ from asynccopy.retry import Backoff
 from asynccopy.sources.base import ReadContext
 from asynccopy.sources.keyfile import BatchGetReader
 from asynccopy.stats import Stats
+from tests.hypothesis_profiles import examples
 from tests.strategies import items
 
 CREDENTIALS = ReadOnlyCredentials(
@@ -476,14 +477,14 @@ def _as_received(item: dict[str, Any]) -> WireItem:
     return WireItem(orjson.loads(json.dumps(to_wire(item))))
 
 
-@settings(max_examples=300, deadline=None)
+@examples(300)
 @given(items())
 def test_wire_encoding_is_byte_identical_to_the_client_encoding(item: dict[str, Any]) -> None:
     assert wire_json(_as_received(item)) == _item_json(item)
     assert wire_json(to_wire(item)) == _item_json(item)
 
 
-@settings(max_examples=100, deadline=None)
+@examples(100)
 @given(st.lists(items(), min_size=1, max_size=30))
 def test_messages_from_wire_items_equal_messages_from_client_items(
     batch: list[dict[str, Any]],

@@ -64,7 +64,7 @@ def test_blank_and_comment_lines_are_skipped(line: str) -> None:
     ("line", "schema", "problem"),
     [
         ("abc", N_TABLE, "key attribute 'id' (N): 'abc' is not a number"),
-        ("1" * 39, N_TABLE, "more than 38 significant digits"),
+        ("1" * 39, N_TABLE, "has 39 significant digits, more than the 38"),
         ("not base64!", B_TABLE, "is not valid base64"),
         ("{bad json", S_TABLE, "not valid JSON"),
         ('{"userid": 5}', S_TABLE, "key attribute 'userid' must be of type S, not N"),
@@ -93,6 +93,74 @@ def test_equal_numbers_are_the_same_key() -> None:
     assert same is not None
     assert other is not None
     assert key_digest(one) == key_digest(same) != key_digest(other)
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [("0", "-0"), ("1.50", "1.5"), ("1e2", "100"), ('{"id": 1E-130}', "10E-131")],
+)
+def test_numbers_equal_to_dynamodb_are_one_key(one: str, other: str) -> None:
+    first = parse_key_line(one, schema=N_TABLE)
+    second = parse_key_line(other, schema=N_TABLE)
+    assert first is not None
+    assert second is not None
+    assert key_digest(first) == key_digest(second)
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ("1.0000000000000000000000000001", "1.0000000000000000000000000002"),  # 29 digits
+        ("12345678901234567890123456789012345678", "12345678901234567890123456789012345679"),
+    ],
+)
+def test_numbers_equal_only_when_rounded_are_distinct_keys(one: str, other: str) -> None:
+    first = parse_key_line(one, schema=N_TABLE)
+    second = parse_key_line(other, schema=N_TABLE)
+    assert first is not None
+    assert second is not None
+    assert key_digest(first) != key_digest(second)
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ("1e200", "key attribute 'id' (N): 1e200 is outside the range of DynamoDB numbers"),
+        ("-1e-200", "key attribute 'id' (N): -1e-200 is outside the range of DynamoDB numbers"),
+        ('{"id": 1E+126}', "key attribute 'id': 1E+126 is outside the range"),
+        ('{"id": {"N": "1e-131"}}', "key attribute 'id': 1e-131 is outside the range"),
+        ("1" * 39, "has 39 significant digits"),
+    ],
+)
+def test_numbers_dynamodb_cannot_store_are_refused_in_key_lines(line: str, problem: str) -> None:
+    with pytest.raises(ValueProblem) as caught:
+        parse_key_line(line, schema=N_TABLE)
+    assert problem in str(caught.value)
+
+
+@pytest.mark.parametrize("number", ["1e200", "1e-200", "1" * 39])
+def test_numbers_dynamodb_cannot_store_are_refused_in_values(number: str) -> None:
+    with pytest.raises(InputError) as caught:
+        parse_values_json(f'{{":n": {number}}}', flag="--values")
+    assert str(caught.value).startswith(f"--values :n: {number} ")
+    assert "(give --values values DynamoDB can store" in str(caught.value)
+
+
+def test_the_first_duplicate_names_the_line_it_repeats(tmp_path: Path) -> None:
+    path = tmp_path / "k.txt"
+    path.write_text("5\n0\n7\n-0\n5.0\n0.0\n", encoding="utf-8")
+    with open_key_file(str(path), schema=N_TABLE) as plan:
+        assert plan.keys_total == 3
+        assert plan.duplicate_lines == {4, 5, 6}
+        assert plan.keys_duplicate == 3
+        assert plan.first_duplicate == (4, 2)
+
+
+def test_no_duplicate_no_first_duplicate(tmp_path: Path) -> None:
+    path = tmp_path / "k.txt"
+    path.write_text("5\n6\n", encoding="utf-8")
+    with open_key_file(str(path), schema=N_TABLE) as plan:
+        assert (plan.keys_duplicate, plan.first_duplicate) == (0, None)
 
 
 def test_key_file_counts_distinct_keys_and_skips_duplicates(tmp_path: Path) -> None:
