@@ -66,6 +66,20 @@ def client_config(*, concurrency: int, connect_timeout_s: float = 10.0) -> AioCo
     )
 
 
+def session_ca_bundle(session: Any) -> str | None:
+    """The CA bundle the session's clients verify TLS with: the profile's `ca_bundle`, or
+    AWS_CA_BUNDLE (botocore's own lookup); None: botocore's default.
+
+    boto3 keeps its botocore session in `_session` and offers no public way to read a config
+    variable; the fast engine needs this one to trust what the botocore clients trust.
+    """
+    core = getattr(session, "_session", None)
+    if core is None:
+        return None
+    bundle = core.get_config_variable("ca_bundle")
+    return bundle if isinstance(bundle, str) and bundle else None
+
+
 def endpoint_for(target: AwsTarget, service: str) -> str | None:
     """`--endpoint-url` first, then `AWS_ENDPOINT_URL_<SERVICE>` and `AWS_ENDPOINT_URL`."""
     if target.endpoint_url:

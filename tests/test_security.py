@@ -18,6 +18,7 @@ import pytest
 from asynccopy.sandbox.seed import SeedConfig, seed
 from tests.sandbox_helpers import DEST_ACCOUNT, SOURCE_ACCOUNT, Sandbox
 from tests.test_bad_input import make_world
+from tests.test_consumer_support import received_items
 
 SECRET = "FAKEsecretKEY0do0not0print0wJalrXUtnFEMI"
 TOKEN = "FAKEsessionTOKEN0do0not0print0IQoJb3JpZ2luX2VjEOr"
@@ -165,3 +166,28 @@ def test_typer_pretty_exceptions_are_off() -> None:
 
     assert app.pretty_exceptions_enable is False
     assert app.pretty_exceptions_show_locals is False or not app.pretty_exceptions_enable
+
+
+def test_a_netrc_entry_for_the_endpoint_is_never_used(sandbox: Sandbox, tmp_path: Path) -> None:
+    """aiohttp's trust_env would send ~/.netrc's password for the AWS host; beside the SigV4
+    Authorization header that made aiohttp refuse every read and crash every send."""
+    world = make_world(sandbox)
+    keys = tmp_path / "keys.txt"
+    keys.write_text("user-0\nuser-1\nuser-2\n", encoding="utf-8")
+    home = tmp_path / "home"
+    home.mkdir()
+    netrc = home / ".netrc"
+    netrc.write_text(f"machine 127.0.0.1 login netrc-user password {SECRET}\n", encoding="ascii")
+    netrc.chmod(0o600)
+    env = {**secret_env(sandbox), "HOME": str(home)}
+    env.pop("NETRC", None)
+    code, summary, stderr = sandbox.run_json(
+        *("copy", "--table", "users", "--keys", str(keys), "--queue-url", world.queue_url),
+        *("--engine", "fast", "--json", "--no-progress", "--no-checkpoint"),
+        env=env,
+    )
+    assert code == 0, stderr
+    assert (summary["items_sent"], summary["items_failed"]) == (3, 0)
+    assert_no_secret("stderr", stderr)
+    received = sorted(item["userid"]["S"] for item in received_items(sandbox, world.queue_url))
+    assert received == ["user-0", "user-1", "user-2"]
