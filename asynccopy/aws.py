@@ -128,9 +128,12 @@ async def _assume_role(session: aioboto3.Session, target: AwsTarget) -> aioboto3
     except Exception as exc:
         raise AssumeRoleError(role_arn=target.role_arn, code=error_code(exc)) from exc
     creds = reply["Credentials"]
+    # The same profile again, only its credentials replaced: its endpoint_url (a VPC or FIPS
+    # endpoint, an emulator), ca_bundle, region and every other setting still apply.
     return aioboto3.Session(
+        profile_name=target.profile,
+        region_name=session.region_name,
         aws_access_key_id=creds["AccessKeyId"],
         aws_secret_access_key=creds["SecretAccessKey"],
         aws_session_token=creds["SessionToken"],
-        region_name=session.region_name,
     )

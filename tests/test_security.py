@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from asynccopy.sandbox.profiles import DEST_PROFILE, SOURCE_PROFILE
 from asynccopy.sandbox.seed import SeedConfig, seed
 from tests.sandbox_helpers import DEST_ACCOUNT, SOURCE_ACCOUNT, Sandbox
 from tests.test_bad_input import make_world
@@ -191,3 +192,28 @@ def test_a_netrc_entry_for_the_endpoint_is_never_used(sandbox: Sandbox, tmp_path
     assert_no_secret("stderr", stderr)
     received = sorted(item["userid"]["S"] for item in received_items(sandbox, world.queue_url))
     assert received == ["user-0", "user-1", "user-2"]
+
+
+def test_an_assumed_role_keeps_the_profiles_endpoint_and_region(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """--role-arn and --queue-role-arn replace only the credentials: the profiles' endpoint_url
+    (the sandbox here, a VPC or FIPS endpoint in real life) still applies."""
+    world = make_world(sandbox)
+    keys = tmp_path / "keys.txt"
+    keys.write_text("user-0\nuser-1\n", encoding="utf-8")
+    env = sandbox.profile_env
+    assert "AWS_ENDPOINT_URL" not in env  # only the profiles know where the sandbox is
+    code, summary, stderr = sandbox.run_json(
+        *("copy", "--table", "users", "--keys", str(keys), "--queue-url", world.queue_url),
+        *("--profile", SOURCE_PROFILE, "--role-arn", f"arn:aws:iam::{SOURCE_ACCOUNT}:role/reader"),
+        *("--queue-profile", DEST_PROFILE),
+        *("--queue-role-arn", f"arn:aws:iam::{DEST_ACCOUNT}:role/sender"),
+        *("--json", "--no-progress", "--no-checkpoint"),
+        env=env,
+        timeout_s=120,
+    )
+    assert code == 0, stderr
+    assert summary["items_sent"] == 2
+    received = sorted(item["userid"]["S"] for item in received_items(sandbox, world.queue_url))
+    assert received == ["user-0", "user-1"]
