@@ -217,3 +217,25 @@ def test_an_assumed_role_keeps_the_profiles_endpoint_and_region(
     assert summary["items_sent"] == 2
     received = sorted(item["userid"]["S"] for item in received_items(sandbox, world.queue_url))
     assert received == ["user-0", "user-1"]
+
+
+def test_a_queue_url_the_profiles_endpoint_does_not_serve_is_refused(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """Sends go to the queue client's endpoint whatever the URL's host: a copy to a URL on
+    port 9 used to "succeed" through the profile's endpoint_url. Now nothing is read or sent."""
+    world = make_world(sandbox)
+    keys = tmp_path / "keys.txt"
+    keys.write_text("user-0\n", encoding="utf-8")
+    elsewhere = world.queue_url.replace(sandbox.endpoint_url, "http://127.0.0.1:9")
+    done = sandbox.run_cli(
+        *("copy", "--table", "users", "--keys", str(keys), "--queue-url", elsewhere),
+        *("--profile", SOURCE_PROFILE, "--queue-profile", DEST_PROFILE, "--no-checkpoint"),
+        env=sandbox.profile_env,
+        timeout_s=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(f"asynccopy: error: --queue-url {elsewhere} is on 127.0.0.1:9")
+    assert f"would go to {sandbox.endpoint_url}, set by the profile's endpoint_url" in done.stderr
+    assert len(done.stderr.splitlines()) == 1
+    assert received_items(sandbox, world.queue_url) == []
