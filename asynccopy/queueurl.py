@@ -228,9 +228,10 @@ def queue_endpoint(
         # (a VPC endpoint, say); the legacy queue.amazonaws.com hosts take the region's.
         return None if url.legacy else url.origin
     if origin is not None and url.aws and is_aws_host(origin[1]):
-        # Two AWS hosts (a FIPS or VPC endpoint for a standard URL): the same region will do.
+        # Two AWS hosts (a FIPS or VPC endpoint for a standard URL): an SQS endpoint in the
+        # same region will do; another service's (an --endpoint-url for DynamoDB) will not.
         called = host_region(origin[1])
-        if url.region is None or called is None or called == url.region:
+        if called is not None and url.region in (None, called):
             return None
     source = "the region's default" if configured_by is None else f"set by {configured_by}"
     raise InputError(

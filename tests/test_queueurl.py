@@ -195,6 +195,8 @@ def test_the_queue_client_calls_where_the_url_says(
          "region's default (pass --queue-endpoint-url http://127.0.0.1:4566 to send there"),
         (EU, "http://127.0.0.1:4566", "the profile's endpoint_url", "set by the profile's"),
         (EU, "https://sqs.us-east-1.amazonaws.com", "--queue-endpoint-url", "is on sqs.eu-west-1"),
+        (EU, "https://vpce-1.dynamodb.eu-west-1.vpce.amazonaws.com", "--endpoint-url",
+         "would go to https://vpce-1.dynamodb.eu-west-1.vpce.amazonaws.com, set by --endpoint-url"),
     ],
 )  # fmt: skip
 def test_a_url_the_queue_client_would_not_call_is_refused(
