@@ -10,6 +10,7 @@ import asyncio
 import datetime as dt
 import json
 import random
+import shutil
 import socket
 import ssl
 import subprocess
@@ -514,6 +515,7 @@ def _self_signed(directory: Path) -> tuple[Path, Path]:
     return cert, key
 
 
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
 def test_the_profiles_ca_bundle_is_trusted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import aioboto3
 
