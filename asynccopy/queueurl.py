@@ -70,11 +70,17 @@ class QueueUrl:
     def origin(self) -> str:
         """scheme://host[:port], the form of an endpoint URL."""
         default = _DEFAULT_PORTS[self.scheme]
-        return f"{self.scheme}://{self.host}" + ("" if self.port == default else f":{self.port}")
+        return f"{self.scheme}://{self._netloc_host}" + (
+            "" if self.port == default else f":{self.port}"
+        )
 
     @property
     def where(self) -> str:
-        return f"{self.host}:{self.port}"
+        return f"{self._netloc_host}:{self.port}"
+
+    @property
+    def _netloc_host(self) -> str:
+        return f"[{self.host}]" if ":" in self.host else self.host  # an IPv6 address
 
 
 def is_aws_host(host: str) -> bool:

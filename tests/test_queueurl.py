@@ -158,6 +158,7 @@ def test_the_queue_profiles_own_region_must_agree_with_the_url(
         # The URL's own host:port: kept.
         (EMULATOR, "http://127.0.0.1:4566", "AWS_ENDPOINT_URL", None),
         (EMULATOR, "http://127.0.0.1:4566/", "--queue-endpoint-url", None),
+        ("http://[::1]:4566/222222222222/q", "http://[::1]:4566", "AWS_ENDPOINT_URL", None),
         (EU, DEFAULT_EU, None, None),
         (EU, "https://sqs.eu-west-1.amazonaws.com:443", "--endpoint-url", None),
         # Nothing configured, an AWS URL on another host: the URL's host.
@@ -191,6 +192,9 @@ def test_the_queue_client_calls_where_the_url_says(
          "is on 127.0.0.1:9, but the queue's calls would go to http://127.0.0.1:4566, set by "
          "AWS_ENDPOINT_URL"),
         (EMULATOR, "http://localhost:4566", "--queue-endpoint-url", "set by --queue-endpoint-url"),
+        ("http://[::1]:4566/222222222222/q", "http://127.0.0.1:4566", "--endpoint-url",
+         "is on [::1]:4566, but the queue's calls would go to http://127.0.0.1:4566, set by "
+         "--endpoint-url (pass --queue-endpoint-url http://[::1]:4566 to send there"),
         (EMULATOR, DEFAULT_EU, None, "would go to https://sqs.eu-west-1.amazonaws.com, the "
          "region's default (pass --queue-endpoint-url http://127.0.0.1:4566 to send there"),
         (EU, "http://127.0.0.1:4566", "the profile's endpoint_url", "set by the profile's"),
