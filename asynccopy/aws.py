@@ -66,6 +66,20 @@ def client_config(*, concurrency: int, connect_timeout_s: float = 10.0) -> AioCo
     )
 
 
+def session_ca_bundle(session: Any) -> str | None:
+    """The CA bundle the session's clients verify TLS with: the profile's `ca_bundle`, or
+    AWS_CA_BUNDLE (botocore's own lookup); None: botocore's default.
+
+    boto3 keeps its botocore session in `_session` and offers no public way to read a config
+    variable; the fast engine needs this one to trust what the botocore clients trust.
+    """
+    core = getattr(session, "_session", None)
+    if core is None:
+        return None
+    bundle = core.get_config_variable("ca_bundle")
+    return bundle if isinstance(bundle, str) and bundle else None
+
+
 def endpoint_for(target: AwsTarget, service: str) -> str | None:
     """`--endpoint-url` first, then `AWS_ENDPOINT_URL_<SERVICE>` and `AWS_ENDPOINT_URL`."""
     if target.endpoint_url:
@@ -114,9 +128,12 @@ async def _assume_role(session: aioboto3.Session, target: AwsTarget) -> aioboto3
     except Exception as exc:
         raise AssumeRoleError(role_arn=target.role_arn, code=error_code(exc)) from exc
     creds = reply["Credentials"]
+    # The same profile again, only its credentials replaced: its endpoint_url (a VPC or FIPS
+    # endpoint, an emulator), ca_bundle, region and every other setting still apply.
     return aioboto3.Session(
+        profile_name=target.profile,
+        region_name=session.region_name,
         aws_access_key_id=creds["AccessKeyId"],
         aws_secret_access_key=creds["SecretAccessKey"],
         aws_session_token=creds["SessionToken"],
-        region_name=session.region_name,
     )

@@ -1,6 +1,7 @@
 """The core of `asynccopy copy`: validate everything, then run the pipeline, then summarize.
 
 Everything that can be wrong with the input is found before the first message is sent: the
+queue URL (a standard queue, on the host and in the region the queue side calls), the
 credentials of both sides, the table and its key schema, the rate, the queue and its
 MaximumMessageSize, and every line of a key file, and (`--resume`) the checkpoint, which must
 record this very table, queue and selection. The checkpoint is written once before the first
@@ -57,6 +58,7 @@ from asynccopy.keys import KeyFilePlan, enter_key_file
 from asynccopy.limiter import Limiter, make_limiter
 from asynccopy.pipeline import PipelineConfig, run_pipeline
 from asynccopy.progress import ProgressConfig, ProgressMode, ProgressView, show_progress
+from asynccopy.queueurl import check_queue_url, open_queue_client, queue_target_for
 from asynccopy.rate import ResolvedRate, resolve_rate
 from asynccopy.retry import Backoff
 from asynccopy.sender import (
@@ -446,7 +448,10 @@ class Copier:
         config = self._config
         runtime = self._runtime
         stats = self._stats
-        queue_target = config.queue_target
+        # The queue URL first: a FIFO queue, or a URL the queue side's region or endpoint
+        # contradicts, is refused before any call.
+        queue_url = check_queue_url(config.queue_url)
+        queue_target = queue_target_for(queue_url, explicit=config.queue, inherited=config.source)
         source_session, queue_session = await open_sessions(config.source, queue_target)
         pool = client_config(concurrency=config.concurrency)
         with contextlib.ExitStack() as stack:
@@ -455,10 +460,15 @@ class Copier:
                 source_session.client(
                     "dynamodb", endpoint_url=endpoint_for(config.source, "dynamodb"), config=pool
                 ) as ddb,
-                queue_session.client(
-                    "sqs", endpoint_url=endpoint_for(queue_target, "sqs"), config=pool
-                ) as sqs,
             ):
+                sqs = await open_queue_client(
+                    stack_async,
+                    queue_session,
+                    url=queue_url,
+                    target=queue_target,
+                    explicit=config.queue,
+                    config=pool,
+                )
                 prepared = await self._prepare(ddb, sqs, stack, source=config.source)
                 # The calls made per item: on the botocore clients, or on the fast engine.
                 reads: Any = ddb

@@ -8,6 +8,7 @@
     │   ├── RateError              --rate is not a positive number, a percentage or `max`
     │   ├── TableNotFoundError     the source table does not exist (or is not visible)
     │   ├── QueueNotFoundError     the queue URL does not name a queue the sender can reach
+    │   ├── FifoQueueError         the queue is a FIFO queue; asynccopy sends to standard queues
     │   ├── ProfileNotFoundError   --profile names no profile of the AWS config files
     │   ├── CredentialsError       no credentials, or a profile whose credentials will not load
     │   ├── AssumeRoleError        --role-arn could not be assumed
@@ -103,6 +104,18 @@ class QueueNotFoundError(InputError):
         super().__init__(
             f"queue {queue_url} does not exist or is not reachable ({code})",
             hint="check --queue-url and the queue side's --queue-region/--queue-profile",
+        )
+
+
+class FifoQueueError(InputError):
+    """The queue is a FIFO queue (its name ends in .fifo, or its FifoQueue attribute is true)."""
+
+    def __init__(self, *, queue_url: str) -> None:
+        self.queue_url = queue_url
+        super().__init__(
+            f"queue {queue_url} is a FIFO queue; asynccopy needs a standard queue: SQS FIFO "
+            "needs a MessageGroupId on every message and caps throughput",
+            hint="create a standard queue, named without .fifo, and pass its URL",
         )
 
 

@@ -12,10 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from asynccopy.errors import InputError
+from asynccopy.queueurl import parse_queue_url
 
-_QUEUE_URL = re.compile(
-    r"^https?://[^/]*?(?:sqs\.(?P<region>[a-z0-9-]+)\.[^/]+)?/(?P<account>\d{12})/(?P<name>[\w.-]+)/?$"
-)
 _TABLE_ARN = re.compile(
     r"^arn:(?P<partition>aws[\w-]*):dynamodb:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):table/(?P<table>[\w.-]+)$"
 )
@@ -29,16 +27,16 @@ class ProducerGrant:
 
 
 def queue_arn_from_url(queue_url: str, *, region: str | None, partition: str = "aws") -> str:
-    match = _QUEUE_URL.match(queue_url)
-    if match is None:
+    url = parse_queue_url(queue_url)
+    if url is None:
         raise InputError(
             f"{queue_url!r} is not an SQS queue URL",
             hint="pass it as https://sqs.REGION.amazonaws.com/ACCOUNT/NAME",
         )
-    queue_region = match.group("region") or region
+    queue_region = url.region or region
     if queue_region is None:
         raise InputError(f"cannot tell the region of {queue_url!r}", hint="pass --queue-region")
-    return f"arn:{partition}:sqs:{queue_region}:{match.group('account')}:{match.group('name')}"
+    return f"arn:{partition}:sqs:{queue_region}:{url.account}:{url.name}"
 
 
 def producer_policy(grant: ProducerGrant) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from typing import Any, Final, Protocol
 from botocore.exceptions import BotoCoreError, ClientError
 
 from asynccopy.codec import DEFAULT_MAX_MESSAGE_BYTES, Message
-from asynccopy.errors import InputError, QueueNotFoundError
+from asynccopy.errors import FifoQueueError, InputError, QueueNotFoundError
 from asynccopy.retry import Backoff, call_with_retries, error_code, is_retryable, is_throttling
 
 # SQS bills each 64 KB chunk of a request's payload as one request.
@@ -137,13 +137,14 @@ class DryRunSender:
 async def queue_max_message_bytes(
     client: Any, *, queue_url: str, backoff: Backoff | None = None
 ) -> int:
-    """The queue's MaximumMessageSize; 256 KiB if reading it is denied; InputError if no queue."""
+    """The queue's MaximumMessageSize; 256 KiB if reading it is denied; InputError if no queue,
+    FifoQueueError if it is a FIFO queue (found before anything is read or sent)."""
     try:
         reply = await call_with_retries(
             partial(
                 client.get_queue_attributes,
                 QueueUrl=queue_url,
-                AttributeNames=["MaximumMessageSize"],
+                AttributeNames=["MaximumMessageSize", "FifoQueue"],
             ),
             backoff=backoff or Backoff(),
         )
@@ -164,5 +165,8 @@ async def queue_max_message_bytes(
             f"cannot reach queue {queue_url}: {error_code(exc)}",
             hint="check --queue-url, --queue-endpoint-url and the network",
         ) from exc
-    text = reply.get("Attributes", {}).get("MaximumMessageSize")
+    attributes = reply.get("Attributes", {})
+    if attributes.get("FifoQueue") == "true":
+        raise FifoQueueError(queue_url=queue_url)
+    text = attributes.get("MaximumMessageSize")
     return int(text) if text else DEFAULT_MAX_MESSAGE_BYTES

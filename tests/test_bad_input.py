@@ -18,7 +18,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from asynccopy.codec import DEFAULT_MAX_MESSAGE_BYTES
-from asynccopy.errors import InputError
+from asynccopy.errors import FifoQueueError, InputError
 from asynccopy.sandbox import SandboxServer
 from asynccopy.sender import queue_max_message_bytes
 from asynccopy.tables import describe_table
@@ -30,6 +30,7 @@ QUEUE = "bad-input"
 OTHER_QUEUE = "bad-input-other"
 TINY_QUEUE = "bad-input-tiny"  # MaximumMessageSize 1024, the least SQS allows
 PROVISIONED = "users-provisioned"  # like users, with provisioned capacity
+FIFO_QUEUE = "bad-input.fifo"
 ERROR_PREFIX = "asynccopy: error: "
 
 
@@ -105,6 +106,33 @@ ROWS: tuple[Row, ...] = (
         "NonExistentQueue)"),
     Row(id="unknown-profile", args=_keys("--profile", "ghost"), keys="user-0\n",
         profile_file=True, message="the AWS profile 'ghost' was not found"),
+    # --- the queue URL: refused before any call ---------------------------------------------
+    Row(id="queue-fifo", args=("copy", "--table", "users", "--queue-url", "{fifo_queue}",
+        "--keys", "{keys}"), keys="user-0\n",
+        message=".fifo is a FIFO queue; asynccopy needs a standard queue"),
+    Row(id="queue-url-not-sqs", args=("copy", "--table", "users", "--queue-url",
+        "https://example.com/q", "--keys", "{keys}"), keys="user-0\n",
+        message="--queue-url 'https://example.com/q' is not an SQS queue URL"),
+    Row(id="queue-url-other-host", args=("copy", "--table", "users", "--queue-url",
+        "http://127.0.0.1:9/222222222222/bad-input", "--keys", "{keys}"), keys="user-0\n",
+        message="--queue-url http://127.0.0.1:9/222222222222/bad-input is on 127.0.0.1:9, but "
+        "the queue's calls would go to"),
+    Row(id="queue-url-aws-but-endpoint-elsewhere", args=("copy", "--table", "users",
+        "--queue-url", "https://sqs.us-east-1.amazonaws.com/222222222222/bad-input",
+        "--keys", "{keys}"), keys="user-0\n",
+        message="is on sqs.us-east-1.amazonaws.com:443, but the queue's calls would go to"),
+    Row(id="queue-endpoint-disagrees", args=_keys("--queue-endpoint-url", "http://127.0.0.1:9"),
+        keys="user-0\n",
+        message="but the queue's calls would go to http://127.0.0.1:9, set by "
+        "--queue-endpoint-url"),
+    Row(id="queue-region-disagrees", args=("copy", "--table", "users", "--queue-url",
+        "https://sqs.eu-west-1.amazonaws.com/222222222222/bad-input", "--queue-region",
+        "us-east-1", "--keys", "{keys}"), keys="user-0\n",
+        message="is in region eu-west-1, but --queue-region says us-east-1"),
+    Row(id="queue-profile-region-disagrees", args=("copy", "--table", "users", "--queue-url",
+        "https://sqs.eu-west-1.amazonaws.com/222222222222/bad-input", "--queue-profile",
+        "someone-else", "--keys", "{keys}"), keys="user-0\n", profile_file=True,
+        message="is in region eu-west-1, but --queue-profile someone-else says us-east-1"),
     # --- rates ------------------------------------------------------------------------------
     Row(id="rate-zero", args=_keys("--rate", "0"), keys="user-0\n",
         message="--rate '0': the rate must be more than zero"),
@@ -199,10 +227,12 @@ class World:
     queue_url: str
     other_queue_url: str
     tiny_queue_url: str
+    fifo_queue_url: str
 
 
 def make_world(sandbox: Sandbox) -> World:
-    """Tables users (S), numbered (N), blobs (B), events (S+N); three queues in the destination."""
+    """Tables users (S), numbered (N), blobs (B), events (S+N); four queues in the destination
+    (one of them FIFO)."""
     ddb = sandbox.source("dynamodb")
     create_table(ddb, "users", ("userid", "S"))
     create_table(ddb, "numbered", ("id", "N"))
@@ -221,7 +251,13 @@ def make_world(sandbox: Sandbox) -> World:
     sqs = sandbox.dest("sqs")
     urls = [sqs.create_queue(QueueName=name)["QueueUrl"] for name in (QUEUE, OTHER_QUEUE)]
     tiny = sqs.create_queue(QueueName=TINY_QUEUE, Attributes={"MaximumMessageSize": "1024"})
-    return World(queue_url=urls[0], other_queue_url=urls[1], tiny_queue_url=tiny["QueueUrl"])
+    fifo = sqs.create_queue(QueueName=FIFO_QUEUE, Attributes={"FifoQueue": "true"})
+    return World(
+        queue_url=urls[0],
+        other_queue_url=urls[1],
+        tiny_queue_url=tiny["QueueUrl"],
+        fifo_queue_url=fifo["QueueUrl"],
+    )
 
 
 def queue_is_empty(sandbox: Sandbox, queue_url: str) -> bool:
@@ -234,6 +270,7 @@ def queue_is_empty(sandbox: Sandbox, queue_url: str) -> bool:
 def _fill(arg: str, *, world: World, tmp_path: Path) -> str:
     return (
         arg.replace("{queue}", world.queue_url)
+        .replace("{fifo_queue}", world.fifo_queue_url)
         .replace("{keys}", str(tmp_path / "keys.txt"))
         .replace("{tmp}", str(tmp_path))
     )
@@ -387,6 +424,22 @@ def test_denied_describe_table_is_one_line_of_bad_input() -> None:
         anyio.run(lambda: describe_table(_Denied(), table="users", region=None))
     assert caught.value.exit_code == 2
     assert str(caught.value).startswith("cannot describe table 'users': AccessDeniedException")
+    assert "\n" not in str(caught.value)
+
+
+class _FifoByAttribute:
+    async def get_queue_attributes(self, **request: Any) -> Any:
+        assert "FifoQueue" in request["AttributeNames"]
+        return {"Attributes": {"MaximumMessageSize": "262144", "FifoQueue": "true"}}
+
+
+def test_a_queue_whose_fifo_attribute_is_true_is_refused() -> None:
+    """The name check finds every FIFO queue SQS makes (their names must end in .fifo); the
+    attribute is checked too, for a URL that hides it (an alias, an emulator)."""
+    with pytest.raises(FifoQueueError) as caught:
+        anyio.run(lambda: queue_max_message_bytes(_FifoByAttribute(), queue_url="https://q"))
+    assert caught.value.exit_code == 2
+    assert str(caught.value).startswith("queue https://q is a FIFO queue")
     assert "\n" not in str(caught.value)
 
 

@@ -10,10 +10,14 @@ import asyncio
 import datetime as dt
 import json
 import random
+import shutil
 import socket
+import ssl
+import subprocess
 import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -44,11 +48,22 @@ from asynccopy.engine import Crc32MismatchError
 from asynccopy.engine.dynamodb import FastDynamoDB
 from asynccopy.engine.signer import CredentialSource, sign
 from asynccopy.engine.sqs import FastSqs
-from asynccopy.engine.transport import DYNAMODB, SQS, JsonService, Service, request_url
+from asynccopy.engine.transport import (
+    DYNAMODB,
+    SQS,
+    EngineError,
+    JsonService,
+    Route,
+    Service,
+    request_url,
+    route_for,
+)
+from asynccopy.errors import InputError
 from asynccopy.itemsize import batch_get_read_units, item_size_bytes
 from asynccopy.keys import key_digest
 from asynccopy.limiter import UnlimitedLimiter
 from asynccopy.retry import Backoff
+from asynccopy.sender import SqsSender
 from asynccopy.sources.base import ReadContext
 from asynccopy.sources.keyfile import BatchGetReader
 from asynccopy.stats import Stats
@@ -196,12 +211,32 @@ async def _drop(request: web.Request, _body: bytes) -> web.StreamResponse:
 
 
 class Fake:
-    """The engine pointed at the script; `run` drives one coroutine against it."""
+    """The engine pointed at the script; `run` drives one coroutine against it.
 
-    def __init__(self, script: Script, *, service: Service, max_attempts: int = 3) -> None:
+    `endpoint` makes the URL the engine calls from the script's port (by default the script
+    itself); `tls` serves the script over HTTPS with that context; `route` is the engine's
+    route to the endpoint (by default, the one botocore would take); `credentials` replaces
+    the session's credentials.
+    """
+
+    def __init__(
+        self,
+        script: Script,
+        *,
+        service: Service,
+        max_attempts: int = 3,
+        endpoint: Callable[[int], str] = lambda port: f"http://127.0.0.1:{port}",
+        tls: ssl.SSLContext | None = None,
+        route: Callable[[int, str], Route] | None = None,
+        credentials: Any = None,
+    ) -> None:
         self.script = script
         self.service = service
         self.max_attempts = max_attempts
+        self.endpoint = endpoint
+        self.tls = tls
+        self.route = route
+        self.credentials = credentials
         self.sleeps: list[float] = []
 
     def run(self, use: Callable[[JsonService], Awaitable[Any]]) -> Any:
@@ -210,9 +245,10 @@ class Fake:
             app.router.add_post("/{tail:.*}", self.script.handle)
             runner = web.AppRunner(app)
             await runner.setup()
-            site = web.TCPSite(runner, "127.0.0.1", 0)
+            site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=self.tls)
             await site.start()
             port = runner.addresses[0][1]
+            endpoint_url = self.endpoint(port)
 
             async def sleep(seconds: float) -> None:
                 self.sleeps.append(seconds)
@@ -233,9 +269,10 @@ class Fake:
                         http,
                         service=self.service,
                         region="eu-west-1",
-                        endpoint_url=f"http://127.0.0.1:{port}",
-                        credentials=CredentialSource(Session()),
+                        endpoint_url=endpoint_url,
+                        credentials=self.credentials or CredentialSource(Session()),
                         max_attempts=self.max_attempts,
+                        route=None if self.route is None else self.route(port, endpoint_url),
                         sleep=sleep,
                         rng=random.Random(1).random,
                     )
@@ -351,6 +388,171 @@ def test_a_bad_crc32_is_retried_and_then_a_retryable_error() -> None:
     with pytest.raises(Crc32MismatchError) as caught:
         Fake(Script([bad]), service=DYNAMODB).run(_call)
     assert retry.is_retryable(caught.value)
+
+
+@pytest.mark.parametrize("header", ["abc", "", "-1", "0x1f", "1.5", " 7"])
+def test_a_malformed_crc32_header_is_a_damaged_response_and_retried(header: str) -> None:
+    bad = json_reply({"Items": []}, headers={"x-amz-crc32": header})
+    script = Script([bad, json_reply({"Items": [], "Count": 0})])
+    assert Fake(script, service=DYNAMODB).run(_call)["Count"] == 0
+    assert len(script.seen) == 2
+    with pytest.raises(Crc32MismatchError) as caught:
+        Fake(Script([bad]), service=DYNAMODB).run(_call)
+    assert retry.is_retryable(caught.value)
+
+
+class _BrokenCredentials:
+    """Stands for any bug inside the engine: an exception botocore never raises."""
+
+    async def frozen(self) -> ReadOnlyCredentials:
+        raise RuntimeError("a bug inside the engine")
+
+
+async def _no_sleep(_: float) -> None:
+    return None
+
+
+def test_an_unexpected_exception_inside_the_engine_is_a_failed_call_not_retried() -> None:
+    script = Script([json_reply({"Items": []})])
+    fake = Fake(script, service=DYNAMODB, credentials=_BrokenCredentials())
+    with pytest.raises(EngineError) as caught:
+        fake.run(_call)
+    assert isinstance(caught.value.__cause__, RuntimeError)
+    assert "RuntimeError" in str(caught.value)
+    assert not retry.is_retryable(caught.value)
+    assert script.seen == []
+    assert fake.sleeps == []
+
+
+def test_an_engine_failure_ends_as_keys_and_messages_named_not_a_traceback() -> None:
+    # A reply the engine cannot take apart (a found item that is not an object) ...
+    reply = json_reply({"Responses": {"t": [1]}, "UnprocessedKeys": {}})
+    keys = [{"k": {"S": "a"}}, {"k": {"S": "b"}}]
+
+    def read(service: JsonService) -> Any:
+        context = ReadContext(
+            client=FastDynamoDB(service),
+            limiter=UnlimitedLimiter(),
+            backoff=Backoff(sleep=_no_sleep),
+            stats=Stats(),
+        )
+        reader = BatchGetReader(context, table="t", consistent_read=False, average_item_bytes=1)
+        return reader.read(keys)
+
+    found, failed = Fake(Script([reply]), service=DYNAMODB).run(read)
+    assert found == []
+    assert [(f.key, f.reason) for f in failed] == [(key, "EngineError") for key in keys]
+
+    # ... and a send that fails inside the engine: its messages fail, named by their keys.
+    (message,) = MessagePacker(key_names=["k"], max_items=1).add({"k": {"S": "a"}})
+
+    def send(service: JsonService) -> Any:
+        sender = SqsSender(FastSqs(service), queue_url="q", backoff=Backoff(sleep=_no_sleep))
+        return sender.send([message])
+
+    script = Script([json_reply({"Successful": []}, crc=False)])
+    result = Fake(script, service=SQS, credentials=_BrokenCredentials()).run(send)
+    assert result.sent == ()
+    assert [(f.message.keys, f.code) for f in result.failed] == [(message.keys, "EngineError")]
+
+
+def test_netrc_credentials_are_never_sent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    netrc = tmp_path / ".netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password hunter2\n", encoding="ascii")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("NETRC", str(netrc))
+    script = Script([json_reply({"Items": [], "Count": 0})])
+    assert Fake(script, service=DYNAMODB).run(_call)["Count"] == 0
+    ((headers, _),) = script.seen
+    assert headers["Authorization"].startswith("AWS4-HMAC-SHA256 ")
+
+
+def _via_proxy(monkeypatch: pytest.MonkeyPatch) -> Callable[[int, str], Route]:
+    """HTTP_PROXY (with a user and password) set to the script: the proxy the engine must use."""
+
+    def route(port: int, endpoint_url: str) -> Route:
+        monkeypatch.setenv("HTTP_PROXY", f"http://proxy%20user:pa%40ss@127.0.0.1:{port}")
+        return route_for(endpoint_url)
+
+    return route
+
+
+def test_proxies_come_from_the_environment_as_botocore_takes_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("http_proxy", "https_proxy", "no_proxy", "NO_PROXY", "HTTPS_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    script = Script([json_reply({"Items": [], "Count": 0})])
+    fake = Fake(
+        script,
+        service=DYNAMODB,
+        endpoint=lambda _port: "http://dynamodb.invalid:8000",  # reachable only by the proxy
+        route=_via_proxy(monkeypatch),
+    )
+    assert fake.run(_call)["Count"] == 0
+    ((headers, _),) = script.seen
+    assert headers["Host"] == "dynamodb.invalid:8000"
+    assert headers["Proxy-Authorization"] == "Basic cHJveHkgdXNlcjpwYUBzcw=="  # proxy user:pa@ss
+    assert headers["Authorization"].startswith("AWS4-HMAC-SHA256 ")
+
+    monkeypatch.setenv("NO_PROXY", "dynamodb.invalid")
+    assert route_for("http://dynamodb.invalid:8000").proxy is None
+    monkeypatch.delenv("NO_PROXY")
+    assert route_for("https://dynamodb.invalid").proxy is None  # HTTPS_PROXY is not set
+
+
+def _self_signed(directory: Path) -> tuple[Path, Path]:
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt"),
+            *("ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"),
+            *("-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+def test_the_profiles_ca_bundle_is_trusted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import aioboto3
+
+    from asynccopy.aws import session_ca_bundle
+
+    cert, key = _self_signed(tmp_path)
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(cert, key)
+    config = tmp_path / "config"
+    config.write_text(f"[profile private-ca]\nca_bundle = {cert}\n", encoding="utf-8")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.delenv("AWS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    bundle = session_ca_bundle(aioboto3.Session(profile_name="private-ca"))
+    assert bundle == str(cert)
+
+    def https(port: int) -> str:
+        return f"https://127.0.0.1:{port}"
+
+    script = Script([json_reply({"Items": [], "Count": 0})])
+    trusting = Fake(
+        script,
+        service=DYNAMODB,
+        endpoint=https,
+        tls=server,
+        route=lambda _port, url: route_for(url, ca_bundle=bundle),
+    )
+    assert trusting.run(_call)["Count"] == 0
+    # Without the bundle the certificate is not trusted: a failed connection, no reply.
+    doubting = Fake(Script([json_reply({})]), service=DYNAMODB, endpoint=https, tls=server)
+    with pytest.raises(EndpointConnectionError):
+        doubting.run(_call)
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(cert))
+    assert session_ca_bundle(aioboto3.Session()) == str(cert)
+    with pytest.raises(InputError, match="cannot load the CA bundle"):
+        route_for("https://127.0.0.1", ca_bundle=str(tmp_path / "nope.pem"))
 
 
 def test_a_dropped_connection_is_botocores_connection_error() -> None:

@@ -56,6 +56,9 @@ DEST_TABLE = f"{DEST_ACCOUNT}/{TABLE}"
 def copy_via(
     sandbox: Sandbox, endpoint_url: str, *args: str, timeout_s: float = 120
 ) -> tuple[int, dict[str, Any], str]:
+    """`copy ARGS` with every call through `endpoint_url`: a --queue-url on the sandbox is
+    moved onto it (copy refuses a queue URL on another host than the one it calls)."""
+    moved = [arg.replace(sandbox.endpoint_url + "/", endpoint_url + "/") for arg in args]
     return sandbox.run_json(
         "copy",
         "--table",
@@ -65,7 +68,7 @@ def copy_via(
         "--json",
         "--no-progress",
         "--no-checkpoint",
-        *args,
+        *moved,
         timeout_s=timeout_s,
     )
 

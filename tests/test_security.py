@@ -15,9 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from asynccopy.sandbox.profiles import DEST_PROFILE, SOURCE_PROFILE
 from asynccopy.sandbox.seed import SeedConfig, seed
 from tests.sandbox_helpers import DEST_ACCOUNT, SOURCE_ACCOUNT, Sandbox
 from tests.test_bad_input import make_world
+from tests.test_consumer_support import received_items
 
 SECRET = "FAKEsecretKEY0do0not0print0wJalrXUtnFEMI"
 TOKEN = "FAKEsessionTOKEN0do0not0print0IQoJb3JpZ2luX2VjEOr"
@@ -165,3 +167,75 @@ def test_typer_pretty_exceptions_are_off() -> None:
 
     assert app.pretty_exceptions_enable is False
     assert app.pretty_exceptions_show_locals is False or not app.pretty_exceptions_enable
+
+
+def test_a_netrc_entry_for_the_endpoint_is_never_used(sandbox: Sandbox, tmp_path: Path) -> None:
+    """aiohttp's trust_env would send ~/.netrc's password for the AWS host; beside the SigV4
+    Authorization header that made aiohttp refuse every read and crash every send."""
+    world = make_world(sandbox)
+    keys = tmp_path / "keys.txt"
+    keys.write_text("user-0\nuser-1\nuser-2\n", encoding="utf-8")
+    home = tmp_path / "home"
+    home.mkdir()
+    netrc = home / ".netrc"
+    netrc.write_text(f"machine 127.0.0.1 login netrc-user password {SECRET}\n", encoding="ascii")
+    netrc.chmod(0o600)
+    env = {**secret_env(sandbox), "HOME": str(home)}
+    env.pop("NETRC", None)
+    code, summary, stderr = sandbox.run_json(
+        *("copy", "--table", "users", "--keys", str(keys), "--queue-url", world.queue_url),
+        *("--engine", "fast", "--json", "--no-progress", "--no-checkpoint"),
+        env=env,
+    )
+    assert code == 0, stderr
+    assert (summary["items_sent"], summary["items_failed"]) == (3, 0)
+    assert_no_secret("stderr", stderr)
+    received = sorted(item["userid"]["S"] for item in received_items(sandbox, world.queue_url))
+    assert received == ["user-0", "user-1", "user-2"]
+
+
+def test_an_assumed_role_keeps_the_profiles_endpoint_and_region(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """--role-arn and --queue-role-arn replace only the credentials: the profiles' endpoint_url
+    (the sandbox here, a VPC or FIPS endpoint in real life) still applies."""
+    world = make_world(sandbox)
+    keys = tmp_path / "keys.txt"
+    keys.write_text("user-0\nuser-1\n", encoding="utf-8")
+    env = sandbox.profile_env
+    assert "AWS_ENDPOINT_URL" not in env  # only the profiles know where the sandbox is
+    code, summary, stderr = sandbox.run_json(
+        *("copy", "--table", "users", "--keys", str(keys), "--queue-url", world.queue_url),
+        *("--profile", SOURCE_PROFILE, "--role-arn", f"arn:aws:iam::{SOURCE_ACCOUNT}:role/reader"),
+        *("--queue-profile", DEST_PROFILE),
+        *("--queue-role-arn", f"arn:aws:iam::{DEST_ACCOUNT}:role/sender"),
+        *("--json", "--no-progress", "--no-checkpoint"),
+        env=env,
+        timeout_s=120,
+    )
+    assert code == 0, stderr
+    assert summary["items_sent"] == 2
+    received = sorted(item["userid"]["S"] for item in received_items(sandbox, world.queue_url))
+    assert received == ["user-0", "user-1"]
+
+
+def test_a_queue_url_the_profiles_endpoint_does_not_serve_is_refused(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """Sends go to the queue client's endpoint whatever the URL's host: a copy to a URL on
+    port 9 used to "succeed" through the profile's endpoint_url. Now nothing is read or sent."""
+    world = make_world(sandbox)
+    keys = tmp_path / "keys.txt"
+    keys.write_text("user-0\n", encoding="utf-8")
+    elsewhere = world.queue_url.replace(sandbox.endpoint_url, "http://127.0.0.1:9")
+    done = sandbox.run_cli(
+        *("copy", "--table", "users", "--keys", str(keys), "--queue-url", elsewhere),
+        *("--profile", SOURCE_PROFILE, "--queue-profile", DEST_PROFILE, "--no-checkpoint"),
+        env=sandbox.profile_env,
+        timeout_s=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(f"asynccopy: error: --queue-url {elsewhere} is on 127.0.0.1:9")
+    assert f"would go to {sandbox.endpoint_url}, set by the profile's endpoint_url" in done.stderr
+    assert len(done.stderr.splitlines()) == 1
+    assert received_items(sandbox, world.queue_url) == []

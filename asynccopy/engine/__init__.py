@@ -3,7 +3,8 @@
     open_fast_clients(...)  ->  FastClients(dynamodb=FastDynamoDB, sqs=FastSqs)
         dynamodb.py   batch_get_item / query / scan   (items stay wire JSON: codec.WireItem)
         sqs.py        send_message_batch
-        transport.py  JsonService: sign, POST, x-amz-crc32, orjson, botocore errors, retries
+        transport.py  JsonService: sign, POST, x-amz-crc32, orjson, botocore errors, retries;
+                      Route: the proxy and CA bundle botocore would use for an endpoint
         signer.py     CredentialSource (the session's credentials), sign (botocore SigV4Auth)
 
 Their methods take the keywords the botocore clients take and return replies of the same
@@ -18,7 +19,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from asynccopy.aws import CLIENT_ATTEMPTS
+from asynccopy.aws import CLIENT_ATTEMPTS, session_ca_bundle
 from asynccopy.engine.dynamodb import FastDynamoDB
 from asynccopy.engine.signer import CredentialSource
 from asynccopy.engine.sqs import FastSqs
@@ -26,9 +27,11 @@ from asynccopy.engine.transport import (
     DYNAMODB,
     SQS,
     Crc32MismatchError,
+    EngineError,
     JsonService,
     default_endpoint,
     open_http,
+    route_for,
 )
 
 
@@ -61,11 +64,17 @@ async def open_fast_clients(
     sqs_region = queue.session.region_name
     ddb_url = source.endpoint_url or default_endpoint("dynamodb", ddb_region)
     sqs_url = queue.endpoint_url or default_endpoint("sqs", sqs_region)
+    # Each side through the proxy and with the CA bundle its botocore client uses.
+    ddb_route = route_for(ddb_url, ca_bundle=session_ca_bundle(source.session))
+    sqs_route = (
+        ddb_route
+        if sqs_url == ddb_url and queue.session is source.session
+        else route_for(sqs_url, ca_bundle=session_ca_bundle(queue.session))
+    )
     http = open_http(
         connections=connections,
         connect_timeout_s=connect_timeout_s,
         read_timeout_s=read_timeout_s,
-        tls=not (ddb_url.startswith("http://") and sqs_url.startswith("http://")),
     )
     async with http:
         source_credentials = CredentialSource(source.session)
@@ -83,6 +92,7 @@ async def open_fast_clients(
                     endpoint_url=ddb_url,
                     credentials=source_credentials,
                     max_attempts=max_attempts,
+                    route=ddb_route,
                 )
             ),
             sqs=FastSqs(
@@ -93,6 +103,7 @@ async def open_fast_clients(
                     endpoint_url=sqs_url,
                     credentials=queue_credentials,
                     max_attempts=max_attempts,
+                    route=sqs_route,
                 )
             ),
         )
@@ -101,6 +112,7 @@ async def open_fast_clients(
 __all__ = [
     "Crc32MismatchError",
     "Endpoint",
+    "EngineError",
     "FastClients",
     "FastDynamoDB",
     "FastSqs",

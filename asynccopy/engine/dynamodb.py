@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from asynccopy.codec import WireItem, client_key, wire_json
-from asynccopy.engine.transport import JsonService
+from asynccopy.engine.transport import JsonService, failing_as_a_call
 
 
 def _default(value: object) -> Any:
@@ -61,6 +61,10 @@ class FastDynamoDB:
         self._service = service
 
     async def batch_get_item(self, **request: Any) -> dict[str, Any]:
+        with failing_as_a_call("BatchGetItem"):
+            return await self._batch_get_item(request)
+
+    async def _batch_get_item(self, request: dict[str, Any]) -> dict[str, Any]:
         reply = await self._service.call("BatchGetItem", dumps(request))
         asked = request.get("RequestItems", {})
         responses = reply.get("Responses")
@@ -81,6 +85,10 @@ class FastDynamoDB:
         return await self._page("Scan", request)
 
     async def _page(self, operation: str, request: Mapping[str, Any]) -> dict[str, Any]:
+        with failing_as_a_call(operation):
+            return await self._parse_page(operation, request)
+
+    async def _parse_page(self, operation: str, request: Mapping[str, Any]) -> dict[str, Any]:
         reply = await self._service.call(operation, dumps(request))
         items = reply.get("Items")
         if items:

@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from asynccopy.engine.transport import JsonService
+from asynccopy.engine.transport import JsonService, failing_as_a_call
 
 
 class FastSqs:
@@ -20,5 +20,6 @@ class FastSqs:
         QueueUrl: str,
         Entries: Sequence[dict[str, Any]],
     ) -> dict[str, Any]:
-        body = orjson.dumps({"QueueUrl": QueueUrl, "Entries": list(Entries)})
-        return await self._service.call("SendMessageBatch", body)
+        with failing_as_a_call("SendMessageBatch"):
+            body = orjson.dumps({"QueueUrl": QueueUrl, "Entries": list(Entries)})
+            return await self._service.call("SendMessageBatch", body)

@@ -3,11 +3,17 @@
     JsonService.call(operation, body)        body: the request JSON, already encoded
         -> signer.sign (botocore's SigV4Auth)
         -> aiohttp POST <endpoint>/ with X-Amz-Target: <prefix>.<operation>
-        -> x-amz-crc32 checked (DynamoDB)                 mismatch: Crc32MismatchError
+        -> x-amz-crc32 checked (DynamoDB)      mismatch or malformed: Crc32MismatchError
         -> 2xx: orjson.loads(body)
            else: botocore ClientError from the AWS JSON error body (`__type`, `message`)
         connection failures: botocore's EndpointConnectionError, ConnectTimeoutError,
         ReadTimeoutError or ConnectionClosedError
+        anything else raised inside the engine: EngineError (a BotoCoreError, not retried)
+
+Routes as botocore's: proxies from HTTP(S)_PROXY / NO_PROXY (botocore reads no proxy from a
+profile), the CA bundle the session resolves (its profile's `ca_bundle`, AWS_CA_BUNDLE), never
+credentials from ~/.netrc (aiohttp's trust_env would add them, and an Authorization header
+beside them makes aiohttp refuse every request).
 
 Errors are the ones a botocore client raises for the same response, so asynccopy.retry
 classifies them unchanged. Retries copy botocore's "standard" mode; asynccopy makes one
@@ -21,12 +27,13 @@ only matters when most calls fail, is not kept.)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.client
 import os
 import random
 import ssl
 import zlib
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
@@ -35,6 +42,7 @@ import aiohttp
 import botocore
 import orjson
 from botocore.exceptions import (
+    BotoCoreError,
     ClientError,
     ConnectionClosedError,
     ConnectTimeoutError,
@@ -43,9 +51,11 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 from botocore.exceptions import ConnectionError as BotoConnectionError
-from botocore.httpsession import get_cert_path
+from botocore.httpsession import ProxyConfiguration, get_cert_path
+from botocore.utils import get_environ_proxies
 
 from asynccopy.engine.signer import CredentialSource, sign
+from asynccopy.errors import InputError
 
 JSON_1_0: Final = "application/x-amz-json-1.0"
 MAX_BACKOFF_S: Final = 20.0
@@ -87,9 +97,31 @@ class DamagedResponseError(HTTPClientError):
 
 
 class Crc32MismatchError(DamagedResponseError):
-    """DynamoDB's x-amz-crc32 does not match the body."""
+    """DynamoDB's x-amz-crc32 does not match the body, or is not a number."""
 
     fmt = "The response from {endpoint_url} fails its x-amz-crc32 check: {error}"
+
+
+class EngineError(BotoCoreError):
+    """An exception the fast engine did not expect (a bug, or a library refusing a request).
+
+    A BotoCoreError, so the call fails as a call does: its keys or messages are named with the
+    code `EngineError`, never a traceback. Not retried: the same request would fail again.
+    The original exception is chained; only its type is in the message (it may quote headers).
+    """
+
+    fmt = "The fast engine failed on {operation}: {error}"
+
+
+@contextlib.contextmanager
+def failing_as_a_call(operation: str) -> Iterator[None]:
+    """Lets botocore's errors through and turns any other exception into an EngineError."""
+    try:
+        yield
+    except (BotoCoreError, ClientError):
+        raise
+    except Exception as exc:
+        raise EngineError(operation=operation, error=type(exc).__name__) from exc
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -124,27 +156,53 @@ def request_url(endpoint_url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", parts.query, ""))
 
 
-def open_http(
-    *, connections: int, connect_timeout_s: float, read_timeout_s: float, tls: bool = True
-) -> aiohttp.ClientSession:
-    """The shared session: a pool of `connections`, botocore's timeouts and CA bundle.
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Route:
+    """How requests to one endpoint travel: through which proxy, trusting which CAs."""
 
-    `tls=False` (every endpoint is http://, as the sandbox's) skips loading the CA bundle.
-    """
-    context: ssl.SSLContext | bool = True
-    if tls:
-        ca_bundle = os.environ.get("AWS_CA_BUNDLE") or get_cert_path(True)
-        context = ssl.create_default_context(
-            cafile=ca_bundle if isinstance(ca_bundle, str) else None
-        )
-    connector = aiohttp.TCPConnector(limit=connections, limit_per_host=0, ssl=context)
+    ssl: ssl.SSLContext | bool = True  # True: aiohttp's default context (http:// needs none)
+    # A user:password in the proxy URL is sent as Proxy-Authorization, as botocore does.
+    proxy: str | None = None
+
+
+def tls_context(ca_bundle: str | None) -> ssl.SSLContext:
+    """A context trusting `ca_bundle` (a file or a directory, as botocore accepts), or, like
+    botocore without one, REQUESTS_CA_BUNDLE or the bundle botocore ships (certifi)."""
+    cafile = ca_bundle or os.environ.get("REQUESTS_CA_BUNDLE") or str(get_cert_path(True))
+    try:
+        if os.path.isdir(cafile):
+            return ssl.create_default_context(capath=cafile)
+        return ssl.create_default_context(cafile=cafile)
+    except (OSError, ssl.SSLError) as exc:  # ssl.SSLError is an OSError; named for the reader
+        raise InputError(
+            f"cannot load the CA bundle {cafile}: {exc.strerror or type(exc).__name__}",
+            hint="fix ca_bundle in the AWS profile, AWS_CA_BUNDLE or REQUESTS_CA_BUNDLE",
+        ) from exc
+
+
+def route_for(endpoint_url: str, *, ca_bundle: str | None = None) -> Route:
+    """The route botocore would take to `endpoint_url`: proxies from the environment only
+    (botocore.endpoint reads none from the config files), NO_PROXY honoured."""
+    proxy = ProxyConfiguration(proxies=get_environ_proxies(endpoint_url)).proxy_url_for(
+        endpoint_url
+    )
+    secure = urlsplit(endpoint_url).scheme == "https"
+    return Route(ssl=tls_context(ca_bundle) if secure else True, proxy=proxy or None)
+
+
+def open_http(
+    *, connections: int, connect_timeout_s: float, read_timeout_s: float
+) -> aiohttp.ClientSession:
+    """The shared session: a pool of `connections` and botocore's timeouts. Proxies and CA
+    bundles are per endpoint (`Route`): the source and the queue may differ in both."""
+    connector = aiohttp.TCPConnector(limit=connections, limit_per_host=0)
     timeout = aiohttp.ClientTimeout(
         total=None, sock_connect=connect_timeout_s, sock_read=read_timeout_s
     )
     return aiohttp.ClientSession(
         connector=connector,
         timeout=timeout,
-        trust_env=True,  # HTTP(S)_PROXY and NO_PROXY, as botocore honours them
+        trust_env=False,  # it would read ~/.netrc; proxies come from route_for instead
         auto_decompress=False,
         skip_auto_headers=("Accept",),
     )
@@ -219,6 +277,7 @@ class JsonService:
         endpoint_url: str,
         credentials: CredentialSource,
         max_attempts: int = 3,
+        route: Route | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: Callable[[], float] = random.random,
     ) -> None:
@@ -228,12 +287,18 @@ class JsonService:
         self._service = service
         self._region = region
         self._url = request_url(endpoint_url)
+        self._route = route if route is not None else route_for(endpoint_url)
         self._credentials = credentials
         self._max_attempts = max_attempts
         self._sleep = sleep
         self._rng = rng
 
     async def call(self, operation: str, body: bytes) -> dict[str, Any]:
+        """The parsed reply, or a botocore error (ClientError or a BotoCoreError) and no other."""
+        with failing_as_a_call(operation):
+            return await self._call(operation, body)
+
+    async def _call(self, operation: str, body: bytes) -> dict[str, Any]:
         attempt = 1
         while True:
             try:
@@ -265,8 +330,15 @@ class JsonService:
         headers["User-Agent"] = _USER_AGENT
         headers["Accept-Encoding"] = "identity"
         url = self._url
+        route = self._route
         try:
-            async with self._http.post(url, data=body, headers=headers) as response:
+            async with self._http.post(
+                url,
+                data=body,
+                headers=headers,
+                ssl=route.ssl,
+                proxy=route.proxy,
+            ) as response:
                 content = await response.read()
                 status = response.status
                 reply_headers = response.headers
@@ -280,11 +352,13 @@ class JsonService:
             raise ConnectionClosedError(endpoint_url=url) from exc
         if service.check_crc32:
             expected = reply_headers.get("x-amz-crc32")
-            if expected is not None and int(expected) != zlib.crc32(content) & 0xFFFFFFFF:
-                raise Crc32MismatchError(
-                    endpoint_url=url,
-                    error=f"expected {expected}, got {zlib.crc32(content) & 0xFFFFFFFF}",
-                )
+            if expected is not None:
+                actual = zlib.crc32(content) & 0xFFFFFFFF
+                # A header that is not a decimal number was damaged as surely as a wrong one.
+                if not (expected.isascii() and expected.isdigit()) or int(expected) != actual:
+                    raise Crc32MismatchError(
+                        endpoint_url=url, error=f"expected {expected!r}, got {actual}"
+                    )
         if status >= 300:
             raise client_error(status, reply_headers, content, operation, attempts=attempt)
         try:
