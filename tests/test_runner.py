@@ -137,7 +137,10 @@ def test_progress_lines_and_the_runner_context_use_injected_clocks() -> None:
             time.sleep(0.01)
     text = out.getvalue()
     assert "message m not written: because" in text
-    assert "consume: 1 messages in 1 batches: 20 items written, 5 skipped, 0 failed" in text
+    assert (
+        "consume: 1 messages in 1 batches: 20 items written, 5 skipped, 0 rejected, 0 failed"
+        in text
+    )
     assert "(10 items/s)" in text
 
     context = RunnerContext(timeout_s=30, clock=lambda: now[0])

@@ -78,9 +78,7 @@ def test_function_role_is_least_privilege(template: dict[str, Any]) -> None:
     assert statements["ConsumeQueue"]["Resource"] == {"Fn::GetAtt": ["Queue", "Arn"]}
     # Rejected items go to the dead-letter queue: sending there, and nothing more.
     assert statements["SendRejectedItems"]["Action"] == ["sqs:SendMessage"]
-    assert statements["SendRejectedItems"]["Resource"] == {
-        "Fn::GetAtt": ["DeadLetterQueue", "Arn"]
-    }
+    assert statements["SendRejectedItems"]["Resource"] == {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
     dlq_statements = [s for s in statements.values() if "DeadLetterQueue" in str(s["Resource"])]
     assert dlq_statements == [statements["SendRejectedItems"]]
     assert not any("*" in str(s["Action"]) for s in statements.values())
