@@ -4,6 +4,7 @@ and never holding the good items of their message hostage."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +19,21 @@ from consumer.dead_letters import (
     ERROR_MESSAGE_ATTRIBUTE,
     DeadLetterQueue,
     Rejection,
+)
+from consumer.handler import handle_batch
+from tests.sandbox_helpers import DEST_ACCOUNT, Sandbox
+from tests.test_consumer_support import (
+    KEY,
+    TABLE,
+    FixedContext,
+    assert_same_items,
+    bodies_for,
+    queue_counts,
+    receive_event,
+    scan_all,
+    seed_source,
+    send_bodies,
+    writer_for,
 )
 from tests.test_consumer_unit import (
     FakeDynamo,
@@ -172,3 +188,152 @@ def test_the_dead_letter_queue_url_comes_from_the_environment() -> None:
     env = {"TABLE_NAME": "t", "DEAD_LETTER_QUEUE_URL": "https://sqs.example/1/dlq"}
     assert ConsumerConfig.from_env(env).dead_letter_queue_url == "https://sqs.example/1/dlq"
     assert ConsumerConfig.from_env({"TABLE_NAME": "t"}).dead_letter_queue_url is None
+
+
+# --- against the sandbox: a destination whose schema refuses a few items -----------------
+def recreate_users_with_email_index(sandbox: Sandbox) -> None:
+    """The destination `users` table with a GSI on `email` (S): ministack, like DynamoDB,
+    refuses an item whose `email` is a number or an empty string."""
+    dest = sandbox.dest("dynamodb")
+    dest.delete_table(TableName=TABLE)
+    dest.create_table(
+        TableName=TABLE,
+        KeySchema=[{"AttributeName": KEY, "KeyType": "HASH"}],
+        AttributeDefinitions=[
+            {"AttributeName": KEY, "AttributeType": "S"},
+            {"AttributeName": "email", "AttributeType": "S"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "byEmail",
+                "KeySchema": [{"AttributeName": "email", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+def dead_letters(sandbox: Sandbox, dlq_url: str) -> list[dict[str, Any]]:
+    """Every message in the dead-letter queue, with its attributes."""
+    sqs = sandbox.dest("sqs")
+    found: dict[str, dict[str, Any]] = {}
+    empty_polls = 0
+    while empty_polls < 2:
+        messages = sqs.receive_message(
+            QueueUrl=dlq_url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=0,
+            VisibilityTimeout=600,
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+        empty_polls = 0 if messages else empty_polls + 1
+        found.update({m["MessageId"]: m for m in messages})
+    return list(found.values())
+
+
+def test_consume_writes_every_good_item_and_rejects_each_refused_one_to_the_dlq(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    seeded = seed_source(sandbox, tmp_path, items=100, item_bytes=300)
+    items = [{**i, "email": {"S": f"{i[KEY]['S']}@example.com"}} for i in seeded.items]
+    refused = {0: {"N": "42"}, 37: {"N": "7"}, 74: {"S": ""}}  # one per message of 25
+    for index, email in refused.items():
+        items[index] = {**items[index], "email": email}
+    refused_keys = {items[index][KEY]["S"] for index in refused}
+    recreate_users_with_email_index(sandbox)
+    send_bodies(sandbox.dest("sqs"), seeded.queue_url, bodies_for(items))
+
+    done = sandbox.run_cli(
+        "consume",
+        "--queue-url",
+        seeded.queue_url,
+        "--table",
+        TABLE,
+        "--until-empty",
+        "--wait-time-seconds",
+        "1",
+        "--no-progress",
+        "--json",
+        account=DEST_ACCOUNT,
+        timeout_s=120,
+    )
+    assert done.returncode == 1, done.stderr
+    summary = json.loads(done.stdout)
+    assert (summary["items_written"], summary["items_rejected"], summary["items_failed"]) == (
+        97,
+        3,
+        0,
+    )
+    # Each message was received once, written and deleted: none cycled.
+    assert summary["messages_received"] == summary["messages_deleted"] == 4
+    assert summary["messages_failed"] == 0
+    for key in refused_keys:
+        assert f'item {{"userid":{{"S":"{key}"}}}} rejected' in done.stderr
+    good = [i for i in items if i[KEY]["S"] not in refused_keys]
+    assert_same_items(good, scan_all(sandbox.dest("dynamodb")))
+    assert queue_counts(sandbox, seeded.queue_url) == (0, 0)
+
+    dead = dead_letters(sandbox, seeded.dlq_url)
+    by_key = {}
+    for message in dead:
+        (one,) = decode_body(message["Body"])
+        by_key[one[KEY]["S"]] = (one, message["MessageAttributes"])
+    assert set(by_key) == refused_keys
+    for index in refused:
+        one, attributes = by_key[items[index][KEY]["S"]]
+        assert_same_items([items[index]], [one])
+        assert attributes[ERROR_CODE_ATTRIBUTE]["StringValue"] == "ValidationException"
+        assert "email" in attributes[ERROR_MESSAGE_ATTRIBUTE]["StringValue"]
+
+
+def test_newer_wins_against_the_sandbox_rejects_what_it_cannot_compare(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    seeded = seed_source(sandbox, tmp_path, items=8, item_bytes=200)
+    source = {i[KEY]["S"]: i for i in seeded.items}
+    keys = sorted(source)
+    dest = sandbox.dest("dynamodb")
+    v = "updatedAt"
+    existing = {
+        keys[0]: None,  # absent: written
+        keys[1]: {k: a for k, a in source[keys[1]].items() if k != v},  # no version: written
+        keys[2]: {**source[keys[2]], v: {"S": "text"}},  # another type: rejected
+        keys[3]: {**source[keys[3]], "name": {"S": "same"}},  # equal: skipped
+        keys[4]: {**source[keys[4]], v: {"N": "1"}, "name": {"S": "old"}},  # older: written
+    }
+    for value in existing.values():
+        if value is not None:
+            dest.put_item(TableName=TABLE, Item=value)
+    incoming = [source[k] for k in keys[:5]]
+    incoming.append({k: a for k, a in source[keys[5]].items() if k != v})  # no version
+    incoming.append({**source[keys[6]], v: {"BOOL": True}})  # not comparable
+    send_bodies(sandbox.dest("sqs"), seeded.queue_url, bodies_for(incoming))
+
+    summaries: list[Any] = []
+    response = handle_batch(
+        receive_event(sandbox, seeded, messages=1),
+        FixedContext(30_000),
+        writer=writer_for(sandbox, f"newer-wins:{v}", dead_letter_queue_url=seeded.dlq_url),
+        on_summary=summaries.append,
+    )
+    assert response == {"batchItemFailures": []}
+    (summary,) = summaries
+    counts = (summary.items_written, summary.items_skipped, summary.items_rejected)
+    assert counts == (3, 1, 3)
+    after = {i[KEY]["S"]: i for i in scan_all(dest)}
+    for key in (keys[0], keys[1], keys[4]):
+        assert_same_items([source[key]], [after[key]])
+    for key in (keys[2], keys[3]):
+        assert_same_items([existing[key]], [after[key]])  # type: ignore[list-item]
+    codes = {
+        decode_body(m["Body"])[0][KEY]["S"]: m["MessageAttributes"][ERROR_CODE_ATTRIBUTE][
+            "StringValue"
+        ]
+        for m in dead_letters(sandbox, seeded.dlq_url)
+    }
+    assert codes == {
+        keys[2]: "NewerWinsVersionTypeMismatch",
+        keys[5]: "NewerWinsVersionMissing",
+        keys[6]: "NewerWinsVersionNotComparable",
+    }

@@ -350,11 +350,12 @@ def test_consumer_timed_out_mid_batch_leaves_messages_that_are_written_later(
             ConsumerConfig(table_name=TABLE, write_mode=WriteMode.parse("overwrite")),
         )
         summaries: list[BatchSummary] = []
-        # 400 ms: one call of 150 ms writes the one-item message; a 25-item message needs
-        # five or more calls, so the deadline leaves part of it unprocessed.
+        # 1.2 s: one call of 150 ms writes the one-item message; a 25-item message needs six
+        # calls, and none starts once less than 0.5 s is left (the shortest call timeouts),
+        # so the deadline leaves part of it unprocessed.
         response = handle_batch(
             event,
-            FixedContext(remaining_ms=400),
+            FixedContext(remaining_ms=1_200),
             writer=writer,
             safety_margin_ms=0,
             on_summary=summaries.append,
