@@ -1,7 +1,8 @@
 """The Lambda entry point for the SQS trigger, and the core it shares with the local runner.
 
 Each message is decoded and written on its own: a bad or unwritten message never fails its
-neighbours. The response names only the messages not fully written
+neighbours, and an item the table refuses for good goes to the dead-letter queue alone instead
+of failing its message. The response names only the messages not fully written
 (`ReportBatchItemFailures`); if every message failed, the handler raises instead, so the
 event source mapping backs off.
 """
