@@ -35,15 +35,14 @@ class CallTimeouts:
         return self.connect_timeout_s + self.read_timeout_s
 
 
-# Longest first. 15 s of read timeout is far above what a BatchWriteItem of 25 items or a
-# PutItem needs; the shortest rung still leaves a normal call (tens of ms) room.
-DEFAULT_RUNGS: Final = (
-    CallTimeouts(connect_timeout_s=5.0, read_timeout_s=15.0),
-    CallTimeouts(connect_timeout_s=2.0, read_timeout_s=8.0),
-    CallTimeouts(connect_timeout_s=1.0, read_timeout_s=4.0),
-    CallTimeouts(connect_timeout_s=0.5, read_timeout_s=1.5),
-    CallTimeouts(connect_timeout_s=0.25, read_timeout_s=0.75),
-    CallTimeouts(connect_timeout_s=0.1, read_timeout_s=0.4),
+# Worst cases from 20 s down to 0.5 s, each about 1.25 x the next: a call gets at least ~80% of
+# the time left. 20 s is far above what a BatchWriteItem of 25 items or a PutItem needs; the
+# shortest still leaves a normal call (tens of ms) room. A fifth of each, at most 2 s, is for
+# connecting (pooled connections skip it), the rest for the response.
+_WORST_CASES_S: Final = (20, 15, 12, 10, 8, 6, 5, 4, 3, 2.5, 2, 1.6, 1.3, 1.0, 0.8, 0.65, 0.5)
+DEFAULT_RUNGS: Final = tuple(
+    CallTimeouts(connect_timeout_s=min(2.0, total / 5), read_timeout_s=total - min(2.0, total / 5))
+    for total in _WORST_CASES_S
 )
 
 

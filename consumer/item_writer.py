@@ -28,6 +28,10 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 _NO_TIME: Final = "no time left for PutItem before the deadline"
+_CONDITION_FAILED: Final = "ConditionalCheckFailedException"
+# Put again after a backoff: throttling and 5xx, or a condition that failed although the rule
+# (read from the item the failure returned) says write, because the destination changed.
+_PUT_AGAIN: Final = RETRYABLE_ERROR_CODES | {_CONDITION_FAILED}
 
 
 class ItemWriter:
@@ -92,7 +96,7 @@ class ItemWriter:
                 return ItemOutcome(fate=Fate.WRITTEN, retries=attempt)
             except ClientError as err:
                 code = error_code(err)
-                if code == "ConditionalCheckFailedException":
+                if code == _CONDITION_FAILED:
                     outcome = self._condition_failed(item, err, attempt, deadline)
                     if outcome is not None:
                         return outcome
@@ -101,15 +105,13 @@ class ItemWriter:
                 elif code in REFUSAL_ERROR_CODES:
                     message = str(err.response.get("Error", {}).get("Message", ""))
                     return self.reject(item, code, message, deadline, retries=attempt)
-                if code not in RETRYABLE_ERROR_CODES | {"ConditionalCheckFailedException"} or (
-                    not self._backoff.wait(attempt, deadline)
-                ):
+                if code not in _PUT_AGAIN or not self._backoff.wait(attempt, deadline):
                     return ItemOutcome(
                         fate=Fate.FAILED, retries=attempt, reason=describe_error("PutItem", err)
                     )
             except LOST_CONNECTION_ERRORS as err:
-                # Retried until the deadline. If the lost put was applied, the retry fails its
-                # condition and counts as a skip: the item is in place either way.
+                # Retried until the deadline. If the lost put was applied, a conditional retry
+                # fails its condition and counts as a skip: the item is in place either way.
                 if not self._backoff.wait(attempt, deadline):
                     return ItemOutcome(
                         fate=Fate.FAILED, retries=attempt, reason=describe_error("PutItem", err)

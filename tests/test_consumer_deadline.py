@@ -102,10 +102,17 @@ def test_the_lambdas_clients_make_one_attempt_with_the_rungs_timeouts(
 ) -> None:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     env = {"AWS_ENDPOINT_URL": "http://127.0.0.1:9"}
-    client = dynamodb_clients(env, max_pool_connections=12).within(3.0)
+    clients = dynamodb_clients(env, max_pool_connections=12)
+    client = clients.within(3.1)
     assert client is not None
     config = client.meta.config
-    assert (config.connect_timeout, config.read_timeout) == (0.5, 1.5)
+    rung = clients.rung_within(3.1)
+    assert rung is not None
+    assert rung.worst_case_s == pytest.approx(3.0)
+    assert (config.connect_timeout, config.read_timeout) == (
+        rung.connect_timeout_s,
+        rung.read_timeout_s,
+    )
     assert config.retries == {"total_max_attempts": 1, "mode": "standard"}
     assert config.max_pool_connections == 12
     assert client.meta.endpoint_url == "http://127.0.0.1:9"

@@ -33,6 +33,7 @@ from tests.test_consumer_support import (
     scan_all,
     seed_source,
     send_bodies,
+    wait_for,
     writer_for,
 )
 from tests.test_consumer_unit import (
@@ -337,3 +338,41 @@ def test_newer_wins_against_the_sandbox_rejects_what_it_cannot_compare(
         keys[5]: "NewerWinsVersionMissing",
         keys[6]: "NewerWinsVersionNotComparable",
     }
+
+
+@pytest.mark.timeout(180)
+def test_the_deployed_lambda_rejects_refused_items_to_its_dead_letter_queue(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """The Lambda path: deploy-consumer sets DEAD_LETTER_QUEUE_URL as the template does, and
+    the function (with the sandbox's endpoint) sends the refused items there."""
+    seeded = seed_source(sandbox, tmp_path, items=50, item_bytes=300)
+    items = [{**i, "email": {"S": f"{i[KEY]['S']}@example.com"}} for i in seeded.items]
+    items[3] = {**items[3], "email": {"N": "3"}}
+    items[30] = {**items[30], "email": {"S": ""}}
+    refused_keys = {items[3][KEY]["S"], items[30][KEY]["S"]}
+    recreate_users_with_email_index(sandbox)
+    send_bodies(sandbox.dest("sqs"), seeded.queue_url, bodies_for(items))
+    done = sandbox.run_cli(
+        "sandbox", "deploy-consumer", "--port", str(sandbox.port), account=DEST_ACCOUNT
+    )
+    assert done.returncode == 0, done.stderr
+
+    wait_for(
+        lambda: queue_counts(sandbox, seeded.dlq_url)[0] == 2,
+        timeout_s=90,
+        what="the two refused items in the DLQ",
+    )
+    wait_for(
+        lambda: queue_counts(sandbox, seeded.queue_url) == (0, 0),
+        timeout_s=30,
+        what="the mapping to delete every message",
+    )
+    good = [i for i in items if i[KEY]["S"] not in refused_keys]
+    assert_same_items(good, scan_all(sandbox.dest("dynamodb")))
+    dead = dead_letters(sandbox, seeded.dlq_url)
+    assert {decode_body(m["Body"])[0][KEY]["S"] for m in dead} == refused_keys
+    assert all(
+        m["MessageAttributes"][ERROR_CODE_ATTRIBUTE]["StringValue"] == "ValidationException"
+        for m in dead
+    )
