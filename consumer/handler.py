@@ -69,7 +69,8 @@ def handle_batch(
 
 def _endpoint(environ: Mapping[str, str], service: str) -> str | None:
     """AWS_ENDPOINT_URL_<SERVICE> or AWS_ENDPOINT_URL, for emulators."""
-    return environ.get(f"AWS_ENDPOINT_URL_{service.upper()}") or environ.get("AWS_ENDPOINT_URL")
+    specific = environ.get(f"AWS_ENDPOINT_URL_{service.upper()}")
+    return specific or environ.get("AWS_ENDPOINT_URL") or None  # "" means unset, as before
 
 
 def dynamodb_clients(
