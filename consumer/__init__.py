@@ -3,12 +3,17 @@
 Standard library, boto3 and `asynccopy.codec` only: the function's zip holds nothing else.
 
     contract.py           the Lambda wire types: SQS event in, partial batch response out
-    config.py             TABLE_NAME and WRITE_MODE, parsed once
+    config.py             TABLE_NAME, WRITE_MODE and DEAD_LETTER_QUEUE_URL, parsed once
     table.py              the destination table's key schema (DescribeTable), checked per item
     message.py            one SQS record decoded into items, or the reason it cannot be
+    calls.py              clients whose every call ends before the invocation's deadline
     backoff.py            jittered exponential backoff bounded by the invocation's deadline
-    results.py            what happened to each message and to the batch
+    errors.py             DynamoDB's error codes: retried, or refused for good
+    versions.py           the newer-wins rule
+    dead_letters.py       refused items, each sent alone to the dead-letter queue
+    results.py            what happened to each item, each message and the batch
     writer.py             the Writer protocol and the factory choosing one by write mode
+    item_writer.py        one item, one PutItem (conditional or not); refusals rejected
     batch_writer.py       overwrite: BatchWriteItem, UnprocessedItems retried until the deadline
     conditional_writer.py skip-existing / newer-wins: concurrent conditional PutItem
     handler.py            lambda_handler and handle_batch, the core the local runner shares

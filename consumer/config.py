@@ -62,6 +62,9 @@ class ConsumerConfig:
     # Stop retrying this long before Lambda's timeout, so the response (and the log line)
     # still goes out: a timed-out invocation fails every message in the batch.
     safety_margin_ms: int = 5_000
+    # Where items the destination refuses for good go, one message each (the template sets it
+    # to its dead-letter queue). None: a refused item fails its message, which is retried.
+    dead_letter_queue_url: str | None = None
 
     def __post_init__(self) -> None:
         if not self.table_name:
@@ -88,4 +91,5 @@ class ConsumerConfig:
             table_name=environ.get("TABLE_NAME", ""),
             write_mode=WriteMode.parse(environ.get("WRITE_MODE", "overwrite")),
             write_threads=write_threads,
+            dead_letter_queue_url=environ.get("DEAD_LETTER_QUEUE_URL") or None,
         )

@@ -1,7 +1,8 @@
 """The Lambda entry point for the SQS trigger, and the core it shares with the local runner.
 
 Each message is decoded and written on its own: a bad or unwritten message never fails its
-neighbours. The response names only the messages not fully written
+neighbours, and an item the table refuses for good goes to the dead-letter queue alone instead
+of failing its message. The response names only the messages not fully written
 (`ReportBatchItemFailures`); if every message failed, the handler raises instead, so the
 event source mapping backs off.
 """
@@ -14,17 +15,19 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import boto3
-from botocore.config import Config
 
-from consumer.backoff import Deadline
+from consumer.backoff import Backoff, Deadline
+from consumer.calls import BoundedClients, CallTimeouts, botocore_config
 from consumer.config import ConsumerConfig
 from consumer.contract import LambdaContext, PartialBatchResponse, SqsEvent
+from consumer.dead_letters import DeadLetterQueue, DeadLetterSink, NoDeadLetterQueue
 from consumer.message import DecodedMessage, decode_record
 from consumer.results import AllMessagesFailedError, BatchSummary, MessageResult
 from consumer.writer import Writer, make_writer
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_sqs import SQSClient
 
 
 def _print_log_line(summary: BatchSummary) -> None:
@@ -64,35 +67,71 @@ def handle_batch(
     return {"batchItemFailures": [{"itemIdentifier": r.message_id} for r in summary.failures]}
 
 
-def dynamodb_client(environ: Mapping[str, str], *, max_pool_connections: int) -> DynamoDBClient:
-    """A plain low-level client (AttributeValues pass through untouched), honouring
-    AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL for emulators."""
-    endpoint = environ.get("AWS_ENDPOINT_URL_DYNAMODB") or environ.get("AWS_ENDPOINT_URL")
-    config = Config(
-        # botocore's pool defaults to 10 connections: size it to the writer's threads.
-        max_pool_connections=max_pool_connections,
-        connect_timeout=5,
-        read_timeout=20,
-        # The writers retry throttling themselves, bounded by the invocation's deadline.
-        retries={"max_attempts": 3, "mode": "standard"},
+def _endpoint(environ: Mapping[str, str], service: str) -> str | None:
+    """AWS_ENDPOINT_URL_<SERVICE> or AWS_ENDPOINT_URL, for emulators."""
+    specific = environ.get(f"AWS_ENDPOINT_URL_{service.upper()}")
+    return specific or environ.get("AWS_ENDPOINT_URL") or None  # "" means unset, as before
+
+
+def dynamodb_clients(
+    environ: Mapping[str, str], *, max_pool_connections: int
+) -> BoundedClients[DynamoDBClient]:
+    """Plain low-level clients (AttributeValues pass through untouched), one per timeout rung."""
+    endpoint = _endpoint(environ, "dynamodb")
+
+    def make(timeouts: CallTimeouts) -> DynamoDBClient:
+        config = botocore_config(timeouts, max_pool_connections=max_pool_connections)
+        client: DynamoDBClient = boto3.client("dynamodb", endpoint_url=endpoint, config=config)
+        return client
+
+    return BoundedClients(make)
+
+
+def dead_letter_sink(
+    config: ConsumerConfig, environ: Mapping[str, str], *, backoff: Backoff
+) -> DeadLetterSink:
+    if config.dead_letter_queue_url is None:
+        return NoDeadLetterQueue(
+            "DEAD_LETTER_QUEUE_URL is not set (deploy/template.yaml sets it to the queue's "
+            "dead-letter queue)"
+        )
+    endpoint = _endpoint(environ, "sqs")
+
+    def make(timeouts: CallTimeouts) -> SQSClient:
+        client: SQSClient = boto3.client(
+            "sqs", endpoint_url=endpoint, config=botocore_config(timeouts, max_pool_connections=10)
+        )
+        return client
+
+    return DeadLetterQueue(
+        clients=BoundedClients(make), queue_url=config.dead_letter_queue_url, backoff=backoff
     )
-    client: DynamoDBClient = boto3.client("dynamodb", endpoint_url=endpoint or None, config=config)
-    return client
 
 
 _container: tuple[Writer, ConsumerConfig] | None = None
 
 
-def _container_writer() -> tuple[Writer, ConsumerConfig]:
-    # Built once per execution environment: DescribeTable runs on the cold start only.
+def _container_writer(context: LambdaContext) -> tuple[Writer, ConsumerConfig]:
+    # Built once per execution environment: DescribeTable runs on the cold start only, within
+    # the first invocation's deadline.
     global _container
     if _container is None:
         config = ConsumerConfig.from_env(os.environ)
-        client = dynamodb_client(os.environ, max_pool_connections=max(10, config.write_threads + 2))
-        _container = (make_writer(client, config), config)
+        clients = dynamodb_clients(
+            os.environ, max_pool_connections=max(10, config.write_threads + 2)
+        )
+        backoff = Backoff()
+        writer = make_writer(
+            clients,
+            config,
+            backoff=backoff,
+            dead_letters=dead_letter_sink(config, os.environ, backoff=backoff),
+            deadline=Deadline.from_context(context, safety_margin_ms=config.safety_margin_ms),
+        )
+        _container = (writer, config)
     return _container
 
 
 def lambda_handler(event: Any, context: Any) -> PartialBatchResponse:
-    writer, config = _container_writer()
+    writer, config = _container_writer(context)
     return handle_batch(event, context, writer=writer, safety_margin_ms=config.safety_margin_ms)

@@ -16,22 +16,25 @@ class DecodedMessage:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class RejectedMessage:
+class UnwritableMessage:
+    """A record whose body cannot be decoded or whose keys do not fit the table: the whole
+    message fails (and, after maxReceiveCount receives, moves to the dead-letter queue)."""
+
     message_id: str
     reason: str
 
 
-def decode_record(record: SqsRecord, schema: KeySchema) -> DecodedMessage | RejectedMessage:
+def decode_record(record: SqsRecord, schema: KeySchema) -> DecodedMessage | UnwritableMessage:
     message_id = record["messageId"]
     try:
         items = decode_body(record["body"])
     except MessageDecodeError as err:
-        return RejectedMessage(message_id=message_id, reason=str(err))
+        return UnwritableMessage(message_id=message_id, reason=str(err))
     unique: dict[str, Item] = {}
     for index, item in enumerate(items):
         problem = schema.mismatch(item)
         if problem is not None:
-            return RejectedMessage(
+            return UnwritableMessage(
                 message_id=message_id,
                 reason=f"item {index} {problem} (the message was built for another table)",
             )

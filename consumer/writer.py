@@ -1,33 +1,21 @@
-"""The Writer protocol, the errors worth retrying, and the factory that picks a writer by mode."""
+"""The Writer protocol, and the factory that picks a writer by mode."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Final, Protocol
-
-from botocore.exceptions import ClientError
+from typing import TYPE_CHECKING, Protocol
 
 from consumer.backoff import Backoff, Deadline
+from consumer.calls import BoundedClients
 from consumer.config import ConsumerConfig
+from consumer.dead_letters import DeadLetterSink, NoDeadLetterQueue
 from consumer.message import DecodedMessage
 from consumer.results import MessageResult
 from consumer.table import KeySchema, describe_key_schema
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-
-# Throttling and transient server errors, per "Error handling with DynamoDB": retry these with
-# backoff. Everything else (ValidationException above all) fails the message at once.
-RETRYABLE_ERROR_CODES: Final = frozenset(
-    {
-        "ProvisionedThroughputExceededException",
-        "ThrottlingException",
-        "RequestLimitExceeded",
-        "InternalServerError",
-        "ServiceUnavailable",
-        "TransactionConflictException",
-    }
-)
 
 
 class Writer(Protocol):
@@ -39,36 +27,36 @@ class Writer(Protocol):
     ) -> list[MessageResult]: ...
 
 
-def error_code(err: ClientError) -> str:
-    return str(err.response.get("Error", {}).get("Code", "Unknown"))
-
-
-def describe_error(operation: str, err: Exception) -> str:
-    if isinstance(err, ClientError):
-        message = err.response.get("Error", {}).get("Message", "")
-        return f"{operation} failed: {error_code(err)}: {message}"
-    return f"{operation} failed: {type(err).__name__}: {err}"
-
-
 def make_writer(
-    client: DynamoDBClient,
+    clients: BoundedClients[DynamoDBClient],
     config: ConsumerConfig,
     *,
     schema: KeySchema | None = None,
     backoff: Backoff | None = None,
+    dead_letters: DeadLetterSink | None = None,
+    deadline: Deadline | None = None,
 ) -> Writer:
-    """The writer for `config.write_mode`; reads the key schema with DescribeTable if not given."""
+    """The writer for `config.write_mode`; reads the key schema with DescribeTable if not given
+    (within `deadline`, if given). Without `dead_letters`, a refused item fails its message."""
     from consumer.batch_writer import BatchWriter
     from consumer.conditional_writer import ConditionalWriter
+    from consumer.item_writer import ItemWriter
 
-    schema = schema or describe_key_schema(client, config.table_name)
+    if schema is None:
+        client = clients.within(math.inf if deadline is None else deadline.remaining_s())
+        if client is None:
+            raise TimeoutError(
+                f"no time left to describe table {config.table_name!r} before the deadline"
+            )
+        schema = describe_key_schema(client, config.table_name)
     backoff = backoff or Backoff()
-    if config.write_mode.kind == "overwrite":
-        return BatchWriter(client=client, schema=schema, backoff=backoff)
-    return ConditionalWriter(
-        client=client,
+    items = ItemWriter(
+        clients=clients,
         schema=schema,
         mode=config.write_mode,
         backoff=backoff,
-        threads=config.write_threads,
+        dead_letters=dead_letters or NoDeadLetterQueue("none was configured"),
     )
+    if config.write_mode.kind == "overwrite":
+        return BatchWriter(clients=clients, schema=schema, backoff=backoff, items=items)
+    return ConditionalWriter(items=items, threads=config.write_threads)

@@ -13,8 +13,11 @@ from asynccopy.codec import Item, decode_body, encode_items
 from asynccopy.compare import items_equal
 from asynccopy.consume.events import lambda_event
 from asynccopy.sandbox.seed import SeedConfig, SeedResult, seed
+from consumer.backoff import Backoff
+from consumer.calls import BoundedClients
 from consumer.config import ConsumerConfig, WriteMode
 from consumer.contract import SqsEvent
+from consumer.dead_letters import DeadLetterQueue
 from consumer.writer import Writer, make_writer
 from tests.sandbox_helpers import Sandbox
 
@@ -173,9 +176,26 @@ def queue_counts(sandbox: Sandbox, queue_url: str) -> tuple[int, int]:
     )
 
 
-def writer_for(sandbox: Sandbox, mode: str = "overwrite") -> Writer:
-    config = ConsumerConfig(table_name=TABLE, write_mode=WriteMode.parse(mode))
-    return make_writer(sandbox.dest("dynamodb"), config)
+def writer_for(
+    sandbox: Sandbox, mode: str = "overwrite", *, dead_letter_queue_url: str | None = None
+) -> Writer:
+    """The handler's writer on the sandbox's destination; refused items go to
+    `dead_letter_queue_url` if given, else fail their message."""
+    config = ConsumerConfig(
+        table_name=TABLE,
+        write_mode=WriteMode.parse(mode),
+        dead_letter_queue_url=dead_letter_queue_url,
+    )
+    dead_letters = None
+    if dead_letter_queue_url is not None:
+        dead_letters = DeadLetterQueue(
+            clients=BoundedClients.fixed(sandbox.dest("sqs")),
+            queue_url=dead_letter_queue_url,
+            backoff=Backoff(),
+        )
+    return make_writer(
+        BoundedClients.fixed(sandbox.dest("dynamodb")), config, dead_letters=dead_letters
+    )
 
 
 def by_key(items: Sequence[Item]) -> dict[str, Item]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import threading
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -10,13 +12,14 @@ from botocore.exceptions import ClientError
 
 from asynccopy.codec import Item, encode_items
 from consumer.backoff import Backoff, BackoffPolicy, Deadline
-from consumer.batch_writer import BatchWriter
-from consumer.conditional_writer import ConditionalWriter
+from consumer.calls import BoundedClients
 from consumer.config import ConfigError, ConsumerConfig, WriteMode
 from consumer.contract import SqsEvent
+from consumer.dead_letters import DeadLetterSink, Rejection
 from consumer.handler import handle_batch
 from consumer.results import AllMessagesFailedError, BatchSummary
 from consumer.table import KeySchema
+from consumer.writer import Writer, make_writer
 from tests.test_consumer_support import FixedContext
 
 SCHEMA = KeySchema(
@@ -47,7 +50,10 @@ def client_error(code: str, operation: str = "BatchWriteItem") -> ClientError:
 
 class FakeDynamo:
     """BatchWriteItem that leaves `stuck` keys unprocessed forever and `flaky` keys for
-    `flaky_rounds` calls; PutItem driven by `put_errors` (key -> error codes to raise in turn)."""
+    `flaky_rounds` calls; PutItem driven by `put_errors` (key -> error codes to raise in turn).
+    Items whose key is in `refuse` are refused for good (ValidationException), failing the
+    whole BatchWriteItem as DynamoDB does. PutItem's conditions are the writers' two, checked
+    as DynamoDB checks them."""
 
     def __init__(
         self,
@@ -57,7 +63,9 @@ class FakeDynamo:
         flaky_rounds: int = 0,
         batch_errors: list[str] | None = None,
         put_errors: dict[str, list[str]] | None = None,
+        refuse: frozenset[str] = frozenset(),
     ) -> None:
+        self.refuse = refuse
         self.stuck = stuck
         self.flaky = flaky
         self.flaky_rounds = flaky_rounds
@@ -76,6 +84,8 @@ class FakeDynamo:
             self.batch_calls.append(len(requests))
             if self.batch_errors:
                 raise client_error(self.batch_errors.pop(0))
+            if any(r["PutRequest"]["Item"]["userid"]["S"] in self.refuse for r in requests):
+                raise client_error("ValidationException")
             left = []
             for request in requests:
                 item = request["PutRequest"]["Item"]
@@ -96,8 +106,52 @@ class FakeDynamo:
             errors = self.put_errors.get(key)
             if errors:
                 raise client_error(errors.pop(0), "PutItem")
+            if key in self.refuse:
+                raise client_error("ValidationException", "PutItem")
+            existing = self.table.get(key)
+            if not self._condition_holds(request, existing):
+                error: dict[str, Any] = {
+                    "Error": {"Code": "ConditionalCheckFailedException", "Message": "failed"}
+                }
+                if request.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD":
+                    error["Item"] = existing
+                raise ClientError(error, "PutItem")  # type: ignore[arg-type]
             self.table[key] = request["Item"]
             return {}
+
+    @staticmethod
+    def _condition_holds(request: dict[str, Any], existing: Item | None) -> bool:
+        condition = request.get("ConditionExpression")
+        if condition is None or existing is None:
+            return True
+        if condition == "attribute_not_exists(#pk)":
+            return False
+        assert condition == "attribute_not_exists(#pk) OR attribute_not_exists(#v) OR #v < :v"
+        name = request["ExpressionAttributeNames"]["#v"]
+        if name not in existing:
+            return True
+        ((old_type, old),) = existing[name].items()
+        ((new_type, new),) = request["ExpressionAttributeValues"][":v"].items()
+        if old_type != new_type:
+            return False  # DynamoDB's < is false between two types
+        return bool(Decimal(old) < Decimal(new)) if old_type == "N" else bool(old < new)
+
+
+class RecordingSink:
+    """A dead-letter queue that keeps what it is sent, or refuses with `problem`."""
+
+    def __init__(self, problem: str | None = None) -> None:
+        self.problem = problem
+        self.sent: list[tuple[str, str, str]] = []
+        self.items: list[Item] = []
+        self._lock = threading.Lock()
+
+    def send(self, item: Item, rejection: Rejection, deadline: Deadline) -> str | None:
+        with self._lock:
+            if self.problem is None:
+                self.sent.append((rejection.key, rejection.code, rejection.reason))
+                self.items.append(item)
+            return self.problem
 
 
 def item(key: str, **extra: str) -> Item:
@@ -113,10 +167,24 @@ def event(*bodies: str) -> SqsEvent:
     }
 
 
-def batch_writer(fake: FakeDynamo, time_: FakeTime) -> BatchWriter:
+def writer(
+    fake: FakeDynamo, time_: FakeTime, mode: str, dead_letters: DeadLetterSink | None = None
+) -> Writer:
     # random() == 1.0 makes every sleep the policy's cap, so the sequence is exact.
     backoff = Backoff(policy=BackoffPolicy(), sleep=time_.sleep, random=lambda: 1.0)
-    return BatchWriter(client=fake, schema=SCHEMA, backoff=backoff)  # type: ignore[arg-type]
+    return make_writer(
+        BoundedClients.fixed(fake),  # type: ignore[arg-type]
+        ConsumerConfig(table_name="users", write_mode=WriteMode.parse(mode), write_threads=4),
+        schema=SCHEMA,
+        backoff=backoff,
+        dead_letters=dead_letters,
+    )
+
+
+def batch_writer(
+    fake: FakeDynamo, time_: FakeTime, dead_letters: DeadLetterSink | None = None
+) -> Writer:
+    return writer(fake, time_, "overwrite", dead_letters)
 
 
 def run(writer: Any, ev: SqsEvent, time_: FakeTime, remaining_ms: int = 15_000) -> Any:
@@ -168,19 +236,22 @@ def test_leftovers_at_the_deadline_fail_only_their_own_message() -> None:
     assert (summary.items_written, summary.items_failed) == (5, 1)
 
 
-def test_no_time_left_means_one_attempt_and_no_sleep() -> None:
+def test_no_time_left_means_no_call_and_no_sleep() -> None:
     fake, time_ = FakeDynamo(stuck=frozenset({"a"})), FakeTime()
-    response, _ = run(
-        batch_writer(fake, time_),
-        event(encode_items([item("a")]), encode_items([item("b")])),
-        time_,
-        remaining_ms=4_000,
-    )
-    assert response == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
+    with pytest.raises(AllMessagesFailedError) as caught:
+        run(
+            batch_writer(fake, time_),
+            event(encode_items([item("a")]), encode_items([item("b")])),
+            time_,
+            remaining_ms=4_000,  # under the 5 s safety margin
+        )
+    # A call started now could outlast the invocation: none is.
+    assert fake.batch_calls == []
     assert time_.sleeps == []
+    assert "no time left to write 1 items" in str(caught.value)
 
 
-def test_throughput_exceeded_is_retried_but_validation_errors_are_not() -> None:
+def test_throughput_exceeded_is_retried_and_a_refused_call_is_put_item_by_item() -> None:
     time_ = FakeTime()
     fake = FakeDynamo(batch_errors=["ProvisionedThroughputExceededException"])
     response, summary = run(
@@ -191,13 +262,15 @@ def test_throughput_exceeded_is_retried_but_validation_errors_are_not() -> None:
     assert response == {"batchItemFailures": []}
     assert summary.retries == 1
 
+    # A ValidationException fails the whole call: its items are then put one by one.
     fake = FakeDynamo(batch_errors=["ValidationException"])
-    writer = batch_writer(fake, time_)
-    single = event(encode_items([item("a")]), encode_items([item("b")]))
-    response, summary = run(writer, single, time_)
-    assert len(response["batchItemFailures"]) == 1
-    assert "ValidationException" in (summary.failures[0].failure or "")
-    assert summary.retries == 0
+    response, summary = run(
+        batch_writer(fake, time_), event(encode_items([item("a"), item("b")])), time_
+    )
+    assert response == {"batchItemFailures": []}
+    assert (fake.batch_calls, fake.put_calls) == ([2], 2)
+    assert set(fake.table) == {"a", "b"}
+    assert (summary.items_written, summary.items_rejected, summary.retries) == (2, 0, 0)
 
 
 def test_every_message_failing_raises_so_the_mapping_backs_off() -> None:
@@ -243,40 +316,46 @@ def test_a_repeated_key_in_one_message_is_written_once_with_its_last_item() -> N
     assert summary.items_written == 1
 
 
-def conditional(fake: FakeDynamo, time_: FakeTime, mode: str) -> ConditionalWriter:
-    backoff = Backoff(sleep=time_.sleep, random=lambda: 1.0)
-    return ConditionalWriter(
-        client=fake,  # type: ignore[arg-type]
-        schema=SCHEMA,
-        mode=WriteMode.parse(mode),
-        backoff=backoff,
-        threads=4,
-    )
+def conditional(
+    fake: FakeDynamo, time_: FakeTime, mode: str, dead_letters: DeadLetterSink | None = None
+) -> Writer:
+    return writer(fake, time_, mode, dead_letters)
 
 
-def test_conditional_check_failures_are_skips_and_throttling_is_retried() -> None:
+def test_conditional_check_failures_are_skips_throttling_is_retried_and_refusals_rejected() -> None:
     time_ = FakeTime()
     fake = FakeDynamo(
-        put_errors={
-            "old": ["ConditionalCheckFailedException"],
-            "busy": ["ThrottlingException", "ProvisionedThroughputExceededException"],
-            "bad": ["ValidationException"],
-        }
+        put_errors={"busy": ["ThrottlingException", "ProvisionedThroughputExceededException"]},
+        refuse=frozenset({"bad"}),
     )
-    writer = conditional(fake, time_, "newer-wins:updatedAt")
+    fake.table["old"] = item("old", updatedAt="5")
+    sink = RecordingSink()
+    writer = conditional(fake, time_, "newer-wins:updatedAt", sink)
     ev = event(
         encode_items([item("old", updatedAt="1"), item("busy", updatedAt="1")]),
         encode_items([item("new", updatedAt="2"), item("bad", updatedAt="2")]),
         encode_items([item("unversioned")]),
     )
     response, summary = run(writer, ev, time_)
-    assert response == {"batchItemFailures": [{"itemIdentifier": "m1"}, {"itemIdentifier": "m2"}]}
-    assert set(fake.table) == {"busy", "new"}
-    assert (summary.items_written, summary.items_skipped, summary.items_failed) == (2, 1, 2)
+    # Refused items are in the dead-letter queue: their messages are done with.
+    assert response == {"batchItemFailures": []}
+    assert set(fake.table) == {"old", "busy", "new"}
+    assert fake.table["old"]["updatedAt"] == {"N": "5"}
+    counts = (summary.items_written, summary.items_skipped, summary.items_rejected)
+    assert counts == (2, 1, 2)
+    assert summary.items_failed == 0
     assert summary.retries == 2
-    reasons = {f.message_id: f.failure or "" for f in summary.failures}
-    assert "ValidationException" in reasons["m1"]
-    assert "lacks the newer-wins attribute 'updatedAt'" in reasons["m2"]
+    assert sorted((key, code) for key, code, _ in sink.sent) == [
+        ('{"userid":{"S":"bad"}}', "ValidationException"),
+        ('{"userid":{"S":"unversioned"}}', "NewerWinsVersionMissing"),
+    ]
+    assert sorted(sink.items, key=json.dumps) == [item("bad", updatedAt="2"), item("unversioned")]
+    logged = json.loads(summary.log_line())
+    assert (logged["items_rejected"], logged["items_skipped"]) == (2, 1)
+    assert {r["key"] for r in logged["rejected"]} == {
+        '{"userid":{"S":"bad"}}',
+        '{"userid":{"S":"unversioned"}}',
+    }
 
 
 def test_conditional_expressions_use_placeholders() -> None:
@@ -294,9 +373,14 @@ def test_conditional_expressions_use_placeholders() -> None:
     assert skip["ConditionExpression"] == "attribute_not_exists(#pk)"
     assert skip["ExpressionAttributeNames"] == {"#pk": "userid"}
     assert "ExpressionAttributeValues" not in skip
-    assert newer["ConditionExpression"] == "attribute_not_exists(#pk) OR #v < :v"
+    assert newer["ConditionExpression"] == (
+        "attribute_not_exists(#pk) OR attribute_not_exists(#v) OR #v < :v"
+    )
     assert newer["ExpressionAttributeNames"] == {"#pk": "userid", "#v": "name"}
     assert newer["ExpressionAttributeValues"] == {":v": {"N": "3"}}
+    # A failed check returns the destination's item: a skip and a type mismatch differ.
+    assert newer["ReturnValuesOnConditionCheckFailure"] == "ALL_OLD"
+    assert "ReturnValuesOnConditionCheckFailure" not in skip
 
 
 def test_deadline_comes_from_the_context_minus_the_safety_margin() -> None:

@@ -74,10 +74,9 @@ def test_deploy_consumer_configures_the_mapping_like_the_template(
     lam = sandbox.dest("lambda")
     function = lam.get_function_configuration(FunctionName="asynccopy-consumer")
     assert function["Handler"] == "consumer.handler.lambda_handler"
-    assert function["Environment"]["Variables"] == {
-        "TABLE_NAME": "users",
-        "WRITE_MODE": "newer-wins:updatedAt",
-    }
+    variables = function["Environment"]["Variables"]
+    assert variables.pop("DEAD_LETTER_QUEUE_URL").endswith("/222222222222/asynccopy-users-dlq")
+    assert variables == {"TABLE_NAME": "users", "WRITE_MODE": "newer-wins:updatedAt"}
     (mapping,) = lam.list_event_source_mappings(FunctionName="asynccopy-consumer")[
         "EventSourceMappings"
     ]

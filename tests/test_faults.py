@@ -24,7 +24,7 @@ from asynccopy.sandbox.seed import client as client_for
 from asynccopy.sender import SqsSender
 from consumer.backoff import Backoff as ConsumerBackoff
 from consumer.backoff import Deadline
-from consumer.batch_writer import BatchWriter
+from consumer.calls import BoundedClients
 from consumer.config import ConsumerConfig, WriteMode
 from consumer.handler import handle_batch
 from consumer.message import DecodedMessage
@@ -349,14 +349,16 @@ def test_consumer_timed_out_mid_batch_leaves_messages_that_are_written_later(
     with FaultProxy(sandbox.endpoint_url, half_each_call) as proxy:
         client = client_for("dynamodb", DEST_ACCOUNT, proxy.url)
         writer = make_writer(
-            client, ConsumerConfig(table_name=TABLE, write_mode=WriteMode.parse("overwrite"))
+            BoundedClients.fixed(client),
+            ConsumerConfig(table_name=TABLE, write_mode=WriteMode.parse("overwrite")),
         )
         summaries: list[BatchSummary] = []
-        # 400 ms: one call of 150 ms writes the one-item message; a 25-item message needs
-        # five or more calls, so the deadline leaves part of it unprocessed.
+        # 1.2 s: one call of 150 ms writes the one-item message; a 25-item message needs six
+        # calls, and none starts once less than 0.5 s is left (the shortest call timeouts),
+        # so the deadline leaves part of it unprocessed.
         response = handle_batch(
             event,
-            FixedContext(remaining_ms=400),
+            FixedContext(remaining_ms=1_200),
             writer=writer,
             safety_margin_ms=0,
             on_summary=summaries.append,
@@ -496,8 +498,9 @@ def test_batch_writer_retries_a_lost_connection_until_the_deadline(
     def sleep(seconds: float) -> None:
         now[0] += seconds
 
-    writer = BatchWriter(
-        client=client,
+    writer = make_writer(
+        BoundedClients.fixed(client),  # type: ignore[arg-type]
+        ConsumerConfig(table_name=TABLE, write_mode=WriteMode(kind="overwrite")),
         schema=schema,
         backoff=ConsumerBackoff(sleep=sleep, random=lambda: 1.0),
     )

@@ -76,6 +76,11 @@ def test_function_role_is_least_privilege(template: dict[str, Any]) -> None:
         "sqs:ReceiveMessage",
     ]
     assert statements["ConsumeQueue"]["Resource"] == {"Fn::GetAtt": ["Queue", "Arn"]}
+    # Rejected items go to the dead-letter queue: sending there, and nothing more.
+    assert statements["SendRejectedItems"]["Action"] == ["sqs:SendMessage"]
+    assert statements["SendRejectedItems"]["Resource"] == {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
+    dlq_statements = [s for s in statements.values() if "DeadLetterQueue" in str(s["Resource"])]
+    assert dlq_statements == [statements["SendRejectedItems"]]
     assert not any("*" in str(s["Action"]) for s in statements.values())
 
 
@@ -83,7 +88,9 @@ def test_function_and_mapping(template: dict[str, Any]) -> None:
     (function,) = resources_of(template, "AWS::Lambda::Function")
     assert function["Runtime"] == "python3.12"
     assert function["Handler"] == "consumer.handler.lambda_handler"
-    assert set(function["Environment"]["Variables"]) == {"TABLE_NAME", "WRITE_MODE"}
+    variables = function["Environment"]["Variables"]
+    assert set(variables) == {"TABLE_NAME", "WRITE_MODE", "DEAD_LETTER_QUEUE_URL"}
+    assert variables["DEAD_LETTER_QUEUE_URL"] == {"Ref": "DeadLetterQueue"}  # Ref gives the URL
     assert "ReservedConcurrentExecutions" not in function
     (mapping,) = resources_of(template, "AWS::Lambda::EventSourceMapping")
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
@@ -91,3 +98,33 @@ def test_function_and_mapping(template: dict[str, Any]) -> None:
     assert template["Parameters"]["MaximumConcurrency"]["MinValue"] >= 2
     assert template["Parameters"]["MaximumBatchingWindowInSeconds"]["MinValue"] >= 1
     assert "reserved concurrency" in TEMPLATE.read_text().lower()
+
+
+def test_both_queues_keep_messages_14_days(template: dict[str, Any]) -> None:
+    queues = resources_of(template, "AWS::SQS::Queue")
+    assert len(queues) == 2
+    assert all(q["MessageRetentionPeriod"] == 1_209_600 for q in queues)  # the SQS maximum
+    # A refused item is sent to the DLQ alone: it fits there whenever it fitted the queue.
+    assert all(q["MaximumMessageSize"] == 1_048_576 for q in queues)
+
+
+def test_an_alarm_watches_the_dead_letter_queue_and_notifies_an_optional_topic(
+    template: dict[str, Any],
+) -> None:
+    (alarm,) = resources_of(template, "AWS::CloudWatch::Alarm")
+    assert (alarm["Namespace"], alarm["MetricName"]) == (
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+    )
+    assert alarm["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": ["DeadLetterQueue", "QueueName"]}}
+    ]
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
+    topic = template["Parameters"]["AlarmTopicArn"]
+    assert topic["Default"] == ""
+    assert template["Conditions"]["HasAlarmTopic"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmTopicArn"}, ""]}]
+    }
+    assert alarm["AlarmActions"] == {
+        "Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]
+    }

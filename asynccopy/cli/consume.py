@@ -65,8 +65,10 @@ def consume(
     """Write a queue's items to a table with the consumer Lambda's own handler, locally.
 
     Messages the handler reports failed are not deleted: they reappear after the queue's
-    visibility timeout, and its redrive policy moves them to the dead-letter queue.
-    Exit 0 if no message failed, 1 if some did, 2 on bad input, 130 on Ctrl-C.
+    visibility timeout, and its redrive policy moves them to the dead-letter queue. An item
+    the table refuses for good is rejected: sent alone to that dead-letter queue, named here.
+    Exit 0 if every item was written or skipped, 1 if a message failed or an item was
+    rejected, 2 on bad input, 130 on Ctrl-C.
     """
     config = RunnerConfig(
         queue_url=queue_url,
@@ -93,7 +95,7 @@ def consume(
         typer.echo(summary.to_json())
     if summary.interrupted:
         raise typer.Exit(int(ExitCode.INTERRUPTED))
-    failed = summary.messages_failed > 0 or summary.items_failed > 0
+    failed = summary.messages_failed > 0 or summary.items_failed > 0 or summary.items_rejected > 0
     raise typer.Exit(int(ExitCode.FAILURES if failed else ExitCode.OK))
 
 

@@ -15,6 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError, ProfileNotFound
 from asynccopy.aws import DEFAULT_REGION, AwsTarget, endpoint_for
 from asynccopy.errors import AssumeRoleError, CredentialsError, ProfileNotFoundError
 from asynccopy.retry import error_code
+from consumer.calls import BoundedClients, CallTimeouts, botocore_config
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -69,10 +70,27 @@ def sqs_client(session: boto3.Session, target: AwsTarget, *, connections: int) -
     return client
 
 
-def dynamodb_client(
+def dynamodb_clients(
     session: boto3.Session, target: AwsTarget, *, connections: int
-) -> DynamoDBClient:
-    client: DynamoDBClient = session.client(
-        "dynamodb", endpoint_url=endpoint_for(target, "dynamodb"), config=_config(connections)
-    )
-    return client
+) -> BoundedClients[DynamoDBClient]:
+    """The writers' clients: one attempt per call, timeouts that end before the deadline."""
+    endpoint = endpoint_for(target, "dynamodb")
+
+    def make(timeouts: CallTimeouts) -> DynamoDBClient:
+        config = botocore_config(timeouts, max_pool_connections=connections)
+        client: DynamoDBClient = session.client("dynamodb", endpoint_url=endpoint, config=config)
+        return client
+
+    return BoundedClients(make)
+
+
+def dead_letter_sqs_clients(session: boto3.Session, target: AwsTarget) -> BoundedClients[SQSClient]:
+    """Clients that send rejected items to the dead-letter queue, bounded like the writers'."""
+    endpoint = endpoint_for(target, "sqs")
+
+    def make(timeouts: CallTimeouts) -> SQSClient:
+        config = botocore_config(timeouts, max_pool_connections=10)
+        client: SQSClient = session.client("sqs", endpoint_url=endpoint, config=config)
+        return client
+
+    return BoundedClients(make)

@@ -3,7 +3,8 @@
 Each poller thread long-polls the queue, hands what it receives to `handle_batch` as a
 Lambda-shaped event, deletes the messages the handler did not report failed, and leaves the
 rest to reappear after the visibility timeout (and, after maxReceiveCount receives, to be
-moved to the dead-letter queue by the queue's redrive policy).
+moved to the dead-letter queue by the queue's redrive policy). Items the table refuses for good
+go to that dead-letter queue one by one, as the Lambda sends them to DEAD_LETTER_QUEUE_URL.
 """
 
 from __future__ import annotations
@@ -16,13 +17,21 @@ from typing import TYPE_CHECKING, Final
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from asynccopy.consume.clients import dynamodb_client, open_sync_session, sqs_client
+from asynccopy.consume.clients import (
+    dead_letter_sqs_clients,
+    dynamodb_clients,
+    open_sync_session,
+    sqs_client,
+)
 from asynccopy.consume.config import RunnerConfig
 from asynccopy.consume.events import RunnerContext, lambda_event
+from asynccopy.consume.queues import find_dead_letter_queue
 from asynccopy.consume.stats import RunStats, RunSummary
 from asynccopy.errors import AsyncCopyError, InputError
 from asynccopy.retry import error_code, is_retryable
+from consumer.backoff import Backoff
 from consumer.config import ConsumerConfig
+from consumer.dead_letters import DeadLetterQueue, DeadLetterSink, NoDeadLetterQueue
 from consumer.handler import handle_batch
 from consumer.results import AllMessagesFailedError, BatchSummary, MessageResult
 from consumer.writer import Writer, make_writer
@@ -200,6 +209,11 @@ class Runner:
         self._stats.add_batch(summary)
         for failure in summary.failures:
             self._say(f"message {failure.message_id} not written: {failure.failure}")
+        for rejection in summary.rejections:
+            self._say(
+                f"item {rejection.key} rejected, now in the dead-letter queue: "
+                f"{rejection.code}: {rejection.reason}"
+            )
 
     def _delete(self, messages: Sequence[MessageTypeDef]) -> None:
         if not messages:
@@ -226,18 +240,35 @@ class Runner:
 def build_runner(
     config: RunnerConfig, *, stats: RunStats, say: Callable[[str], None] = lambda _line: None
 ) -> Runner:
-    """A runner with clients from the config's credentials; reads the table's key schema."""
+    """A runner with clients from the config's credentials; reads the table's key schema and
+    finds the queue's dead-letter queue, where items the table refuses are sent."""
     session = open_sync_session(config.target)
     connections = config.concurrency * (config.write_threads + 2)
     sqs = sqs_client(session, config.target, connections=config.concurrency * 2 + 2)
-    dynamodb = dynamodb_client(session, config.target, connections=connections)
+    dynamodb = dynamodb_clients(session, config.target, connections=connections)
+    dead_letter = find_dead_letter_queue(sqs, config.queue_url)
+    backoff = Backoff()
+    dead_letters: DeadLetterSink
+    if dead_letter.url is None:
+        dead_letters = NoDeadLetterQueue(dead_letter.why_none)
+        say(
+            f"no dead-letter queue for items the table refuses: {dead_letter.why_none}; "
+            f"such an item fails its message instead"
+        )
+    else:
+        dead_letters = DeadLetterQueue(
+            clients=dead_letter_sqs_clients(session, config.target),
+            queue_url=dead_letter.url,
+            backoff=backoff,
+        )
     consumer_config = ConsumerConfig(
         table_name=config.table_name,
         write_mode=config.write_mode,
         write_threads=config.write_threads,
+        dead_letter_queue_url=dead_letter.url,
     )
     try:
-        writer = make_writer(dynamodb, consumer_config)
+        writer = make_writer(dynamodb, consumer_config, backoff=backoff, dead_letters=dead_letters)
     except (BotoCoreError, ClientError) as exc:
         raise InputError(
             f"cannot describe table {config.table_name!r}: {error_code(exc)}",

@@ -24,6 +24,7 @@ class RunSummary:
     messages_failed: int  # reported failed by the handler: they return after the visibility timeout
     items_written: int
     items_skipped: int
+    items_rejected: int  # refused by the table for good: each is in the dead-letter queue
     items_failed: int
     retries: int
     delete_failures: int  # written, but DeleteMessage failed: they will be written again
@@ -39,6 +40,7 @@ class RunSummary:
             f"{_counted(self.messages_received, 'message')} in"
             f" {_counted(self.batches, 'batch', 'batches')}: "
             f"{self.items_written} items written, {self.items_skipped} skipped, "
+            f"{self.items_rejected} rejected, "
             f"{self.items_failed} failed; {_counted(self.messages_failed, 'message')} failed, "
             f"{_counted(self.retries, 'retry', 'retries')};"
             f" {self.elapsed_s:.1f} s ({rate:.0f} items/s)"
@@ -52,6 +54,7 @@ class RunStats:
         self._lock = threading.Lock()
         self._batches = self._received = self._deleted = self._failed = 0
         self._written = self._skipped = self._items_failed = self._retries = 0
+        self._rejected = 0
         self._delete_failures = 0
 
     def add_batch(self, summary: BatchSummary) -> None:
@@ -61,6 +64,7 @@ class RunStats:
             self._failed += summary.messages_failed
             self._written += summary.items_written
             self._skipped += summary.items_skipped
+            self._rejected += summary.items_rejected
             self._items_failed += summary.items_failed
             self._retries += summary.retries
 
@@ -78,6 +82,7 @@ class RunStats:
                 messages_failed=self._failed,
                 items_written=self._written,
                 items_skipped=self._skipped,
+                items_rejected=self._rejected,
                 items_failed=self._items_failed,
                 retries=self._retries,
                 delete_failures=self._delete_failures,

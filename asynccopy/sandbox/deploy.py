@@ -23,6 +23,7 @@ import boto3
 import botocore
 
 from asynccopy.consume.config import parse_write_mode
+from asynccopy.consume.queues import find_dead_letter_queue
 from asynccopy.deploy.package import build_consumer_zip
 from asynccopy.errors import InputError, SandboxError
 from asynccopy.sandbox.accounts import DEST_ACCOUNT, REGION
@@ -115,6 +116,13 @@ def deploy_consumer(config: DeployConfig, *, endpoint_url: str) -> DeployResult:
     lam: LambdaClient = client("lambda", DEST_ACCOUNT, endpoint_url)
     sqs: SQSClient = client("sqs", DEST_ACCOUNT, endpoint_url)
     queue_arn = _queue_arn(sqs, config.queue_name)
+    # As deploy/template.yaml does: the function sends items the table refuses to the DLQ.
+    dead_letter = find_dead_letter_queue(
+        sqs, sqs.get_queue_url(QueueName=config.queue_name)["QueueUrl"]
+    )
+    environment = {"TABLE_NAME": config.table_name, "WRITE_MODE": config.write_mode}
+    if dead_letter.url is not None:
+        environment["DEAD_LETTER_QUEUE_URL"] = dead_letter.url
     _remove_existing(lam, config.function_name)
     layer_arn = lam.publish_layer_version(
         LayerName=RUNTIME_LAYER_NAME,
@@ -132,9 +140,7 @@ def deploy_consumer(config: DeployConfig, *, endpoint_url: str) -> DeployResult:
         Layers=[layer_arn],
         Timeout=config.function_timeout_s,
         MemorySize=256,
-        Environment={
-            "Variables": {"TABLE_NAME": config.table_name, "WRITE_MODE": config.write_mode}
-        },
+        Environment={"Variables": environment},
     )["FunctionArn"]
     _wait_active(lam, config.function_name)
     mapping: Any = {

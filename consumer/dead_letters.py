@@ -1,0 +1,123 @@
+"""Items the destination refuses for good, each sent to the dead-letter queue on its own.
+
+A refused item is a message of its own in the same envelope the producer uses (so redriving
+the dead-letter queue to the queue writes it once the cause is fixed), with its reason in the
+message attributes `asynccopy-error-code` and `asynccopy-error-message`. Only once SQS has
+accepted it does the item count as rejected and its message as done: an item is never lost.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final, Protocol
+
+from botocore.exceptions import ClientError
+
+from asynccopy.codec import Item, encode_items
+from consumer.backoff import LOST_CONNECTION_ERRORS, Backoff, Deadline
+from consumer.calls import BoundedClients
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import MessageAttributeValueTypeDef
+
+ERROR_CODE_ATTRIBUTE: Final = "asynccopy-error-code"
+ERROR_MESSAGE_ATTRIBUTE: Final = "asynccopy-error-message"
+# Message attributes count toward the message's size; a reason needs no more than this.
+MAX_ATTRIBUTE_CHARS: Final = 1_000
+# SQS accepts only #x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD #x10000-#x10FFFF in attributes too.
+_NOT_SQS_TEXT: Final = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# Throttling and the service's own failures (SQS API reference, "Common Errors").
+_RETRYABLE_SQS_CODES: Final = frozenset(
+    {
+        "RequestThrottled",
+        "ThrottlingException",
+        "InternalError",
+        "InternalFailure",
+        "ServiceUnavailable",
+        "KmsThrottled",
+    }
+)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Rejection:
+    """Why the destination will never take an item."""
+
+    key: str  # the item's key, as asynccopy.codec.key_to_text writes it
+    code: str  # DynamoDB's error code, or one of consumer.versions' codes
+    reason: str
+
+
+class DeadLetterSink(Protocol):
+    def send(self, item: Item, rejection: Rejection, deadline: Deadline) -> str | None:
+        """Put the rejected item in the dead-letter queue; None once SQS has it, else why not."""
+
+
+def _attribute_text(text: str) -> str:
+    return _NOT_SQS_TEXT.sub("?", text)[:MAX_ATTRIBUTE_CHARS] or "-"
+
+
+class DeadLetterQueue:
+    def __init__(
+        self, *, clients: BoundedClients[SQSClient], queue_url: str, backoff: Backoff
+    ) -> None:
+        self._clients = clients
+        self._queue_url = queue_url
+        self._backoff = backoff
+
+    @property
+    def queue_url(self) -> str:
+        return self._queue_url
+
+    def send(self, item: Item, rejection: Rejection, deadline: Deadline) -> str | None:
+        body = encode_items([item])
+        attributes: dict[str, MessageAttributeValueTypeDef] = {
+            ERROR_CODE_ATTRIBUTE: {
+                "DataType": "String",
+                "StringValue": _attribute_text(rejection.code),
+            },
+            ERROR_MESSAGE_ATTRIBUTE: {
+                "DataType": "String",
+                "StringValue": _attribute_text(rejection.reason),
+            },
+        }
+        attempt = 0
+        while True:
+            client = self._clients.within(deadline.remaining_s())
+            if client is None:
+                return f"no time left to send it to the dead-letter queue {self._queue_url}"
+            try:
+                client.send_message(
+                    QueueUrl=self._queue_url, MessageBody=body, MessageAttributes=attributes
+                )
+                return None
+            except ClientError as err:
+                code = str(err.response.get("Error", {}).get("Code", "Unknown"))
+                status = int(err.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+                retryable = code in _RETRYABLE_SQS_CODES or status >= 500
+                if not retryable or not self._backoff.wait(attempt, deadline):
+                    message = err.response.get("Error", {}).get("Message", "")
+                    return (
+                        f"sending it to the dead-letter queue {self._queue_url} failed: "
+                        f"{code}: {message} (the function needs sqs:SendMessage on it)"
+                    )
+            except LOST_CONNECTION_ERRORS as err:  # a duplicate dead letter is harmless
+                if not self._backoff.wait(attempt, deadline):
+                    return (
+                        f"sending it to the dead-letter queue {self._queue_url} failed: "
+                        f"{type(err).__name__}: {err}"
+                    )
+            attempt += 1
+
+
+class NoDeadLetterQueue:
+    """No dead-letter queue is known: a refused item fails its message, which is retried and
+    ends in the queue's own dead-letter queue (if any) by its redrive policy, as before."""
+
+    def __init__(self, why: str) -> None:
+        self.why = why
+
+    def send(self, item: Item, rejection: Rejection, deadline: Deadline) -> str | None:
+        return f"no dead-letter queue to send it to: {self.why}"
