@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,8 +88,19 @@ def test_the_stack_writes_every_copied_item(stack: Stack) -> None:
 
 def test_an_update_reaches_the_function_and_the_mapping(stack: Stack) -> None:
     box = stack.sandbox
-    outputs = box.deploy_stack("--mode", "skip-existing", "--max-concurrency", "3")
+    done = box.run_cli(
+        *("sandbox", "deploy-consumer", "--port", str(box.port)),
+        *("--mode", "skip-existing", "--max-concurrency", "3"),
+        account=DEST_ACCOUNT,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "stack asynccopy-users updated" in done.stdout
+    outputs = dict(re.findall(r"^(\w+): (\S+)$", done.stdout, re.MULTILINE))
     assert outputs == stack.outputs
+    # ...and says how to make the same deployment on AWS, with the same parameters.
+    (command,) = re.findall(r"^  (aws cloudformation deploy .*)$", done.stdout, re.MULTILINE)
+    for pair in ("WriteMode=skip-existing", "MaximumConcurrency=3", "MaxReceiveCount=2"):
+        assert pair in command
     function_name = outputs["FunctionName"]
     variables = box.dest("lambda").get_function_configuration(FunctionName=function_name)[
         "Environment"
@@ -268,7 +280,8 @@ def test_the_aws_commands_carry_the_stacks_parameters() -> None:
     result = DeployResult(
         stack_name="asynccopy-users",
         action="created",
-        parameters={"TableName": "users", "WriteMode": "overwrite", "MaximumConcurrency": "5"},
+        parameters={"TableName": "users", "WriteMode": "overwrite", "MaximumConcurrency": "3"},
+        overrides={"TableName": "users", "MaximumConcurrency": "3"},
         outputs={},
         code_key="asynccopy/consumer-0123.zip",
         package_bytes=1,
@@ -276,7 +289,8 @@ def test_the_aws_commands_carry_the_stacks_parameters() -> None:
     commands = aws_commands(result)
     (deploy,) = [c for c in commands if c.startswith("aws cloudformation deploy")]
     assert "--template-file deploy/template.yaml --capabilities CAPABILITY_IAM" in deploy
-    for pair in ("TableName=users", "WriteMode=overwrite", "MaximumConcurrency=5"):
+    for pair in ("TableName=users", "MaximumConcurrency=3"):
         assert pair in deploy
+    assert "WriteMode" not in deploy  # the template's default
     assert "CodeS3Key=asynccopy/consumer.zip" in deploy
     assert any("get-account-settings" in c for c in commands)

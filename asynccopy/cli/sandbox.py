@@ -140,6 +140,7 @@ def deploy_consumer(
     its dead-letter queue and the consumer Lambda), as `aws cloudformation deploy` does."""
     from asynccopy.sandbox.deploy import (
         DeployConfig,
+        aws_commands,
         delete_consumer,
         parse_parameter,
     )
@@ -172,5 +173,8 @@ def deploy_consumer(
     )
     for key, value in sorted(result.outputs.items()):
         typer.echo(f"{key}: {value}")
+    typer.echo("\nthe same deployment on AWS, in the destination account (profile dest):")
+    for command in aws_commands(result):
+        typer.echo(f"  {command}")
     for warning in result.warnings:
         typer.echo(f"asynccopy: warning: {warning}", err=True)

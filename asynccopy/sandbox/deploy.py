@@ -130,6 +130,8 @@ class DeployResult:
     stack_name: str
     action: str  # "created", "updated" or "unchanged"
     parameters: dict[str, str]  # every parameter the stack now has
+    # Those that differ from the template's defaults, or that it has no default for.
+    overrides: dict[str, str]
     outputs: dict[str, str]
     code_key: str
     package_bytes: int
@@ -219,6 +221,10 @@ def deploy_consumer(
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
     lam: LambdaClient = client("lambda", DEST_ACCOUNT, endpoint_url)
     parameters = {p["ParameterKey"]: p["ParameterValue"] for p in stack.get("Parameters", [])}
+    defaults = {
+        p["ParameterKey"]: p.get("DefaultValue")
+        for p in cfn.validate_template(TemplateBody=template).get("Parameters", [])
+    }
     mapping = cfn.describe_stack_resource(
         StackName=config.stack_name, LogicalResourceId="QueueMapping"
     )["StackResourceDetail"]["PhysicalResourceId"]
@@ -231,6 +237,7 @@ def deploy_consumer(
         stack_name=config.stack_name,
         action=action,
         parameters=parameters,
+        overrides={k: v for k, v in parameters.items() if defaults.get(k) != v},
         outputs=outputs,
         code_key=code_key,
         package_bytes=package.size_bytes,
@@ -269,13 +276,16 @@ def concurrency_warning(settings: Mapping[str, Any], max_concurrency: int) -> st
 
 
 def aws_commands(result: DeployResult, *, profile: str = "dest") -> list[str]:
-    """The commands that make the same deployment on AWS, with the same parameters."""
+    """The commands that make the same deployment on AWS: the parameters the stack was given
+    that differ from the template's defaults, with your own bucket in place of the sandbox's
+    (the source account's id is the docs' example, 111111111111, in both)."""
     parameters = {
-        **result.parameters,
-        "ProducerRoleArn": f"arn:aws:iam::SOURCE_ACCOUNT_ID:role/{PRODUCER_ROLE_NAME}",
+        "TableName": result.overrides.get("TableName", TABLE_NAME),
+        "ProducerRoleArn": result.overrides.get("ProducerRoleArn", producer_role_arn()),
         "CodeS3Bucket": "MY-ARTIFACT-BUCKET",
         "CodeS3Key": "asynccopy/consumer.zip",
     }
+    parameters.update((k, v) for k, v in result.overrides.items() if k not in parameters)
     overrides = " ".join(shlex.quote(f"{k}={v}") for k, v in parameters.items())
     return [
         "asynccopy package-consumer --out consumer.zip",
@@ -289,6 +299,18 @@ def aws_commands(result: DeployResult, *, profile: str = "dest") -> list[str]:
         f"aws lambda get-account-settings --profile {profile}"
         " --query 'AccountLimit.UnreservedConcurrentExecutions'",
     ]
+
+
+def stack_outputs(stack_name: str, *, endpoint_url: str) -> dict[str, str]:
+    """The outputs of a deployed stack (QueueUrl, DeadLetterQueueUrl, QueueArn, FunctionName)."""
+    cfn: Any = client("cloudformation", DEST_ACCOUNT, endpoint_url)
+    stack = _describe(cfn, stack_name)
+    if stack is None:
+        raise InputError(
+            f"the destination account has no stack {stack_name!r}",
+            hint="deploy it with `asynccopy sandbox deploy-consumer`",
+        )
+    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
 
 
 # ---- steps ----------------------------------------------------------------------------------
