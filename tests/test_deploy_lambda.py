@@ -271,7 +271,7 @@ def test_parameters_are_name_equals_value_and_the_sandbox_keeps_its_own() -> Non
     config = DeployConfig(write_mode="skip-existing", overrides=(("MaxReceiveCount", "3"),))
     assert config.given() == {"WriteMode": "skip-existing", "MaxReceiveCount": "3"}
     with pytest.raises(InputError, match="set by the sandbox"):
-        DeployConfig(overrides=(("TableName", "other"),)).given()
+        DeployConfig(overrides=(("TableName", "other"),))
     with pytest.raises(InputError, match=r"2\.\.1000"):
         DeployConfig(max_concurrency=1)
 

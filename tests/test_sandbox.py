@@ -127,7 +127,7 @@ def test_seed_fills_source_and_prepares_destination(sandbox: Sandbox, tmp_path: 
         "sandbox", "seed", "--items", "1000", "--keys-out", str(keys), "--port", str(sandbox.port)
     )
     assert seeded.returncode == 0, seeded.stderr
-    assert "queue:" in seeded.stdout
+    assert "queue for `asynccopy consume`: http://" in seeded.stdout
     assert f"AWS_ACCESS_KEY_ID={SOURCE_ACCOUNT}" in seeded.stdout
     assert f"AWS_ACCESS_KEY_ID={DEST_ACCOUNT}" in seeded.stdout
 

@@ -99,8 +99,9 @@ def seed(
         f"seeded {result.items_written} items into table {result.table_name!r} of the source"
         f" account; keys in {result.keys_out}"
     )
-    typer.echo(f"queue:      {result.queue_url}")
-    typer.echo(f"dead-letter queue: {result.dlq_url}")
+    # The consumer Lambda's own queue comes from `sandbox deploy-consumer` (the stack's outputs).
+    typer.echo(f"queue for `asynccopy consume`: {result.queue_url}")
+    typer.echo(f"its dead-letter queue: {result.dlq_url}")
     for label, account in (("source", SOURCE_ACCOUNT), ("destination", DEST_ACCOUNT)):
         env = " ".join(f"{k}={v}" for k, v in account_env(account, endpoint).items())
         typer.echo(f"{label} account env: {env}")

@@ -93,6 +93,13 @@ class DeployConfig:
                 hint="ScalingConfig.MaximumConcurrency accepts 2 to 1000",
             )
 
+        for name, _value in self.overrides:
+            if name in _SANDBOX_PARAMETERS:
+                raise InputError(
+                    f"--parameter {name} is set by the sandbox itself",
+                    hint=f"leave it out; the sandbox sets {', '.join(_SANDBOX_PARAMETERS)}",
+                )
+
     def given(self) -> dict[str, str]:
         """The parameters this deployment sets, besides the sandbox's own (table, role, code)."""
         named = {
@@ -101,13 +108,7 @@ class DeployConfig:
             "MaximumConcurrency": self.max_concurrency,
         }
         given = {name: str(value) for name, value in named.items() if value is not None}
-        for name, value in self.overrides:
-            if name in _SANDBOX_PARAMETERS:
-                raise InputError(
-                    f"--parameter {name} is set by the sandbox itself",
-                    hint=f"leave it out; the sandbox sets {', '.join(_SANDBOX_PARAMETERS)}",
-                )
-            given[name] = value
+        given.update(self.overrides)
         return given
 
 
