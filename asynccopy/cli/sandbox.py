@@ -151,7 +151,7 @@ def deploy_consumer(
         typer.echo(line, err=True)
 
     if delete:
-        endpoint = _server(port).config.endpoint_url
+        endpoint = _running_server(port).config.endpoint_url
         if delete_consumer(stack_name, endpoint_url=endpoint, say=say):
             typer.echo(f"stack {stack_name} deleted")
         else:
