@@ -115,6 +115,18 @@ def test_an_update_reaches_the_function_and_the_mapping(stack: Stack) -> None:
     parameters = {p["ParameterKey"]: p["ParameterValue"] for p in described["Parameters"]}
     assert parameters["MaxReceiveCount"] == "2"
     assert parameters["WriteMode"] == "skip-existing"
+    # The role the queue policy names is a real role of the source account, with the policy
+    # `asynccopy iam-policy` prints for this table and queue.
+    iam = box.source("iam")
+    assert (
+        parameters["ProducerRoleArn"] == iam.get_role(RoleName="asynccopy-producer")["Role"]["Arn"]
+    )
+    policy = iam.get_role_policy(RoleName="asynccopy-producer", PolicyName="asynccopy")
+    document = policy["PolicyDocument"]
+    if isinstance(document, str):
+        document = json.loads(document)
+    resources = {statement["Resource"] for statement in document["Statement"]}
+    assert stack.outputs["QueueArn"] in resources
 
 
 @pytest.mark.timeout(120)

@@ -174,6 +174,8 @@ class SandboxServer:
             BIND_HOST=self.config.host,
             GATEWAY_PORT=str(self.config.port),
             LOG_LEVEL=env.get("ASYNCCOPY_SANDBOX_LOG_LEVEL", "WARNING"),
+            # ministack's documentation asks for a Python on PATH for Python functions; 1.5.33
+            # runs them with its own interpreter (where `install` puts boto3) all the same.
             PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
         )
         for name in [n for n in env if n.startswith("AWS_")]:
