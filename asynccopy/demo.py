@@ -2,8 +2,9 @@
 
 1. start the sandbox (two accounts on one local AWS emulator)
 2. seed 10,000 items of every DynamoDB type in the source account
-3. deploy the consumer as a Lambda in the destination account, triggered by its queue
-4. copy every key from the source account into the destination's queue, with live progress
+3. deploy deploy/template.yaml in the destination account with CloudFormation: the queue, its
+   dead-letter queue and the consumer Lambda (it prints the same deployment's AWS commands)
+4. copy every key from the source account into the stack's queue, with live progress
 5. wait until the Lambda has drained the queue
 6. verify the destination table against the source, item by item
 
@@ -20,9 +21,10 @@ import time
 from typing import Any, Final
 
 from asynccopy.sandbox import DEST_ACCOUNT
+from asynccopy.sandbox.deploy import STACK_NAME, stack_outputs
 from asynccopy.sandbox.profiles import DEST_PROFILE, SOURCE_PROFILE, write_profiles
-from asynccopy.sandbox.seed import QUEUE_NAME, TABLE_NAME, client
-from asynccopy.sandbox.server import DEFAULT_PORT, default_sandbox_dir
+from asynccopy.sandbox.seed import TABLE_NAME, client
+from asynccopy.sandbox.server import DEFAULT_PORT, ServerConfig
 
 ITEMS: Final = 10_000
 # 10,000 items of about 1 KB cost 0.5 RCU each with BatchGetItem (eventually consistent reads
@@ -42,7 +44,7 @@ def _run(step: str, argv: list[str], env: dict[str, str]) -> None:
         raise DemoFailed(f"step '{step}' failed with exit code {done.returncode}")
 
 
-def _wait_for_drain(endpoint: str, queue_url: str) -> None:
+def _wait_for_drain(endpoint: str, queue_url: str, dlq_url: str) -> None:
     """Until the destination table holds every item and the queue has nothing in flight."""
     print(f"\n==> wait until the consumer Lambda has written all {ITEMS:,} items", flush=True)
     sqs: Any = client("sqs", DEST_ACCOUNT, endpoint)
@@ -71,21 +73,20 @@ def _wait_for_drain(endpoint: str, queue_url: str) -> None:
         if now > deadline:
             raise DemoFailed(
                 f"the consumer wrote {written} of {ITEMS} items in {DRAIN_TIMEOUT_S} s;"
-                " see the dead-letter queue asynccopy-users-dlq"
+                f" see the dead-letter queue {dlq_url}"
             )
         time.sleep(0.5)
 
 
 def run_demo() -> None:
     port = int(os.environ.get("ASYNCCOPY_SANDBOX_PORT", DEFAULT_PORT))
-    endpoint = f"http://127.0.0.1:{port}"
-    sandbox_dir = default_sandbox_dir()
-    profiles = write_profiles(sandbox_dir / "aws", endpoint_url=endpoint)
+    server = ServerConfig(port=port)
+    endpoint = server.endpoint_url
+    profiles = write_profiles(server.profiles_dir, endpoint_url=endpoint)
     # Every command runs as a named profile, the way it would against real accounts.
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(profiles.env(), ASYNCCOPY_SANDBOX_PORT=str(port))
-    keys = sandbox_dir / "demo-keys.txt"
-    queue_url = f"{endpoint}/{DEST_ACCOUNT}/{QUEUE_NAME}"
+    keys = server.state_dir / "demo-keys.txt"
 
     _run("start the local sandbox", ["sandbox", "up"], env)
     _run(
@@ -94,12 +95,15 @@ def run_demo() -> None:
         env,
     )
     _run(
-        f"deploy the consumer Lambda in the destination account ({DEST_PROFILE})",
-        ["sandbox", "deploy-consumer"],
+        f"deploy deploy/template.yaml with CloudFormation in the destination account"
+        f" ({DEST_PROFILE})",
+        ["sandbox", "deploy-consumer", "--stack-name", STACK_NAME],
         env,
     )
+    outputs = stack_outputs(STACK_NAME, endpoint_url=endpoint)
+    queue_url = outputs["QueueUrl"]
     _run(
-        f"copy every key at {RATE_RCU_PER_S} RCU/s into the destination's queue",
+        f"copy every key at {RATE_RCU_PER_S} RCU/s into the stack's queue",
         [
             "copy",
             "--profile",
@@ -115,7 +119,7 @@ def run_demo() -> None:
         ],
         env,
     )
-    _wait_for_drain(endpoint, queue_url)
+    _wait_for_drain(endpoint, queue_url, outputs["DeadLetterQueueUrl"])
     _run(
         "verify the destination table against the source",
         [

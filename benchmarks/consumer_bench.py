@@ -4,9 +4,10 @@ deployed Lambda.
 * handler: the queue is filled with messages of 25 items (sent 10 to a SendMessageBatch, as the
   producer sends them); a child process receives them 10 at a time and calls
   `consumer.handler.lambda_handler`; items/s counts the time inside the handler only.
-* end to end: `asynccopy sandbox deploy-consumer` wires the real Lambda to the queue, then
-  `asynccopy copy` runs; items/s is from the copy's first read (its exit minus its own
-  `elapsed_s`) to the poll of the destination table that first sees every item.
+* end to end: `asynccopy sandbox deploy-consumer` deploys deploy/template.yaml (the real Lambda
+  behind the stack's queue), then `asynccopy copy` runs into that queue; items/s is from the
+  copy's first read (its exit minus its own `elapsed_s`) to the poll of the destination table
+  that first sees every item.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from asynccopy.codec import BatchPacker, MessagePacker
+from asynccopy.sandbox.deploy import STACK_NAME, stack_outputs
 from asynccopy.sandbox.seed import make_item
 from benchmarks.harness import (
     DEST_ACCOUNT,
@@ -129,15 +131,17 @@ def run_end_to_end(
     poll_s: float = 0.5,
     timeout_s: float = 300.0,
 ) -> EndToEndResult:
-    """The copy with the deployed Lambda draining the queue; the destination table starts empty."""
-    box.purge()
+    """The copy with the deployed Lambda draining the stack's queue; the destination table
+    starts empty."""
     _clear_destination(box)
     deploy = run_measured(
         asynccopy_argv("sandbox", "deploy-consumer", "--port", str(box.port)),
         env=box.env(DEST_ACCOUNT),
     ).check()
     log(f"end-to-end: consumer deployed ({deploy.wall_s:.1f} s)")
-    copy = run_copy(box, keys=keys, rate="max", concurrency=concurrency)
+    queue_url = stack_outputs(STACK_NAME, endpoint_url=box.endpoint_url)["QueueUrl"]
+    box.purge(queue_url)
+    copy = run_copy(box, keys=keys, rate="max", concurrency=concurrency, queue_url=queue_url)
     first_read = time.perf_counter() - copy.elapsed_s  # the copy has just exited
     deadline = time.perf_counter() + timeout_s
     written = 0

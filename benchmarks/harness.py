@@ -285,6 +285,7 @@ def run_copy(
     rate: str = "max",
     concurrency: int | None = None,
     endpoint_url: str | None = None,
+    queue_url: str | None = None,
     extra: Sequence[str] = (),
     extra_env: dict[str, str] | None = None,
     on_tick: Callable[[float], None] | None = None,
@@ -294,7 +295,7 @@ def run_copy(
     argv = asynccopy_argv(
         *copy_args(
             keys=keys,
-            queue_url=box.queue_url,
+            queue_url=queue_url or box.queue_url,
             rate=rate,
             concurrency=concurrency,
             endpoint_url=endpoint_url,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -118,6 +119,17 @@ class Sandbox:
         done = self.run_cli(*args, **options)
         summary = json.loads(done.stdout) if done.stdout.strip() else {}
         return done.returncode, summary, done.stderr
+
+    def deploy_stack(self, *args: str) -> dict[str, str]:
+        """`asynccopy sandbox deploy-consumer ARGS` as the destination account; the stack's
+        outputs it printed (QueueUrl, DeadLetterQueueUrl, QueueArn, FunctionName)."""
+        done = self.run_cli(
+            "sandbox", "deploy-consumer", "--port", str(self.port), *args, account=DEST_ACCOUNT
+        )
+        assert done.returncode == 0, done.stderr
+        outputs = dict(re.findall(r"^(\w+): (\S+)$", done.stdout, re.MULTILINE))
+        assert "QueueUrl" in outputs, done.stdout
+        return outputs
 
     def start_cli(
         self, *args: str, account: str = SOURCE_ACCOUNT, output: int = subprocess.PIPE

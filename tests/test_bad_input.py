@@ -219,6 +219,16 @@ ROWS: tuple[Row, ...] = (
     # --- sandbox ----------------------------------------------------------------------------
     Row(id="seed-negative-items", args=("sandbox", "seed", "--items", "-1", "--port", "9"),
         message="Invalid value for '--items'"),
+    Row(id="seed-foreign-items",
+        args=("sandbox", "seed", "--items", "1", "--keys-out", "{tmp}/k.txt"),
+        message="table 'users' in account 111111111111 holds 4 of 4 items the seed did not "
+        "write"),
+    Row(id="deploy-parameter-not-a-pair",
+        args=("sandbox", "deploy-consumer", "--parameter", "MaxReceiveCount"),
+        message="--parameter 'MaxReceiveCount' is not NAME=VALUE"),
+    Row(id="deploy-parameter-of-the-sandbox",
+        args=("sandbox", "deploy-consumer", "--parameter", "TableName=other"),
+        message="--parameter TableName is set by the sandbox itself"),
 )  # fmt: skip
 
 

@@ -119,3 +119,14 @@ def test_copy_benchmarks_at_toy_sizes(box: BenchSandbox, tmp_path: Path) -> None
     assert [run.items_sent for run in found.runs] == [100, 100]
     assert found.runs[1].items_missing == 900
     assert found.rss_growth > 0
+
+
+@pytest.mark.timeout(120)
+def test_end_to_end_copies_into_the_deployed_stacks_queue(
+    box: BenchSandbox, tmp_path: Path
+) -> None:
+    result = consumer_bench.run_end_to_end(
+        box, keys=tmp_path / "keys.txt", items=ITEMS, concurrency=4, timeout_s=90
+    )
+    assert result.items == ITEMS
+    assert box.table_count() == ITEMS

@@ -344,33 +344,31 @@ def test_newer_wins_against_the_sandbox_rejects_what_it_cannot_compare(
 def test_the_deployed_lambda_rejects_refused_items_to_its_dead_letter_queue(
     sandbox: Sandbox, tmp_path: Path
 ) -> None:
-    """The Lambda path: deploy-consumer sets DEAD_LETTER_QUEUE_URL as the template does, and
-    the function (with the sandbox's endpoint) sends the refused items there."""
+    """The Lambda path: the stack deploy-consumer makes from deploy/template.yaml gives the
+    function DEAD_LETTER_QUEUE_URL, and the function sends the refused items there."""
     seeded = seed_source(sandbox, tmp_path, items=50, item_bytes=300)
     items = [{**i, "email": {"S": f"{i[KEY]['S']}@example.com"}} for i in seeded.items]
     items[3] = {**items[3], "email": {"N": "3"}}
     items[30] = {**items[30], "email": {"S": ""}}
     refused_keys = {items[3][KEY]["S"], items[30][KEY]["S"]}
     recreate_users_with_email_index(sandbox)
-    send_bodies(sandbox.dest("sqs"), seeded.queue_url, bodies_for(items))
-    done = sandbox.run_cli(
-        "sandbox", "deploy-consumer", "--port", str(sandbox.port), account=DEST_ACCOUNT
-    )
-    assert done.returncode == 0, done.stderr
+    outputs = sandbox.deploy_stack()
+    queue_url, dlq_url = outputs["QueueUrl"], outputs["DeadLetterQueueUrl"]
+    send_bodies(sandbox.dest("sqs"), queue_url, bodies_for(items))
 
     wait_for(
-        lambda: queue_counts(sandbox, seeded.dlq_url)[0] == 2,
+        lambda: queue_counts(sandbox, dlq_url)[0] == 2,
         timeout_s=90,
         what="the two refused items in the DLQ",
     )
     wait_for(
-        lambda: queue_counts(sandbox, seeded.queue_url) == (0, 0),
+        lambda: queue_counts(sandbox, queue_url) == (0, 0),
         timeout_s=30,
         what="the mapping to delete every message",
     )
     good = [i for i in items if i[KEY]["S"] not in refused_keys]
     assert_same_items(good, scan_all(sandbox.dest("dynamodb")))
-    dead = dead_letters(sandbox, seeded.dlq_url)
+    dead = dead_letters(sandbox, dlq_url)
     assert {decode_body(m["Body"])[0][KEY]["S"] for m in dead} == refused_keys
     assert all(
         m["MessageAttributes"][ERROR_CODE_ATTRIBUTE]["StringValue"] == "ValidationException"

@@ -11,7 +11,7 @@ import pytest
 
 from asynccopy.sandbox.profiles import DEST_PROFILE, SOURCE_PROFILE
 from asynccopy.sandbox.seed import SeedConfig, seed
-from tests.sandbox_helpers import DEST_ACCOUNT, Sandbox
+from tests.sandbox_helpers import Sandbox
 from tests.test_consumer_support import count_items, wait_for
 
 
@@ -19,15 +19,14 @@ def _copy_then_verify(sandbox: Sandbox, tmp_path: Path, *, items: int, consumer:
     keys = tmp_path / "keys.txt"
     seeded = seed(SeedConfig(items=items, keys_out=keys), endpoint_url=sandbox.endpoint_url)
     env = sandbox.profile_env
+    queue_url = seeded.queue_url
     if consumer == "lambda":
-        deployed = sandbox.run_cli(
-            "sandbox", "deploy-consumer", "--port", str(sandbox.port), account=DEST_ACCOUNT
-        )
-        assert deployed.returncode == 0, deployed.stderr
+        # The stack's own queue, from its outputs, as the demo does.
+        queue_url = sandbox.deploy_stack()["QueueUrl"]
 
     copied = sandbox.run_cli(
         *("copy", "--profile", SOURCE_PROFILE, "--table", "users", "--keys", str(keys)),
-        *("--queue-url", seeded.queue_url, "--rate", "max", "--json", "--no-progress"),
+        *("--queue-url", queue_url, "--rate", "max", "--json", "--no-progress"),
         *("--checkpoint", str(tmp_path / "cp.json")),
         env=env,
     )

@@ -139,8 +139,7 @@ def test_progress_lines_and_the_runner_context_use_injected_clocks() -> None:
     text = out.getvalue()
     assert "message m not written: because" in text
     assert (
-        "consume: 1 message in 1 batch: 20 items written, 5 skipped, 0 rejected, 0 failed"
-        in text
+        "consume: 1 message in 1 batch: 20 items written, 5 skipped, 0 rejected, 0 failed" in text
     )
     assert "(10 items/s)" in text
 

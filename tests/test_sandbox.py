@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from asynccopy.sandbox import SandboxServer, ServerConfig
-from asynccopy.sandbox.server import _descendants
+from asynccopy.sandbox.server import BOTO3_VERSION, _descendants
 from tests.sandbox_helpers import DEST_ACCOUNT, SOURCE_ACCOUNT, Sandbox, clean_env, free_port
 
 ALL_TYPES = {"S", "N", "B", "SS", "NS", "BS", "L", "M", "NULL", "BOOL"}
@@ -63,10 +63,20 @@ def test_up_is_idempotent_status_reports_and_down_leaves_no_process(sandbox: San
     assert "not running" in stopped.stdout
 
 
+_HELLO = """
+import boto3
+import botocore
+
+
+def handler(event, context):
+    return {"ok": True, "boto3": boto3.__version__, "botocore": botocore.__version__}
+"""
+
+
 def _hello_zip() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("hello.py", "def handler(event, context):\n    return {'ok': True}\n")
+        archive.writestr("hello.py", _HELLO)
     return buffer.getvalue()
 
 
@@ -85,7 +95,13 @@ def test_down_stops_the_lambda_workers_the_server_started() -> None:
             Code={"ZipFile": _hello_zip()},
         )
         reply = lam.invoke(FunctionName="hello", Payload=b"{}")
-        assert json.loads(reply["Payload"].read()) == {"ok": True}
+        # The functions' runtime has boto3, as AWS's Python runtime does, paired with the
+        # emulator's own botocore: the consumer's zip needs no layer.
+        assert json.loads(reply["Payload"].read()) == {
+            "ok": True,
+            "boto3": BOTO3_VERSION,
+            "botocore": BOTO3_VERSION,
+        }
         pid = server.status().pid
         assert pid is not None
         family = [pid, *_descendants(pid)]
@@ -111,7 +127,7 @@ def test_seed_fills_source_and_prepares_destination(sandbox: Sandbox, tmp_path: 
         "sandbox", "seed", "--items", "1000", "--keys-out", str(keys), "--port", str(sandbox.port)
     )
     assert seeded.returncode == 0, seeded.stderr
-    assert "queue:" in seeded.stdout
+    assert "queue for `asynccopy consume`: http://" in seeded.stdout
     assert f"AWS_ACCESS_KEY_ID={SOURCE_ACCOUNT}" in seeded.stdout
     assert f"AWS_ACCESS_KEY_ID={DEST_ACCOUNT}" in seeded.stdout
 
@@ -147,3 +163,77 @@ def test_seed_fills_source_and_prepares_destination(sandbox: Sandbox, tmp_path: 
     assert sandbox.source("sqs").list_queues().get("QueueUrls", []) == []
     sandbox.dest("dynamodb").delete_table(TableName="users")
     assert source.describe_table(TableName="users")["Table"]["ItemCount"] == 1000
+
+
+def test_the_tests_keep_their_state_out_of_the_users_sandbox(tmp_path: Path) -> None:
+    """Pid files, logs and profiles go to the state directory, which the tests point at a
+    temporary folder; the emulator's install stays shared."""
+    project_sandbox = Path(__file__).resolve().parents[1] / ".sandbox"
+    state = Path(os.environ["ASYNCCOPY_SANDBOX_STATE_DIR"])
+    assert not state.is_relative_to(project_sandbox)
+    config = ServerConfig(port=1234)
+    assert config.state_dir == state
+    assert config.pid_file.is_relative_to(state)
+    assert config.log_file.is_relative_to(state)
+    assert config.profiles_dir.is_relative_to(state)
+    assert config.venv_dir == project_sandbox / "venv"
+
+
+def test_sandbox_commands_default_to_the_tests_server_not_4566(sandbox: Sandbox) -> None:
+    status = sandbox.run_cli("sandbox", "status", env=clean_env())
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert f"http://127.0.0.1:{sandbox.port}" in status.stdout
+    assert sandbox.port != 4566
+
+
+@pytest.mark.timeout(120)
+def test_seed_writes_its_profiles_to_the_state_directory(sandbox: Sandbox, tmp_path: Path) -> None:
+    seeded = sandbox.run_cli(
+        "sandbox", "seed", "--items", "10", "--keys-out", str(tmp_path / "k.txt"), env=clean_env()
+    )
+    assert seeded.returncode == 0, seeded.stderr
+    state = os.environ["ASYNCCOPY_SANDBOX_STATE_DIR"]
+    assert f"AWS_CONFIG_FILE={state}/aws/config" in seeded.stdout
+
+
+@pytest.mark.timeout(120)
+def test_seed_refuses_to_drop_a_table_holding_items_it_did_not_write(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    keys = str(tmp_path / "k.txt")
+    first = sandbox.run_cli("sandbox", "seed", "--items", "20", "--keys-out", keys)
+    assert first.returncode == 0, first.stderr
+    # Items the seed wrote (and copies of them) may go: a second seed says so and drops them.
+    again = sandbox.run_cli("sandbox", "seed", "--items", "20", "--keys-out", keys)
+    assert again.returncode == 0, again.stderr
+    assert "dropping table 'users' in account 111111111111 (20 items)" in again.stderr
+    mine = {"userid": {"S": "precious"}, "note": {"S": "not from the seed"}}
+    sandbox.dest("dynamodb").put_item(TableName="users", Item=mine)
+
+    refused = sandbox.run_cli("sandbox", "seed", "--items", "20", "--keys-out", keys)
+    assert refused.returncode == 2
+    assert (
+        "table 'users' in account 222222222222 holds 1 of 1 items the seed did not write"
+        in refused.stderr
+    )
+    assert "--replace" in refused.stderr
+    assert "dropping" not in refused.stderr
+    assert (
+        sandbox.dest("dynamodb").get_item(TableName="users", Key={"userid": mine["userid"]})["Item"]
+        == mine
+    )
+    assert sandbox.source("dynamodb").scan(TableName="users", Select="COUNT")["Count"] == 20
+
+    replaced = sandbox.run_cli("sandbox", "seed", "--items", "20", "--keys-out", keys, "--replace")
+    assert replaced.returncode == 0, replaced.stderr
+    assert "dropping table 'users' in account 222222222222 (1 items)" in replaced.stderr
+    assert sandbox.dest("dynamodb").scan(TableName="users", Select="COUNT")["Count"] == 0
+
+
+def test_deploy_consumer_needs_the_seeded_table(sandbox: Sandbox) -> None:
+    done = sandbox.run_cli(
+        "sandbox", "deploy-consumer", "--port", str(sandbox.port), account=DEST_ACCOUNT
+    )
+    assert done.returncode == 2
+    assert "the destination account has no table 'users'" in done.stderr
+    assert "asynccopy sandbox seed" in done.stderr

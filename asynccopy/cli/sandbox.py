@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import typer
@@ -17,9 +16,12 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
+# Read from the environment when the command runs, not when the module is imported.
 PortOption = typer.Option(
-    int(os.environ.get("ASYNCCOPY_SANDBOX_PORT", DEFAULT_PORT)),
+    DEFAULT_PORT,
     "--port",
+    envvar="ASYNCCOPY_SANDBOX_PORT",
+    show_envvar=False,
     help="Port on 127.0.0.1 (env ASYNCCOPY_SANDBOX_PORT).",
 )
 
@@ -74,27 +76,36 @@ def seed(
     items: int = typer.Option(10_000, "--items", min=0, help="Items to create."),
     item_bytes: int = typer.Option(1_000, "--item-bytes", min=100, help="Approximate item size."),
     keys_out: Path = typer.Option(Path("keys.txt"), "--keys-out", help="Key list to write."),
+    replace: bool = typer.Option(
+        False,
+        "--replace",
+        help="Drop the tables even when they hold items the seed did not write.",
+    ),
     port: int = PortOption,
 ) -> None:
-    """Fill the source table `users`; create the destination table, queue and DLQ."""
+    """Fill the source table `users`; create the destination table, queue and DLQ. Tables that
+    exist are dropped first (refused without --replace if they hold anyone else's items)."""
     from asynccopy.sandbox.seed import SeedConfig
     from asynccopy.sandbox.seed import seed as run_seed
 
     server = _running_server(port)
     endpoint = server.config.endpoint_url
     result = run_seed(
-        SeedConfig(items=items, item_bytes=item_bytes, keys_out=keys_out), endpoint_url=endpoint
+        SeedConfig(items=items, item_bytes=item_bytes, keys_out=keys_out, replace=replace),
+        endpoint_url=endpoint,
+        say=lambda line: typer.echo(line, err=True),
     )
     typer.echo(
         f"seeded {result.items_written} items into table {result.table_name!r} of the source"
         f" account; keys in {result.keys_out}"
     )
-    typer.echo(f"queue:      {result.queue_url}")
-    typer.echo(f"dead-letter queue: {result.dlq_url}")
+    # The consumer Lambda's own queue comes from `sandbox deploy-consumer` (the stack's outputs).
+    typer.echo(f"queue for `asynccopy consume`: {result.queue_url}")
+    typer.echo(f"its dead-letter queue: {result.dlq_url}")
     for label, account in (("source", SOURCE_ACCOUNT), ("destination", DEST_ACCOUNT)):
         env = " ".join(f"{k}={v}" for k, v in account_env(account, endpoint).items())
         typer.echo(f"{label} account env: {env}")
-    files = write_profiles(server.config.sandbox_dir / "aws", endpoint_url=endpoint)
+    files = write_profiles(server.config.profiles_dir, endpoint_url=endpoint)
     typer.echo(
         f"profiles {SOURCE_PROFILE} and {DEST_PROFILE}: "
         + " ".join(f"{k}={v}" for k, v in files.env().items())
@@ -103,27 +114,68 @@ def seed(
 
 @app.command("deploy-consumer")
 def deploy_consumer(
-    mode: str = typer.Option(
-        "overwrite", "--mode", help="overwrite | skip-existing | newer-wins:<attribute>."
+    mode: str | None = typer.Option(
+        None,
+        "--mode",
+        help="WriteMode: overwrite | skip-existing | newer-wins:<attribute>."
+        " Unset flags keep the stack's value (the template's default on create).",
     ),
-    batch_size: int = typer.Option(
-        10, "--batch-size", min=1, max=10_000, help="Mapping BatchSize."
+    batch_size: int | None = typer.Option(
+        None, "--batch-size", min=1, max=10_000, help="BatchSize of the mapping."
     ),
-    max_concurrency: int = typer.Option(
-        5, "--max-concurrency", min=2, max=1000, help="ScalingConfig.MaximumConcurrency."
+    max_concurrency: int | None = typer.Option(
+        None, "--max-concurrency", min=2, max=1000, help="The mapping's MaximumConcurrency."
     ),
+    parameter: list[str] | None = typer.Option(
+        None,
+        "--parameter",
+        help="Any other template parameter as NAME=VALUE (repeatable), e.g. MaxReceiveCount=2.",
+    ),
+    stack_name: str = typer.Option(
+        "asynccopy-users", "--stack-name", help="The CloudFormation stack."
+    ),
+    delete: bool = typer.Option(False, "--delete", help="Delete the stack instead."),
     port: int = PortOption,
 ) -> None:
-    """Run the consumer as a Lambda in the destination account, triggered by asynccopy-users."""
-    from asynccopy.sandbox.deploy import DeployConfig
+    """Deploy deploy/template.yaml with CloudFormation in the destination account (the queue,
+    its dead-letter queue and the consumer Lambda), as `aws cloudformation deploy` does."""
+    from asynccopy.sandbox.deploy import (
+        DeployConfig,
+        aws_commands,
+        delete_consumer,
+        parse_parameter,
+    )
     from asynccopy.sandbox.deploy import deploy_consumer as run_deploy
 
+    def say(line: str) -> None:
+        typer.echo(line, err=True)
+
+    if delete:
+        endpoint = _running_server(port).config.endpoint_url
+        if delete_consumer(stack_name, endpoint_url=endpoint, say=say):
+            typer.echo(f"stack {stack_name} deleted")
+        else:
+            typer.echo(f"stack {stack_name} does not exist; nothing to delete")
+        return
+    config = DeployConfig(
+        stack_name=stack_name,
+        write_mode=mode,
+        batch_size=batch_size,
+        max_concurrency=max_concurrency,
+        overrides=tuple(parse_parameter(text) for text in parameter or ()),
+    )
     server = _running_server(port)
-    result = run_deploy(
-        DeployConfig(write_mode=mode, batch_size=batch_size, max_concurrency=max_concurrency),
-        endpoint_url=server.config.endpoint_url,
-    )
+    result = run_deploy(config, endpoint_url=server.config.endpoint_url, say=say)
+    params = result.parameters
     typer.echo(
-        f"deployed {result.function_arn} ({result.package_bytes} bytes, WRITE_MODE="
-        f"{result.write_mode}); mapping {result.mapping_uuid} from {result.queue_arn}"
+        f"stack {result.stack_name} {result.action}: WriteMode={params.get('WriteMode')}"
+        f" MaximumConcurrency={params.get('MaximumConcurrency')}"
+        f" BatchSize={params.get('BatchSize')}"
     )
+    for key, value in sorted(result.outputs.items()):
+        typer.echo(f"{key}: {value}")
+    typer.echo("\nthe same deployment on AWS, in the destination account (profile dest):")
+    for command in aws_commands(result):
+        typer.echo(f"  {command}")
+    for warning in result.warnings:
+        typer.echo(f"asynccopy: warning: {warning}", err=True)

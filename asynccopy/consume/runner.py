@@ -272,7 +272,7 @@ def build_runner(
     except (BotoCoreError, ClientError) as exc:
         raise InputError(
             f"cannot describe table {config.table_name!r}: {error_code(exc)}",
-            hint=f"check --table, the region ({dynamodb.meta.region_name}) and that your"
+            hint=f"check --table, the region ({dynamodb.longest().meta.region_name}) and that your"
             " credentials may call DescribeTable",
         ) from exc
     return Runner(config, sqs=sqs, writer=writer, stats=stats, say=say)

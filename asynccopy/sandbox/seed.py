@@ -2,7 +2,9 @@
 its queues in the destination account.
 
 The items use every DynamoDB type, including the values that broke the original recipe
-(sets, binary, 38-digit numbers, empty strings, non-ASCII text).
+(sets, binary, 38-digit numbers, empty strings, non-ASCII text). Each carries the attribute
+`seededBy`, so that a second seed can tell its own items (and copies of them) from anyone
+else's: it drops tables that hold only those, and refuses without `--replace` otherwise.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -19,6 +21,7 @@ import boto3
 from botocore.config import Config
 
 from asynccopy.codec import Item
+from asynccopy.errors import InputError
 from asynccopy.itemsize import item_size_bytes
 from asynccopy.sandbox.accounts import DEST_ACCOUNT, REGION, SANDBOX_SECRET, SOURCE_ACCOUNT
 
@@ -34,6 +37,8 @@ MAX_RECEIVE_COUNT: Final = 5
 # >= 6x the consumer's function timeout (30 s in the sandbox), per the Lambda SQS guidance.
 VISIBILITY_TIMEOUT_S: Final = 180
 BATCH_WRITE_MAX_ITEMS: Final = 25  # BatchWriteItem limit
+SEED_MARK: Final = "seededBy"
+SEED_MARK_VALUE: Final = "asynccopy sandbox seed"
 
 _NAMES: Final = ["Zoë", "Ólafur", "Łukasz", "美咲", "Анна", "José", "Nguyễn", "Siobhán", "Ṣadé"]
 _WORDS: Final = ["café", "naïve", "über", "🚀", "🐍", "日本", "東京", "ß", "øre", "𝄞", "niño", ""]
@@ -45,6 +50,8 @@ class SeedConfig:
     item_bytes: int = 1_000
     keys_out: Path = Path("keys.txt")
     random_seed: int = 20261126
+    # Drop tables even when they hold items the seed did not write.
+    replace: bool = False
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -73,6 +80,7 @@ def make_item(index: int, *, item_bytes: int, rng: random.Random) -> Item:
     name = f"{rng.choice(_NAMES)} {rng.choice(_WORDS)} #{index}"
     item: Item = {
         KEY_NAME: {"S": f"user-{index:07d}"},
+        SEED_MARK: {"S": SEED_MARK_VALUE},
         "name": {"S": name},
         "nickname": {"S": ""},
         "age": {"N": str(rng.randint(18, 99))},
@@ -126,13 +134,30 @@ def generate_items(config: SeedConfig) -> Iterator[Item]:
         )
 
 
-def seed(config: SeedConfig, *, endpoint_url: str) -> SeedResult:
-    """(Re)create the source table with `config.items` items and the destination's resources."""
+def seed(
+    config: SeedConfig, *, endpoint_url: str, say: Callable[[str], None] = lambda _line: None
+) -> SeedResult:
+    """(Re)create the source table with `config.items` items and the destination's resources.
+
+    Refuses (InputError, nothing dropped) when a table to drop holds items the seed did not
+    write, unless `config.replace`."""
     source: DynamoDBClient = client("dynamodb", SOURCE_ACCOUNT, endpoint_url)
     dest: DynamoDBClient = client("dynamodb", DEST_ACCOUNT, endpoint_url)
     sqs: SQSClient = client("sqs", DEST_ACCOUNT, endpoint_url)
-    _recreate_table(source)
-    _recreate_table(dest)
+    tables = ((source, SOURCE_ACCOUNT), (dest, DEST_ACCOUNT))
+    existing = {account: _census(ddb) for ddb, account in tables}
+    for account, census in existing.items():
+        if census is not None and census[1] and not config.replace:
+            raise InputError(
+                f"table {TABLE_NAME!r} in account {account} holds {census[1]} of {census[0]}"
+                " items the seed did not write",
+                hint="pass --replace to drop it anyway; nothing was changed",
+            )
+    for ddb, account in tables:
+        census = existing[account]
+        if census is not None:
+            say(f"seed: dropping table {TABLE_NAME!r} in account {account} ({census[0]} items)")
+        _recreate_table(ddb)
     written = 0
     config.keys_out.parent.mkdir(parents=True, exist_ok=True)
     with config.keys_out.open("w", encoding="utf-8") as keys:
@@ -145,7 +170,7 @@ def seed(config: SeedConfig, *, endpoint_url: str) -> SeedResult:
                 batch = []
         if batch:
             written += _write_batch(source, batch)
-    queue_url, dlq_url = _recreate_queues(sqs)
+    queue_url, dlq_url = _recreate_queues(sqs, say)
     return SeedResult(
         items_written=written,
         table_name=TABLE_NAME,
@@ -153,6 +178,22 @@ def seed(config: SeedConfig, *, endpoint_url: str) -> SeedResult:
         dlq_url=dlq_url,
         keys_out=config.keys_out,
     )
+
+
+def _census(ddb: DynamoDBClient) -> tuple[int, int] | None:
+    """(items, items without the seed's mark) of the table, or None if it does not exist."""
+    if TABLE_NAME not in ddb.list_tables()["TableNames"]:
+        return None
+    total = foreign = 0
+    for page in ddb.get_paginator("scan").paginate(
+        TableName=TABLE_NAME,
+        ProjectionExpression="#k, #m",
+        ExpressionAttributeNames={"#k": KEY_NAME, "#m": SEED_MARK},
+    ):
+        for item in page["Items"]:
+            total += 1
+            foreign += item.get(SEED_MARK) != {"S": SEED_MARK_VALUE}
+    return total, foreign
 
 
 def _recreate_table(ddb: DynamoDBClient) -> None:
@@ -178,11 +219,12 @@ def _write_batch(ddb: DynamoDBClient, items: list[Item]) -> int:
     raise RuntimeError(f"seed: {len(requests)} items stayed unprocessed")
 
 
-def _recreate_queues(sqs: SQSClient) -> tuple[str, str]:
+def _recreate_queues(sqs: SQSClient, say: Callable[[str], None]) -> tuple[str, str]:
     for name in (QUEUE_NAME, DLQ_NAME):
         existing = sqs.list_queues(QueueNamePrefix=name).get("QueueUrls", [])
         for url in existing:
             if url.rsplit("/", 1)[-1] == name:
+                say(f"seed: dropping queue {name} in account {DEST_ACCOUNT}")
                 sqs.delete_queue(QueueUrl=url)
     dlq_url = sqs.create_queue(QueueName=DLQ_NAME)["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][

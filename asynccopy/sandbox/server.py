@@ -1,10 +1,13 @@
 """The ministack server's life cycle: install, up, down, status, reset.
 
 ministack pins a botocore that conflicts with aioboto3's, so it lives in a virtual environment
-of its own under the sandbox directory. The server starts with this interpreter's directory
-first on PATH, as ministack's documentation asks for Python functions; ministack 1.5.33 in fact
-runs them with its own interpreter, which has no boto3, so `sandbox deploy-consumer` supplies
-boto3 as a layer, the way the Lambda runtime would.
+of its own under the sandbox directory. ministack runs Python functions with its own
+interpreter, so that environment also gets the boto3 released with ministack's botocore: the
+consumer's zip then finds what the Lambda Python runtime ships, and nothing more.
+
+The install is shared; what a running server leaves behind (pid file, log, the named profiles)
+goes to the state directory, which tests point elsewhere (ASYNCCOPY_SANDBOX_STATE_DIR) so that
+they never touch the user's sandbox.
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ from typing import Final
 from asynccopy.errors import SandboxError
 
 MINISTACK_VERSION: Final = "1.5.33"
+# ministack 1.5.33 pins botocore==1.43.106, and boto3 is released in lockstep with botocore
+# (same version number): this is the boto3 the Lambda runtime would pair with that botocore.
+BOTO3_VERSION: Final = "1.43.106"
 DEFAULT_PORT: Final = 4566
 HEALTH_PATH: Final = "/_ministack/health"
 RESET_PATH: Final = "/_ministack/reset"
@@ -41,10 +47,18 @@ def default_sandbox_dir() -> Path:
     return Path.home() / ".cache" / "asynccopy" / "sandbox"
 
 
+def default_state_dir() -> Path:
+    """Where a server's pid file, log and the named profiles go: the sandbox directory unless
+    ASYNCCOPY_SANDBOX_STATE_DIR names another (the tests' own temporary folder)."""
+    override = os.environ.get("ASYNCCOPY_SANDBOX_STATE_DIR")
+    return Path(override) if override else default_sandbox_dir()
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ServerConfig:
     port: int = DEFAULT_PORT
     sandbox_dir: Path = field(default_factory=default_sandbox_dir)
+    state_dir: Path = field(default_factory=default_state_dir)
     start_timeout_s: float = 90.0
     stop_timeout_s: float = 10.0
     host: str = "127.0.0.1"
@@ -59,7 +73,11 @@ class ServerConfig:
 
     @property
     def run_dir(self) -> Path:
-        return self.sandbox_dir / "run"
+        return self.state_dir / "run"
+
+    @property
+    def profiles_dir(self) -> Path:
+        return self.state_dir / "aws"
 
     @property
     def pid_file(self) -> Path:
@@ -100,13 +118,17 @@ class SandboxServer:
 
     @property
     def _stamp(self) -> Path:
-        return self.config.venv_dir / f".ministack-{MINISTACK_VERSION}"
+        return self.config.venv_dir / f".ministack-{MINISTACK_VERSION}-boto3-{BOTO3_VERSION}"
 
     def install(self) -> None:
-        """Create the emulator's own virtual environment with ministack pinned; idempotent."""
+        """Create the emulator's own virtual environment with ministack and the boto3 of its
+        Lambda runtime pinned; idempotent."""
         if self._stamp.exists():
             return
-        self._say(f"installing ministack {MINISTACK_VERSION} into {self.config.venv_dir} ...")
+        self._say(
+            f"installing ministack {MINISTACK_VERSION} and boto3 {BOTO3_VERSION} into"
+            f" {self.config.venv_dir} ..."
+        )
         self.config.venv_dir.parent.mkdir(parents=True, exist_ok=True)
         self._run([sys.executable, "-m", "venv", "--clear", str(self.config.venv_dir)])
         self._run(
@@ -118,6 +140,7 @@ class SandboxServer:
                 "--quiet",
                 "--disable-pip-version-check",
                 f"ministack=={MINISTACK_VERSION}",
+                f"boto3=={BOTO3_VERSION}",
             ]
         )
         self._stamp.touch()
@@ -151,6 +174,8 @@ class SandboxServer:
             BIND_HOST=self.config.host,
             GATEWAY_PORT=str(self.config.port),
             LOG_LEVEL=env.get("ASYNCCOPY_SANDBOX_LOG_LEVEL", "WARNING"),
+            # ministack's documentation asks for a Python on PATH for Python functions; 1.5.33
+            # runs them with its own interpreter (where `install` puts boto3) all the same.
             PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
         )
         for name in [n for n in env if n.startswith("AWS_")]:
