@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from asynccopy.codec import Item, key_to_text
@@ -54,6 +55,7 @@ class CopySummary:
     resumed: bool = False
     items_skipped_by_resume: int = 0  # done by earlier runs (key file: keys, found or not)
     nothing_left: bool = False  # resumed a checkpoint that records a complete copy
+    throttle_reasons: Mapping[str, int] = field(default_factory=dict)  # DynamoDB's, counted
 
     @property
     def exit_code(self) -> ExitCode:
@@ -83,6 +85,7 @@ class CopySummary:
             "rate_target": self.rate_target,
             "retries": self.retries,
             "throttles": self.throttles,
+            "throttle_reasons": dict(self.throttle_reasons),
             "interrupted": self.interrupted,
             "dry_run": self.dry_run,
             "missing_keys_sample": list(self.missing_sample),
@@ -148,6 +151,7 @@ def build_summary(
         rate_description=rate_description,
         retries=stats.retries,
         throttles=stats.throttles,
+        throttle_reasons=dict(stats.throttle_reasons),
         interrupted=stats.interrupted,
         dry_run=dry_run,
         missing_sample=tuple(key_to_text(key) for key in stats.missing_sample),
@@ -159,6 +163,16 @@ def build_summary(
         items_skipped_by_resume=stats.items_skipped_by_resume,
         nothing_left=nothing_left,
     )
+
+
+def reasons_text(reasons: Mapping[str, int]) -> str:
+    """DynamoDB's ThrottlingReasons as `Reason xN, ...`, most frequent first."""
+    ordered = sorted(reasons.items(), key=lambda pair: (-pair[1], pair[0]))
+    return ", ".join(f"{reason} x{count:,}" for reason, count in ordered)
+
+
+def _reasons(reasons: Mapping[str, int]) -> str:
+    return f" ({reasons_text(reasons)})" if reasons else ""
 
 
 def _count(value: int | None) -> str:
@@ -213,7 +227,8 @@ def render_text(summary: CopySummary) -> str:
             f" {summary.bytes_sent:,} bytes, {summary.sqs_request_units:,} SQS request units",
             f"  {summary.rcu_consumed:,.1f} RCU at {summary.rcu_per_s:,.1f} RCU/s"
             f" (target {summary.rate_description})",
-            f"  retries {summary.retries:,} · throttles {summary.throttles:,}",
+            f"  retries {summary.retries:,} · throttles {summary.throttles:,}"
+            + _reasons(summary.throttle_reasons),
         ]
     if summary.missing_sample:
         lines.append(f"  missing keys (first {len(summary.missing_sample)}):")

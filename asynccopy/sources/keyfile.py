@@ -124,7 +124,7 @@ class BatchGetReader:
                 context.limiter.on_success()
                 return found, []
             # DynamoDB returns UnprocessedKeys when a call exceeds the table's throughput.
-            context.stats.throttles += 1
+            context.stats.record_throttle()
             context.limiter.on_throttle()
             pending = unprocessed
             if attempt + 1 < attempts:
