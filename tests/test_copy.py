@@ -5,10 +5,8 @@ from __future__ import annotations
 import base64
 import json
 import os
-import random
 import signal
 import stat
-import string
 import time
 from pathlib import Path
 from typing import Any
@@ -18,7 +16,7 @@ import pytest
 from asynccopy.codec import Item, decode_body
 from asynccopy.compare import items_equal
 from asynccopy.sandbox.seed import QUEUE_NAME
-from tests.sandbox_helpers import Sandbox, create_table
+from tests.sandbox_helpers import Sandbox, create_table, hard_items
 from tests.test_consumer_support import queue_counts, receive_bodies, received_items, seed_users
 
 TABLE = "users"
@@ -346,43 +344,10 @@ def test_ctrl_c_stops_reading_sends_what_was_read_and_exits_130(
 
 
 # -- hard values, both engines, byte for byte --------------------------------------------------
-def _hard_items() -> list[Item]:
-    rng = random.Random(8)
-    return [
-        {
-            "pk": {"S": "numbers"},
-            "sk": {"B": b"\x00"},
-            "n": {"N": "12345678901234567890123456789012345678"},
-            "neg": {"N": "-9.9999999999999999999999999999999999999E+125"},
-            "small": {"N": "1E-130"},
-            "ns": {"NS": ["0.000123", "99999999999999999999999999999999999999"]},
-        },
-        {
-            "pk": {"S": "bytes"},
-            "sk": {"B": bytes(range(256))},
-            "all": {"B": bytes(range(256))},
-            "bs": {"BS": [b"\x00", b"\xff", bytes(range(128, 256))]},
-        },
-        {
-            "pk": {"S": "text \U0001f600"},
-            "sk": {"B": b"\xff\xfe"},
-            "s": {"S": '\U0001f600 \U0010ffff \ufffe \u0001 \x7f \u2028 é \\ " \\\\x'},
-            "ss": {"SS": ["\ufffe", "\u0001", "\U0001f600"]},
-            "m": {"M": {"ключ \U0001f600": {"L": [{"S": "\x1f"}, {"NULL": True}]}}},
-        },
-        {
-            "pk": {"S": "large"},
-            "sk": {"B": b"L"},
-            "text": {"S": "".join(rng.choices(string.ascii_letters, k=250_000))},
-            "blob": {"B": rng.randbytes(50_000)},
-        },
-    ]
-
-
 def _hard_table(sandbox: Sandbox) -> list[Item]:
     ddb = sandbox.source("dynamodb")
     create_table(ddb, "hard", ("pk", "S"), ("sk", "B"))
-    hard = _hard_items()
+    hard = hard_items()
     for item in hard:
         ddb.put_item(TableName="hard", Item=item)
     return hard
