@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import random
 import signal
 import stat
 import time
@@ -407,3 +408,31 @@ def test_the_engine_flag_is_checked(sandbox: Sandbox, tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 2
     assert "--engine" in done.stderr
+
+
+def test_a_256_kib_queue_gets_batches_of_up_to_1_mib(sandbox: Sandbox, tmp_path: Path) -> None:
+    # SendMessageBatch's total is capped at 1 MiB whatever MaximumMessageSize says: the queue
+    # caps each message at 256 KiB, not the batch.
+    _, queue_url = seed_users(sandbox, tmp_path, items=1)
+    sandbox.dest("sqs").set_queue_attributes(
+        QueueUrl=queue_url, Attributes={"MaximumMessageSize": "262144"}
+    )
+    ddb = sandbox.source("dynamodb")
+    create_table(ddb, "blobs", ("pk", "S"))
+    rng = random.Random(15)
+    for index in range(24):
+        ddb.put_item(
+            TableName="blobs", Item={"pk": {"S": f"b{index}"}, "v": {"B": rng.randbytes(60_000)}}
+        )
+    done = sandbox.run_cli(
+        "copy", "--table", "blobs", "--scan", "--queue-url", queue_url,
+        "--rate", "max", "--json", "--no-checkpoint",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["items_sent"] == 24
+    assert summary["batches_sent"] < summary["messages_sent"]
+    # Every message is at most 256 KiB; batches of them are more.
+    assert summary["bytes_sent"] / summary["messages_sent"] <= 262_144
+    assert summary["bytes_sent"] / summary["batches_sent"] > 262_144
+    assert len(received_items(sandbox, queue_url)) == 24
