@@ -361,3 +361,30 @@ def test_bench_rejects_bad_input_with_exit_2(sandbox: Sandbox, seeded: str) -> N
     steps = run_bench(sandbox, "--table", "users", "--rate", "100", "--steps", "50,x")
     assert steps.returncode == 2
     assert "--steps" in steps.stderr
+
+
+def test_an_on_demand_maximum_sets_the_default_rate_the_dry_run_and_the_100_step(
+    sandbox: Sandbox, seeded: str
+) -> None:
+    ddb = sandbox.source("dynamodb")
+    ddb.create_table(
+        TableName="capped",
+        KeySchema=[{"AttributeName": "userid", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "userid", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        OnDemandThroughput={"MaxReadRequestUnits": 400},
+    )
+    for index in range(20):
+        ddb.put_item(TableName="capped", Item={"userid": {"S": f"u{index}"}})
+    planned = sandbox.run_cli(
+        "copy", "--table", "capped", "--scan", "--queue-url", seeded, "--dry-run", "--json",
+    )  # fmt: skip
+    assert planned.returncode == 0, planned.stderr
+    assert json.loads(planned.stdout)["rate_target"] == 200  # half of MaxReadRequestUnits
+    done = run_bench(
+        sandbox, "--table", "capped", "--steps", "25", "--step-seconds", "0.5", "--json"
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["base_rcu_per_s"] == 400
+    assert "MaxReadRequestUnits 400" in result["base"]
