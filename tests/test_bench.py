@@ -310,6 +310,9 @@ def test_bench_finds_the_capacity_names_the_table_and_recommends_below_it(
     assert over["throttles"] > 0
     assert over["holds"] is False
     assert over["limit"] == "table"
+    # Each throttle said why, and the bench shows it.
+    assert over["throttle_reasons"]["TableReadProvisionedThroughputExceeded"] > 0
+    assert "throttled: TableReadProvisionedThroughputExceeded x" in done.stderr
     found = max(s["achieved_rcu_per_s"] for s in steps)
     assert 0.8 * CAPACITY_RCU <= found <= 1.3 * CAPACITY_RCU
     advice = result["recommendation"]
