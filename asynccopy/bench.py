@@ -54,6 +54,7 @@ from asynccopy.config import (
     KeysSelection,
     ScanSelection,
 )
+from asynccopy.copier import steady_gc
 from asynccopy.engine import Endpoint, open_fast_clients
 from asynccopy.errors import AsyncCopyError, InputError, RateError
 from asynccopy.itemsize import item_size_bytes
@@ -526,7 +527,10 @@ def recommend(
         elif top.cpu_share >= criteria.client_cpu_share:
             why = f"CPU-bound at {top.cpu_share:.0%} of a core"
         else:
-            why = f"nothing throttled, {top.cpu_share:.0%} of a core busy"
+            why = (
+                f"nothing throttled, {top.cpu_share:.0%} of a core busy, {busy:.1f} calls in "
+                f"flight of --concurrency {concurrency}"
+            )
         reason = (
             f"this machine, not the table, was the limit at ~{based.achieved_rcu_per_s:.0f} "
             f"RCU/s ({why}, {top.percent:g}% step reached {top.achieved_share:.0%} of "
@@ -817,10 +821,11 @@ class _Bench:
         with contextlib.ExitStack() as stack:
             plan = await self._prepare(stack)
             steps: list[StepResult] = []
-            for percent in config.steps_percent:
-                step = await self._step(plan, percent)
-                steps.append(step)
-                self._on_step(step)
+            with steady_gc():  # as `copy` runs: the collector tuned the same way
+                for percent in config.steps_percent:
+                    step = await self._step(plan, percent)
+                    steps.append(step)
+                    self._on_step(step)
         workload = config.workload
         if isinstance(workload, ScanSelection):
             described = f"scan ({len(workload.segments)} of {workload.total_segments} segments)"

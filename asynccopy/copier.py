@@ -155,7 +155,7 @@ _COPY_GC_THRESHOLDS: Final = (20_000, 20, 100)
 
 
 @contextlib.contextmanager
-def _steady_gc() -> Iterator[None]:
+def steady_gc() -> Iterator[None]:
     """The cyclic collector kept out of the copy's way, restored afterwards.
 
     Everything built before the copy (botocore's service models, clients, config) lives as
@@ -493,7 +493,7 @@ class Copier:
                 )
                 source = self._source(prepared, context, sample=None, resume=resume)
                 sender = SqsSender(sends, queue_url=config.queue_url, backoff=backoff)
-                with _steady_gc():
+                with steady_gc():
                     error = await self._run_pipeline(source, sender, limiter, prepared, keeper)
                 return self._summary(prepared, error=error)
 

@@ -73,9 +73,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--profile-items", type=int, default=20_000, help="also the engines report's profile"
     )
     parser.add_argument(
-        "--verdict-items", type=int, default=10_000, help="keys copied, then benched (6)"
+        "--verdict-items", type=int, default=20_000, help="keys copied, then benched (6)"
     )
-    parser.add_argument("--verdict-step-seconds", type=float, default=3.0)
+    parser.add_argument("--verdict-step-seconds", type=float, default=4.0)
     parser.add_argument(
         "--only", default=",".join(BENCHMARKS), help=f"comma list of {', '.join(BENCHMARKS)}"
     )

@@ -1,14 +1,14 @@
 """`asynccopy bench`'s verdict on the sandbox, beside what `copy --rate max` read (issue 15).
 
     1. `asynccopy copy --keys K --rate max` of the keys: the RCU/s the copy reached;
-    2. `asynccopy bench --keys K --rate 2x that --steps 25,50,75,100`: reads only, so its steps
-       straddle what the copy reached;
+    2. `asynccopy bench --keys K --rate 2x that --steps 25,50,75,100 --queue-url Q`: its steps
+       straddle what the copy reached, and it reads, packs and sends as the copy does;
     3. the ratio of bench's recommended --rate to the copy's RCU/s.
 
 Both run on the default engine at the same concurrency, against the same emulator, seconds
 apart. The emulator never throttles, so the table is never the limit here: bench should name
-this machine (`client` or `concurrency`) and recommend about what the copy read (it reads
-without sending, so it may recommend more). Before issue 15 it read through aiobotocore and
+this machine (`client` or `concurrency`) and recommend about what the copy read. Before
+issue 15 it read through aiobotocore and
 recommended a sixth of the copy's rate. Target: the ratio >= 0.8.
 
     python -m benchmarks.verdict --items 10000        # on a sandbox of its own
@@ -101,9 +101,10 @@ def run_verdict(
     argv = asynccopy_argv(
         *("bench", "--table", TABLE_NAME, "--keys", str(keys_file)),
         *("--rate", str(base), "--steps", STEPS, "--step-seconds", f"{step_seconds:g}"),
-        *("--concurrency", str(concurrency), "--json"),
+        *("--concurrency", str(concurrency), "--queue-url", box.queue_url, "--json"),
     )
     measured = run_measured(argv, env=box.env(), timeout_s=120.0 + 8 * step_seconds).check()
+    box.purge()
     result = measured.json()
     advice = result["recommendation"]
     verdict = VerdictResult(
