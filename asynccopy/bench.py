@@ -62,7 +62,7 @@ from asynccopy.keys import KeyFilePlan, enter_key_file
 from asynccopy.limiter import UnlimitedLimiter, make_limiter
 from asynccopy.pipeline import PipelineConfig, run_pipeline
 from asynccopy.rate import RateSpec
-from asynccopy.retry import Backoff, RetryPolicy
+from asynccopy.retry import Backoff, RetryPolicy, is_key_range_only
 from asynccopy.sender import (
     SEND_BATCH_MAX_BYTES,
     Sender,
@@ -475,6 +475,11 @@ def recommend(
             f"({throttled.target_rcu_per_s:g} RCU/s: {throttled.achieved_rcu_per_s:.0f} "
             f"achieved, {throttled.throttles} throttled)"
         )
+        if is_key_range_only(tuple(throttled.throttle_reasons)):
+            pushed += (
+                ", by a hot key range: one partition's limit, not the table's capacity, so "
+                "spreading the keys (or more --segments) may go further"
+            )
         if best is None and floor is None:
             return Recommendation(
                 rate_rcu_per_s=None,

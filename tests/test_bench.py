@@ -3,6 +3,7 @@ fault proxy holding the table to its provisioned read capacity."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from collections.abc import Iterator
@@ -143,6 +144,14 @@ def test_recommends_ninety_percent_of_the_highest_step_that_held() -> None:
     assert advice.rate_rcu_per_s == pytest.approx(180)
     # 180 RCU/s at 1.96 RCU per call = 91.8 calls/s, 20 ms each: 1.8 in flight -> the floor, 2.
     assert advice.concurrency == 2
+
+
+def test_a_hot_key_range_is_named_as_such() -> None:
+    hot = step(150, target=300, achieved=210, throttles=12)
+    hot = dataclasses.replace(hot, throttle_reasons={"TableReadKeyRangeThroughputExceeded": 12})
+    advice = recommend([step(50, target=100, achieved=99), hot])
+    assert advice.limit is Limit.TABLE
+    assert "by a hot key range" in advice.reason
 
 
 def test_never_below_what_a_step_read_without_throttling() -> None:
@@ -325,9 +334,12 @@ def test_bench_finds_the_capacity_names_the_table_and_recommends_below_it(
     assert "recommended" in done.stderr
 
 
-def test_bench_with_a_queue_sends_what_it_reads(sandbox: Sandbox, seeded: str) -> None:
+@pytest.mark.parametrize("engine", ["fast", "botocore"])
+def test_bench_with_a_queue_sends_what_it_reads(sandbox: Sandbox, seeded: str, engine: str) -> None:
     done = run_bench(
         sandbox,
+        "--engine",
+        engine,
         "--table",
         "users",
         "--rate",
@@ -341,7 +353,9 @@ def test_bench_with_a_queue_sends_what_it_reads(sandbox: Sandbox, seeded: str) -
         "--json",
     )
     assert done.returncode == 0, done.stderr
-    (only,) = json.loads(done.stdout)["steps"]
+    result = json.loads(done.stdout)
+    assert result["engine"] == engine
+    (only,) = result["steps"]
     assert only["items_sent"] > 0
     assert only["items_failed"] == 0
     assert only["send_latency_p99_ms"] is not None

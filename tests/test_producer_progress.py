@@ -80,3 +80,23 @@ def test_summary_text_and_exit_codes() -> None:
     stats.interrupted = True
     assert int(build_summary(stats, now_s=5.0, table="t", queue_url="q", rate_target=None,
                              rate_description="", dry_run=False).exit_code) == 130  # fmt: skip
+
+
+def test_the_summary_names_dynamodb_s_throttling_reasons() -> None:
+    stats = Stats(items_selected=1, started_s=0.0, finished_s=1.0)
+    stats.record_throttle(("TableReadKeyRangeThroughputExceeded",))
+    stats.record_throttle(("TableReadProvisionedThroughputExceeded",))
+    stats.record_throttle(("TableReadProvisionedThroughputExceeded",))
+    stats.record_throttle()  # UnprocessedKeys: no reason given
+    summary = build_summary(
+        stats, now_s=1.0, table="t", queue_url="q", rate_target=None,
+        rate_description="no limit", dry_run=False,
+    )  # fmt: skip
+    assert (
+        "throttles 4 (TableReadProvisionedThroughputExceeded x2, "
+        "TableReadKeyRangeThroughputExceeded x1)" in render_text(summary)
+    )
+    assert summary.to_json()["throttle_reasons"] == {
+        "TableReadKeyRangeThroughputExceeded": 1,
+        "TableReadProvisionedThroughputExceeded": 2,
+    }
