@@ -451,10 +451,8 @@ def recommend(
             based_on_percent=None,
             reason="no step completed a read; see the errors above",
         )
-    limits = [classify(step, concurrency=concurrency, criteria=criteria) for step in ran]
-    pushed_back = [
-        step for step, lim in zip(ran, limits, strict=True) if lim is Limit.TABLE or step.throttles
-    ]
+    # Any throttle, even one a step that held tolerated, is the table pushing back.
+    pushed_back = [step for step in ran if step.throttles]
     unthrottled = [step for step in ran if step.throttles == 0]
     top = max(ran, key=lambda step: step.target_rcu_per_s)
     top_limit = classify(top, concurrency=concurrency, criteria=criteria)
@@ -780,8 +778,7 @@ class _Bench:
         )
         stop = anyio.Event()
         stopped_at: list[float] = []
-
-        cpu_at_stop: list[float] = []
+        cpu_at_stop: list[float] = []  # process time when the window closed
 
         async def close_window() -> None:
             await self._sleep(config.step_seconds)
