@@ -1,14 +1,27 @@
 """Exact comparison of DynamoDB items as DynamoDB itself sees them, for verifying a copy.
 
 Numbers are compared by value and sets without regard to order; nothing is ever converted,
-so a difference the copy introduced cannot be hidden by rounding.
+so a difference the copy introduced cannot be hidden by rounding. Binary is compared as bytes,
+given as bytes (client shape) or as base64 text (the fast engine's wire form), so an item read
+on either engine compares equal to the same item read on the other.
 """
 
 from __future__ import annotations
 
+import base64
 from decimal import Decimal
 
 from asynccopy.codec import AttributeValue, Item
+
+
+def _binary(value: object) -> object:
+    """Bytes from base64 text (wire form); bytes and anything else as they are."""
+    if isinstance(value, str):
+        try:
+            return base64.b64decode(value, validate=True)
+        except ValueError:
+            return value  # not base64: compared as given, so it differs from real bytes
+    return value
 
 
 def _tagged(value: AttributeValue) -> tuple[str, object]:
@@ -28,7 +41,11 @@ def values_equal(a: AttributeValue, b: AttributeValue) -> bool:
             return Decimal(left) == Decimal(right)
         case "NS", list(), list():
             return {Decimal(n) for n in left} == {Decimal(n) for n in right}
-        case "SS" | "BS", list(), list():
+        case "B", _, _:
+            return _binary(left) == _binary(right)
+        case "BS", list(), list():
+            return {_binary(b) for b in left} == {_binary(b) for b in right}
+        case "SS", list(), list():
             return set(left) == set(right)
         case "L", list(), list():
             return len(left) == len(right) and all(map(values_equal, left, right))

@@ -59,9 +59,10 @@ from asynccopy.limiter import Limiter, make_limiter
 from asynccopy.pipeline import PipelineConfig, run_pipeline
 from asynccopy.progress import ProgressConfig, ProgressMode, ProgressView, show_progress
 from asynccopy.queueurl import check_queue_url, open_queue_client, queue_target_for
-from asynccopy.rate import ResolvedRate, resolve_rate
+from asynccopy.rate import ResolvedRate
 from asynccopy.retry import Backoff
 from asynccopy.sender import (
+    SEND_BATCH_MAX_BYTES,
     DryRunSender,
     Sender,
     SqsSender,
@@ -74,7 +75,7 @@ from asynccopy.sources.query import QuerySource
 from asynccopy.sources.scan import ScanSource
 from asynccopy.stats import FailedKeyFile, Stats
 from asynccopy.summary import CopySummary, DryRunPlan, build_summary
-from asynccopy.tables import TableInfo, describe_table
+from asynccopy.tables import TableInfo, describe_table, resolve_table_rate
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -161,7 +162,7 @@ _COPY_GC_THRESHOLDS: Final = (20_000, 20, 100)
 
 
 @contextlib.contextmanager
-def _steady_gc() -> Iterator[None]:
+def steady_gc() -> Iterator[None]:
     """The cyclic collector kept out of the copy's way, restored afterwards.
 
     Everything built before the copy (botocore's service models, clients, config) lives as
@@ -211,9 +212,7 @@ class Copier:
     ) -> _Prepared:
         config = self._config
         table = await describe_table(ddb, table=config.table, region=source.region)
-        rate = resolve_rate(
-            config.rate, provisioned_rcu=table.provisioned_rcu, table=f"the table {table.name!r}"
-        )
+        rate = resolve_table_rate(config.rate, table)
         max_message_bytes = await queue_max_message_bytes(sqs, queue_url=config.queue_url)
         key_plan = None
         if isinstance(config.selection, KeysSelection):
@@ -272,9 +271,8 @@ class Copier:
         per_message = max(1, min(MAX_ITEMS_PER_MESSAGE, int(prepared.max_message_bytes / encoded)))
         messages = -(-count // per_message)
         message_bytes = per_message * encoded
-        per_batch = max(
-            1, min(MAX_ENTRIES_PER_BATCH, int(prepared.max_message_bytes / message_bytes))
-        )
+        batch_bytes = max(prepared.max_message_bytes, SEND_BATCH_MAX_BYTES)
+        per_batch = max(1, min(MAX_ENTRIES_PER_BATCH, int(batch_bytes / message_bytes)))
         batches = -(-messages // per_batch)
         units_per_batch = request_units_for_bytes(int(per_batch * message_bytes))
         rate = prepared.rate.rcu_per_s
@@ -318,7 +316,8 @@ class Copier:
         pipeline = PipelineConfig(
             key_names=prepared.table.key_schema.names,
             max_message_bytes=prepared.max_message_bytes,
-            max_batch_bytes=prepared.max_message_bytes,
+            # SendMessageBatch's total is capped apart from the queue's MaximumMessageSize.
+            max_batch_bytes=max(prepared.max_message_bytes, SEND_BATCH_MAX_BYTES),
             readers=config.concurrency,
             senders=config.concurrency,
             page_buffer=config.page_buffer,
@@ -511,7 +510,7 @@ class Copier:
                 )
                 source = self._source(prepared, context, sample=None, resume=resume)
                 sender = SqsSender(sends, queue_url=config.queue_url, backoff=backoff)
-                with _steady_gc():
+                with steady_gc():
                     error = await self._run_pipeline(source, sender, limiter, prepared, keeper)
                 return self._summary(prepared, error=error)
 

@@ -3,7 +3,12 @@
 200     200 RCU/s
 40%     40% of the table's provisioned read capacity
 max     no limit (throttling still slows the copy down)
-(none)  50% of provisioned RCU, or DEFAULT_ON_DEMAND_RCU_PER_S on an on-demand table
+(none)  50% of provisioned RCU
+
+On an on-demand table the share is of its read ceiling, where DescribeTable reports one: the
+lower of its WarmThroughput.ReadUnitsPerSecond (what it serves at once) and its
+OnDemandThroughput.MaxReadRequestUnits (its owner's cap); with neither, the default is
+DEFAULT_ON_DEMAND_RCU_PER_S and a percentage is refused.
 """
 
 from __future__ import annotations
@@ -83,15 +88,34 @@ def parse_rate(text: str | None) -> RateSpec:
     return RateSpec(text=text, rcu_per_s=rate)
 
 
-def resolve_rate(spec: RateSpec, *, provisioned_rcu: int, table: str = "the table") -> ResolvedRate:
-    """RCU/s for a table with `provisioned_rcu` (0 for on-demand); `table` names it in errors
-    (e.g. "the destination table 'users'")."""
+def resolve_rate(
+    spec: RateSpec,
+    *,
+    provisioned_rcu: int,
+    table: str = "the table",
+    on_demand_ceiling_rcu: int | None = None,
+    ceiling_description: str = "",
+) -> ResolvedRate:
+    """RCU/s for a table with `provisioned_rcu` (0 for on-demand), or an on-demand table's
+    `on_demand_ceiling_rcu` (TableInfo.on_demand_read_ceiling), if known; `table` names it in
+    errors (e.g. "the destination table 'users'")."""
     if spec.unlimited:
         return ResolvedRate(rcu_per_s=None, description="no limit (--rate max)")
     if spec.rcu_per_s is not None:
         return ResolvedRate(rcu_per_s=spec.rcu_per_s, description=f"{spec.rcu_per_s:g} RCU/s")
     percent = spec.percent_of_provisioned
     assert percent is not None
+    default = " (the default)" if spec.is_default else ""
+    if provisioned_rcu <= 0 and on_demand_ceiling_rcu is not None:
+        rate = on_demand_ceiling_rcu * percent / 100
+        source = f"; {ceiling_description}" if ceiling_description else ""
+        return ResolvedRate(
+            rcu_per_s=rate,
+            description=(
+                f"{rate:g} RCU/s = {percent:g}% of the on-demand table's read ceiling, "
+                f"{on_demand_ceiling_rcu}{source}{default}"
+            ),
+        )
     if provisioned_rcu <= 0:
         if spec.is_default:
             return ResolvedRate(
@@ -106,7 +130,6 @@ def resolve_rate(spec: RateSpec, *, provisioned_rcu: int, table: str = "the tabl
             problem=f"{table} is on-demand, so it has no provisioned capacity to take a share of",
         )
     rate = provisioned_rcu * percent / 100
-    default = " (the default)" if spec.is_default else ""
     return ResolvedRate(
         rcu_per_s=rate,
         description=f"{rate:g} RCU/s = {percent:g}% of {provisioned_rcu} provisioned RCU{default}",

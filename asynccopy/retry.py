@@ -7,7 +7,7 @@ concurrent callers apart, as the AWS Architecture Blog's "Exponential Backoff an
 from __future__ import annotations
 
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Final, TypeVar
 
@@ -89,6 +89,27 @@ def is_connection_error(exc: BaseException) -> bool:
 
 def is_throttling(exc: BaseException) -> bool:
     return isinstance(exc, ClientError) and error_code(exc) in THROTTLING_CODES
+
+
+def throttling_reasons(exc: BaseException) -> tuple[str, ...]:
+    """The `reason` of each of DynamoDB's ThrottlingReasons in a throttling error, e.g.
+    TableReadProvisionedThroughputExceeded, TableReadKeyRangeThroughputExceeded or
+    TableReadMaxOnDemandThroughputExceeded; () where the service gives none."""
+    if not isinstance(exc, ClientError):
+        return ()
+    entries = exc.response.get("ThrottlingReasons")
+    if not isinstance(entries, list):
+        return ()
+    return tuple(
+        str(entry["reason"]) for entry in entries if isinstance(entry, dict) and "reason" in entry
+    )
+
+
+def is_key_range_only(reasons: Sequence[str]) -> bool:
+    """Every reason is a hot key range (a partition's own limit), none the whole table's."""
+    return bool(reasons) and all(
+        reason.endswith("KeyRangeThroughputExceeded") for reason in reasons
+    )
 
 
 def is_retryable(exc: BaseException) -> bool:

@@ -1,8 +1,8 @@
 """Sending packed messages to SQS, and the dry-run sender that stands in for it.
 
-Both senders take one SendMessageBatch's worth of messages (<= 10 entries, <= the queue's
-MaximumMessageSize in total) and return the same `SendResult`, so the pipeline never asks
-whether this is a dry run (the aws-cli `s3` way).
+Both senders take one SendMessageBatch's worth of messages (<= 10 entries, each <= the queue's
+MaximumMessageSize, <= SEND_BATCH_MAX_BYTES in total) and return the same `SendResult`, so
+the pipeline never asks whether this is a dry run (the aws-cli `s3` way).
 """
 
 from __future__ import annotations
@@ -20,6 +20,10 @@ from asynccopy.retry import Backoff, call_with_retries, error_code, is_retryable
 
 # SQS bills each 64 KB chunk of a request's payload as one request.
 SQS_BILLING_CHUNK_BYTES: Final = 65_536
+# SendMessageBatch: "the maximum total payload size (the sum of the individual lengths of all
+# of the batched messages)" is 1 MiB (SQS API reference, since August 2025), whatever the
+# queue's MaximumMessageSize, which caps each message only.
+SEND_BATCH_MAX_BYTES: Final = 1_048_576
 _QUEUE_MISSING_CODES: Final = frozenset(
     {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist", "InvalidAddress"}
 )

@@ -42,6 +42,8 @@ class Stats:
     rcu_consumed: float = 0.0
     retries: int = 0
     throttles: int = 0
+    # DynamoDB's ThrottlingReasons (e.g. TableReadKeyRangeThroughputExceeded), counted.
+    throttle_reasons: dict[str, int] = field(default_factory=dict)
     started_s: float | None = None
     finished_s: float | None = None
     interrupted: bool = False
@@ -58,6 +60,11 @@ class Stats:
             room = SAMPLE_SIZE - len(self.missing_sample)
             if room > 0:
                 self.missing_sample.extend(missing[:room])
+
+    def record_throttle(self, reasons: Sequence[str] = ()) -> None:
+        self.throttles += 1
+        for reason in reasons:
+            self.throttle_reasons[reason] = self.throttle_reasons.get(reason, 0) + 1
 
     def record_failed(self, failed: Sequence[FailedKey]) -> None:
         if not failed:

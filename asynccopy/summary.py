@@ -61,6 +61,7 @@ class CopySummary:
     too_large_max_bytes: int = 0  # the largest message an ItemTooLarge item would need
     keys_duplicate: int = 0  # key-file lines skipped: an earlier line names the same key
     first_duplicate: tuple[int, int] | None = None  # (that line, the earlier line)
+    throttle_reasons: Mapping[str, int] = field(default_factory=dict)  # DynamoDB's, counted
 
     @property
     def exit_code(self) -> ExitCode:
@@ -90,6 +91,7 @@ class CopySummary:
             "rate_target": self.rate_target,
             "retries": self.retries,
             "throttles": self.throttles,
+            "throttle_reasons": dict(self.throttle_reasons),
             "interrupted": self.interrupted,
             "dry_run": self.dry_run,
             "missing_keys_sample": list(self.missing_sample),
@@ -167,6 +169,7 @@ def build_summary(
         rate_description=rate_description,
         retries=stats.retries,
         throttles=stats.throttles,
+        throttle_reasons=dict(stats.throttle_reasons),
         interrupted=stats.interrupted,
         dry_run=dry_run,
         missing_sample=tuple(key_to_text(key) for key in stats.missing_sample),
@@ -183,6 +186,16 @@ def build_summary(
         keys_duplicate=keys_duplicate,
         first_duplicate=first_duplicate,
     )
+
+
+def reasons_text(reasons: Mapping[str, int]) -> str:
+    """DynamoDB's ThrottlingReasons as `Reason xN, ...`, most frequent first."""
+    ordered = sorted(reasons.items(), key=lambda pair: (-pair[1], pair[0]))
+    return ", ".join(f"{reason} x{count:,}" for reason, count in ordered)
+
+
+def _reasons(reasons: Mapping[str, int]) -> str:
+    return f" ({reasons_text(reasons)})" if reasons else ""
 
 
 def _count(value: int | None) -> str:
@@ -306,7 +319,8 @@ def render_text(summary: CopySummary) -> str:
             f" {_counted(summary.sqs_request_units, 'SQS request unit')}",
             f"  {summary.rcu_consumed:,.1f} RCU at {summary.rcu_per_s:,.1f} RCU/s"
             f" (target {summary.rate_description})",
-            f"  retries {summary.retries:,} · throttles {summary.throttles:,}",
+            f"  retries {summary.retries:,} · throttles {summary.throttles:,}"
+            + _reasons(summary.throttle_reasons),
         ]
     if summary.missing_sample:
         lines.append(f"  missing keys (first {len(summary.missing_sample)}):")

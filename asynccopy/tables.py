@@ -9,6 +9,7 @@ from typing import Any, Final
 from botocore.exceptions import BotoCoreError, ClientError
 
 from asynccopy.errors import InputError, TableNotFoundError
+from asynccopy.rate import RateSpec, ResolvedRate, resolve_rate
 from asynccopy.retry import Backoff, call_with_retries, error_code
 
 # Used until a table reports its size: one read unit's worth.
@@ -44,10 +45,38 @@ class TableInfo:
     item_count: int  # DynamoDB's estimate, refreshed about every six hours
     size_bytes: int
     arn: str = ""  # arn:aws:dynamodb:REGION:ACCOUNT:table/NAME; "" where the service gives none
+    # WarmThroughput.ReadUnitsPerSecond: the reads the table serves at once, as warmed by its
+    # past peaks (or a pre-warm). None where DescribeTable gives none, or 0.
+    warm_read_units_per_s: int | None = None
+    # OnDemandThroughput.MaxReadRequestUnits: the owner's cap on an on-demand table's reads;
+    # reads above it throttle with TableReadMaxOnDemandThroughputExceeded. None: no cap (-1).
+    max_on_demand_read_units: int | None = None
 
     @property
     def on_demand(self) -> bool:
         return self.billing_mode == "PAY_PER_REQUEST" or self.provisioned_rcu <= 0
+
+    @property
+    def on_demand_read_ceiling(self) -> int | None:
+        """What an existing on-demand table serves at once: the lower of its warm throughput
+        and its maximum, where DescribeTable reports them; None otherwise (and for a
+        provisioned table, whose ceiling is its provisioned RCU)."""
+        if not self.on_demand:
+            return None
+        known = [
+            units
+            for units in (self.warm_read_units_per_s, self.max_on_demand_read_units)
+            if units is not None
+        ]
+        return min(known) if known else None
+
+    def ceiling_description(self) -> str:
+        parts = []
+        if self.warm_read_units_per_s is not None:
+            parts.append(f"warm throughput {self.warm_read_units_per_s} reads/s")
+        if self.max_on_demand_read_units is not None:
+            parts.append(f"MaxReadRequestUnits {self.max_on_demand_read_units}")
+        return " and ".join(parts)
 
     @property
     def average_item_bytes(self) -> int:
@@ -55,6 +84,18 @@ class TableInfo:
         if self.item_count <= 0 or self.size_bytes <= 0:
             return FALLBACK_ITEM_BYTES
         return max(1, -(-self.size_bytes // self.item_count))
+
+
+def resolve_table_rate(spec: RateSpec, table: TableInfo, *, side: str = "") -> ResolvedRate:
+    """`spec` in RCU/s for `table`: its provisioned RCU, or its on-demand read ceiling; `side`
+    ("source", "destination") names the table in errors."""
+    return resolve_rate(
+        spec,
+        provisioned_rcu=table.provisioned_rcu,
+        table=f"the {side + ' ' if side else ''}table {table.name!r}",
+        on_demand_ceiling_rcu=table.on_demand_read_ceiling,
+        ceiling_description=table.ceiling_description(),
+    )
 
 
 def parse_table_description(table: dict[str, Any]) -> TableInfo:
@@ -72,6 +113,8 @@ def parse_table_description(table: dict[str, Any]) -> TableInfo:
     assert partition is not None, "DynamoDB always reports a HASH key"
     billing = table.get("BillingModeSummary", {}).get("BillingMode", "PROVISIONED")
     rcu = int(table.get("ProvisionedThroughput", {}).get("ReadCapacityUnits", 0))
+    warm = int(table.get("WarmThroughput", {}).get("ReadUnitsPerSecond", 0) or 0)
+    maximum = int(table.get("OnDemandThroughput", {}).get("MaxReadRequestUnits", -1) or -1)
     return TableInfo(
         name=table["TableName"],
         key_schema=KeySchema(partition=partition, sort=sort),
@@ -80,6 +123,8 @@ def parse_table_description(table: dict[str, Any]) -> TableInfo:
         item_count=int(table.get("ItemCount", 0)),
         size_bytes=int(table.get("TableSizeBytes", 0)),
         arn=str(table.get("TableArn", "")),
+        warm_read_units_per_s=warm if warm > 0 else None,
+        max_on_demand_read_units=maximum if maximum > 0 else None,
     )
 
 

@@ -4,9 +4,12 @@
         each checker: a source page -> BatchGetItem of its keys at the destination -> compare
 
 Both sides are read under their own read-capacity budget, resolved like `copy`'s `--rate`
-against each table's provisioned capacity. Items are compared exactly (compare.py): numbers
-as numbers, sets as sets, binary by bytes. A key listed in a key file but absent from the
-source is not a difference (it was never there to copy); it is counted on its own.
+against each table's capacity, and both through the engine `copy` uses (`--engine`, fast by
+default), so that verify reads as fast as the copy did. Items are compared exactly
+(compare.py): numbers as numbers, sets as sets, binary by bytes (the fast engine keeps B as
+the base64 text DynamoDB sent; keys are compared in client shape). A key listed in a key
+file but absent from the source is not a difference (it was never there to copy); it is
+counted on its own.
 """
 
 from __future__ import annotations
@@ -22,22 +25,35 @@ import anyio
 import anyio.to_thread
 from rich.console import Console
 
-from asynccopy.aws import AwsTarget, client_config, endpoint_for, open_sessions
-from asynccopy.codec import Item, item_key, key_to_text
+from asynccopy.aws import (
+    AwsTarget,
+    client_config,
+    endpoint_for,
+    open_sessions,
+    pool_connections,
+)
+from asynccopy.codec import Item, client_key, item_key, key_to_text
 from asynccopy.compare import diff_items
-from asynccopy.config import BATCH_GET_MAX_KEYS, DEFAULT_CONCURRENCY, KeysSelection, Selection
+from asynccopy.config import (
+    BATCH_GET_MAX_KEYS,
+    DEFAULT_CONCURRENCY,
+    Engine,
+    KeysSelection,
+    Selection,
+)
+from asynccopy.engine import Endpoint, open_fast_clients
 from asynccopy.errors import AsyncCopyError, ExitCode, InputError
 from asynccopy.keys import describe_duplicates, duplicates_json, enter_key_file, key_digest
 from asynccopy.limiter import Limiter, make_limiter
 from asynccopy.pipeline import read_pages
 from asynccopy.progress import ProgressConfig, ProgressMode, show_progress
-from asynccopy.rate import DEFAULT_RATE, RateSpec, resolve_rate
+from asynccopy.rate import DEFAULT_RATE, RateSpec
 from asynccopy.retry import Backoff, RetryPolicy
 from asynccopy.sources.base import Page, ReadContext
 from asynccopy.sources.factory import build_source
 from asynccopy.sources.keyfile import BatchGetReader
 from asynccopy.stats import Stats
-from asynccopy.tables import TableInfo, describe_table
+from asynccopy.tables import TableInfo, describe_table, resolve_table_rate
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -52,6 +68,7 @@ class VerifyConfig:
     concurrency: int = DEFAULT_CONCURRENCY
     keys_shown: int = 5
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    engine: Engine = Engine.FAST
 
     @property
     def dest_target(self) -> AwsTarget:
@@ -215,11 +232,14 @@ class _Checker:
         self._unreadable([failed.key for failed in page.failed])
         for start in range(0, len(page.items), BATCH_GET_MAX_KEYS):
             sources = page.items[start : start + BATCH_GET_MAX_KEYS]
-            keys = [item_key(item, self._key_names) for item in sources]
+            # Client shape (B as bytes): a Scan on the fast engine keeps B keys as base64 text.
+            keys = [client_key(item_key(item, self._key_names)) for item in sources]
             found, failed = await self._reader.read(keys)
             unreadable = {key_digest(f.key) for f in failed}
             self._unreadable([f.key for f in failed])
-            at_dest = {key_digest(item_key(item, self._key_names)): item for item in found}
+            at_dest = {
+                key_digest(client_key(item_key(item, self._key_names))): item for item in found
+            }
             for key, item in zip(keys, sources, strict=True):
                 digest = key_digest(key)
                 if digest in unreadable:
@@ -312,6 +332,20 @@ def _check_same_key_schema(source: TableInfo, dest: TableInfo) -> None:
         )
 
 
+async def _fast_dynamodb(
+    stack: contextlib.AsyncExitStack, session: Any, botocore_client: Any, *, concurrency: int
+) -> Any:
+    """The fast engine's DynamoDB client, at the endpoint botocore resolved for `session`."""
+    endpoint = Endpoint(session=session, endpoint_url=botocore_client.meta.endpoint_url)
+    fast = await stack.enter_async_context(
+        # No queue: only the DynamoDB client is used.
+        open_fast_clients(
+            source=endpoint, queue=endpoint, connections=pool_connections(concurrency)
+        )
+    )
+    return fast.dynamodb
+
+
 async def verify(
     config: VerifyConfig,
     *,
@@ -326,6 +360,7 @@ async def verify(
     pool = client_config(concurrency=config.concurrency)
     with contextlib.ExitStack() as stack:
         async with (
+            contextlib.AsyncExitStack() as stack_async,
             source_session.client(
                 "dynamodb", endpoint_url=endpoint_for(config.source, "dynamodb"), config=pool
             ) as source_ddb,
@@ -333,6 +368,16 @@ async def verify(
                 "dynamodb", endpoint_url=endpoint_for(dest_target, "dynamodb"), config=pool
             ) as dest_ddb,
         ):
+            # The reads per item: on the botocore clients, or on the fast engine as `copy`.
+            source_reads: Any = source_ddb
+            dest_reads: Any = dest_ddb
+            if config.engine is Engine.FAST:
+                source_reads = await _fast_dynamodb(
+                    stack_async, source_session, source_ddb, concurrency=config.concurrency
+                )
+                dest_reads = await _fast_dynamodb(
+                    stack_async, dest_session, dest_ddb, concurrency=config.concurrency
+                )
             source_table = await describe_table(
                 source_ddb, table=config.table, region=config.source.region
             )
@@ -354,16 +399,8 @@ async def verify(
                 same_endpoint=source_ddb.meta.endpoint_url == dest_ddb.meta.endpoint_url,
             )
             _check_same_key_schema(source_table, dest_table)
-            source_rate = resolve_rate(
-                config.rate,
-                provisioned_rcu=source_table.provisioned_rcu,
-                table=f"the source table {source_table.name!r}",
-            )
-            dest_rate = resolve_rate(
-                config.rate,
-                provisioned_rcu=dest_table.provisioned_rcu,
-                table=f"the destination table {dest_table.name!r}",
-            )
+            source_rate = resolve_table_rate(config.rate, source_table, side="source")
+            dest_rate = resolve_table_rate(config.rate, dest_table, side="destination")
             key_plan = None
             if isinstance(config.selection, KeysSelection):
                 key_plan = await enter_key_file(
@@ -373,10 +410,10 @@ async def verify(
             source_stats, dest_stats = Stats(), Stats()
             source_limiter: Limiter = make_limiter(source_rate.rcu_per_s, clock=clock)
             source_context = ReadContext(
-                client=source_ddb, limiter=source_limiter, backoff=backoff, stats=source_stats
+                client=source_reads, limiter=source_limiter, backoff=backoff, stats=source_stats
             )
             dest_context = ReadContext(
-                client=dest_ddb,
+                client=dest_reads,
                 limiter=make_limiter(dest_rate.rcu_per_s, clock=clock),
                 backoff=backoff,
                 stats=dest_stats,

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Final
 
 from asynccopy.sandbox.server import MINISTACK_VERSION
-from benchmarks import consumer_bench, cost, engines, profile, rate, throughput
+from benchmarks import consumer_bench, cost, engines, profile, rate, throughput, verdict
 from benchmarks.harness import RESULTS_DIR, BenchSandbox, log, read_keys, write_keys
 from benchmarks.report import Results, write_all
 
@@ -33,6 +33,7 @@ BENCHMARKS: Final = (
     "recipe",
     "rate",
     "cost",
+    "verdict",
     "consumer",
     "e2e",
     "profile",
@@ -71,6 +72,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--profile-items", type=int, default=20_000, help="also the engines report's profile"
     )
+    parser.add_argument(
+        "--verdict-items", type=int, default=20_000, help="keys copied, then benched (6)"
+    )
+    parser.add_argument("--verdict-step-seconds", type=float, default=4.0)
     parser.add_argument(
         "--only", default=",".join(BENCHMARKS), help=f"comma list of {', '.join(BENCHMARKS)}"
     )
@@ -168,6 +173,15 @@ def run(args: argparse.Namespace) -> Results:
                 work_dir=work,
             )
 
+        def do_verdict() -> None:
+            results.verdict = verdict.run_verdict(
+                box,
+                keys=keys[: args.verdict_items],
+                concurrency=args.concurrency,
+                work_dir=work,
+                step_seconds=args.verdict_step_seconds,
+            )
+
         def do_consumer() -> None:
             results.handler = consumer_bench.run_handler(
                 box, messages=args.consumer_messages, item_bytes=args.item_bytes
@@ -196,6 +210,7 @@ def run(args: argparse.Namespace) -> Results:
         step("rate", do_rate)
         step("cost", do_cost)
         step("profile", do_profile)
+        step("verdict", do_verdict)
         if results.engines is not None and results.profile is not None:
             # The fast (default) engine's profile, from the one profiled run.
             results.engines = dataclasses.replace(results.engines, profile=results.profile)

@@ -16,6 +16,7 @@ from benchmarks.engines import EnginesResult
 from benchmarks.profile import ProfileResult
 from benchmarks.rate import RateRun
 from benchmarks.throughput import RecipeComparison, ThroughputResult
+from benchmarks.verdict import VerdictResult
 
 
 @dataclass(kw_only=True)
@@ -29,6 +30,7 @@ class Results:
     end_to_end: EndToEndResult | None = None
     profile: ProfileResult | None = None
     engines: EnginesResult | None = None
+    verdict: VerdictResult | None = None
     errors: dict[str, str] = field(default_factory=dict)
 
 
@@ -134,6 +136,23 @@ def to_markdown(results: Results) -> str:
                 f"{rss} MiB: **{c.rss_growth:.2f}x** smallest to largest",
                 f"<= {c.rss_limit:.1f}x",
                 _verdict(c.flat),
+            )
+        )
+    if (v := results.verdict) is not None:
+        recommended = (
+            "no recommendation"
+            if v.recommended_rcu_per_s is None
+            else f"--rate {_n(v.recommended_rcu_per_s)}"
+        )
+        rows.append(
+            (
+                f"6. `asynccopy bench` on the sandbox ({_n(v.items)} keys, steps to"
+                f" {_n(v.bench_base_rcu_per_s)} RCU/s, concurrency {v.concurrency}) beside"
+                " `copy --rate max` of the same keys",
+                f"bench: limit **{v.limit}**, {recommended}; copy read"
+                f" {_n(v.copy_rcu_per_s)} RCU/s: **{v.ratio:.2f}x**",
+                f">= {v.target_ratio:.2f}x",
+                _verdict(v.passed),
             )
         )
     if (h := results.handler) is not None:

@@ -795,7 +795,15 @@ class _Engine:
         if in_debt:
             if not batch or in_debt >= set(tables):
                 self.recorder.bump("capacity_exceeded")
-                raise _ErrorAnswer(call, 400, *_PTEE)
+                # DynamoDB says why: ThrottlingReasons, one per table over its capacity.
+                reasons = [
+                    {
+                        "reason": f"Table{kind.capitalize()}ProvisionedThroughputExceeded",
+                        "resource": f"arn:aws:dynamodb:us-east-1:{call.account}:table/{table}",
+                    }
+                    for table in sorted(in_debt)
+                ]
+                raise _ErrorAnswer(call, 400, *_PTEE, extra={"ThrottlingReasons": reasons})
             # Real DynamoDB hands a throttled table's part back and serves the rest.
             held_back = _hold_back_tables(document, in_debt)
             self.recorder.bump("capacity_exceeded")
@@ -932,9 +940,12 @@ _PTEE: Final = (
 class _ErrorAnswer(Exception):
     """An AWS JSON error answered instead of forwarding."""
 
-    def __init__(self, call: _Call, status: int, code: str, message: str) -> None:
+    def __init__(
+        self, call: _Call, status: int, code: str, message: str, *, extra: Any = None
+    ) -> None:
         super().__init__(f"{status} {code}")
         self.call, self.status, self.code, self.message = call, status, code, message
+        self.extra: dict[str, Any] = dict(extra or {})  # more members of the error body
 
     def upstream(self) -> _Upstream:
         if self.code == "ThrottlingException":
@@ -945,7 +956,7 @@ class _ErrorAnswer(Exception):
             error_type = _SQS_ERROR_NS + self.code
         else:
             error_type = self.code
-        body = _dumps({"__type": error_type, "message": self.message})
+        body = _dumps({"__type": error_type, "message": self.message, **self.extra})
         headers = CIMultiDict(
             {"Content-Type": "application/x-amz-json-1.0", "x-amzn-RequestId": _request_id()}
         )

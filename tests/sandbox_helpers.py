@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import socket
+import string
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -38,6 +40,41 @@ def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 def cli_argv(*args: str) -> list[str]:
     """`asynccopy ARGS` as this interpreter runs it."""
     return [sys.executable, "-m", "asynccopy", *args]
+
+
+def hard_items() -> list[dict[str, Any]]:
+    """Values that break careless codecs: 38-digit and tiny numbers, every byte, surrogates,
+    controls and a 300 KB item, under a binary sort key (as test_copy and test_verify use)."""
+    rng = random.Random(8)
+    return [
+        {
+            "pk": {"S": "numbers"},
+            "sk": {"B": b"\x00"},
+            "n": {"N": "12345678901234567890123456789012345678"},
+            "neg": {"N": "-9.9999999999999999999999999999999999999E+125"},
+            "small": {"N": "1E-130"},
+            "ns": {"NS": ["0.000123", "99999999999999999999999999999999999999"]},
+        },
+        {
+            "pk": {"S": "bytes"},
+            "sk": {"B": bytes(range(256))},
+            "all": {"B": bytes(range(256))},
+            "bs": {"BS": [b"\x00", b"\xff", bytes(range(128, 256))]},
+        },
+        {
+            "pk": {"S": "text \U0001f600"},
+            "sk": {"B": b"\xff\xfe"},
+            "s": {"S": '\U0001f600 \U0010ffff \ufffe \u0001 \x7f \u2028 é \\ " \\\\x'},
+            "ss": {"SS": ["\ufffe", "\u0001", "\U0001f600"]},
+            "m": {"M": {"ключ \U0001f600": {"L": [{"S": "\x1f"}, {"NULL": True}]}}},
+        },
+        {
+            "pk": {"S": "large"},
+            "sk": {"B": b"L"},
+            "text": {"S": "".join(rng.choices(string.ascii_letters, k=250_000))},
+            "blob": {"B": rng.randbytes(50_000)},
+        },
+    ]
 
 
 def create_table(ddb: Any, name: str, *keys: tuple[str, str]) -> None:

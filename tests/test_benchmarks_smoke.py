@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import consumer_bench, cost, rate, throughput
+from benchmarks import consumer_bench, cost, rate, throughput, verdict
 from benchmarks.harness import BenchSandbox, read_keys
 from benchmarks.report import Results, to_markdown, write_all
 from tests.sandbox_helpers import Sandbox
@@ -130,3 +130,23 @@ def test_end_to_end_copies_into_the_deployed_stacks_queue(
     )
     assert result.items == ITEMS
     assert box.table_count() == ITEMS
+
+
+def test_bench_verdict_beside_copy_at_toy_size(box: BenchSandbox, tmp_path: Path) -> None:
+    found = verdict.run_verdict(
+        box,
+        keys=read_keys(tmp_path / "keys.txt"),  # seeded by the fixture
+        concurrency=4,
+        work_dir=tmp_path,
+        step_seconds=0.5,
+    )
+    assert found.items == ITEMS
+    assert found.copy_rcu_per_s > 0
+    assert found.bench_base_rcu_per_s >= 2 * found.copy_rcu_per_s
+    assert [step["percent"] for step in found.steps] == [25, 50, 75, 100]
+    # The emulator never throttles: whatever limited the bench, it was not the table.
+    assert found.limit in ("client", "concurrency", "none")
+    assert found.ratio > 0
+    document = json.loads(json.dumps(found.json()))
+    assert document["ratio"] == pytest.approx(found.ratio)
+    assert "6. `asynccopy bench` on the sandbox" in to_markdown(Results(verdict=found))

@@ -8,7 +8,6 @@ import os
 import random
 import signal
 import stat
-import string
 import time
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ import pytest
 from asynccopy.codec import Item, decode_body
 from asynccopy.compare import items_equal
 from asynccopy.sandbox.seed import QUEUE_NAME
-from tests.sandbox_helpers import Sandbox, create_table
+from tests.sandbox_helpers import Sandbox, create_table, hard_items
 from tests.test_consumer_support import queue_counts, receive_bodies, received_items, seed_users
 
 TABLE = "users"
@@ -350,43 +349,10 @@ def test_ctrl_c_stops_reading_sends_what_was_read_and_exits_130(
 
 
 # -- hard values, both engines, byte for byte --------------------------------------------------
-def _hard_items() -> list[Item]:
-    rng = random.Random(8)
-    return [
-        {
-            "pk": {"S": "numbers"},
-            "sk": {"B": b"\x00"},
-            "n": {"N": "12345678901234567890123456789012345678"},
-            "neg": {"N": "-9.9999999999999999999999999999999999999E+125"},
-            "small": {"N": "1E-130"},
-            "ns": {"NS": ["0.000123", "99999999999999999999999999999999999999"]},
-        },
-        {
-            "pk": {"S": "bytes"},
-            "sk": {"B": bytes(range(256))},
-            "all": {"B": bytes(range(256))},
-            "bs": {"BS": [b"\x00", b"\xff", bytes(range(128, 256))]},
-        },
-        {
-            "pk": {"S": "text \U0001f600"},
-            "sk": {"B": b"\xff\xfe"},
-            "s": {"S": '\U0001f600 \U0010ffff \ufffe \u0001 \x7f \u2028 é \\ " \\\\x'},
-            "ss": {"SS": ["\ufffe", "\u0001", "\U0001f600"]},
-            "m": {"M": {"ключ \U0001f600": {"L": [{"S": "\x1f"}, {"NULL": True}]}}},
-        },
-        {
-            "pk": {"S": "large"},
-            "sk": {"B": b"L"},
-            "text": {"S": "".join(rng.choices(string.ascii_letters, k=250_000))},
-            "blob": {"B": rng.randbytes(50_000)},
-        },
-    ]
-
-
 def _hard_table(sandbox: Sandbox) -> list[Item]:
     ddb = sandbox.source("dynamodb")
     create_table(ddb, "hard", ("pk", "S"), ("sk", "B"))
-    hard = _hard_items()
+    hard = hard_items()
     for item in hard:
         ddb.put_item(TableName="hard", Item=item)
     return hard
@@ -446,3 +412,31 @@ def test_the_engine_flag_is_checked(sandbox: Sandbox, tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 2
     assert "--engine" in done.stderr
+
+
+def test_a_256_kib_queue_gets_batches_of_up_to_1_mib(sandbox: Sandbox, tmp_path: Path) -> None:
+    # SendMessageBatch's total is capped at 1 MiB whatever MaximumMessageSize says: the queue
+    # caps each message at 256 KiB, not the batch.
+    _, queue_url = seed_users(sandbox, tmp_path, items=1)
+    sandbox.dest("sqs").set_queue_attributes(
+        QueueUrl=queue_url, Attributes={"MaximumMessageSize": "262144"}
+    )
+    ddb = sandbox.source("dynamodb")
+    create_table(ddb, "blobs", ("pk", "S"))
+    rng = random.Random(15)
+    for index in range(24):
+        ddb.put_item(
+            TableName="blobs", Item={"pk": {"S": f"b{index}"}, "v": {"B": rng.randbytes(60_000)}}
+        )
+    done = sandbox.run_cli(
+        "copy", "--table", "blobs", "--scan", "--queue-url", queue_url,
+        "--rate", "max", "--json", "--no-checkpoint",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["items_sent"] == 24
+    assert summary["batches_sent"] < summary["messages_sent"]
+    # Every message is at most 256 KiB; batches of them are more.
+    assert summary["bytes_sent"] / summary["messages_sent"] <= 262_144
+    assert summary["bytes_sent"] / summary["batches_sent"] > 262_144
+    assert len(received_items(sandbox, queue_url)) == 24

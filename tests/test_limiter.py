@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from functools import partial
+from typing import Any
+
 import anyio
 import pytest
+from botocore.exceptions import ClientError
 
+from asynccopy.engine.transport import client_error
 from asynccopy.limiter import LimiterConfig, ReadCapacityLimiter, UnlimitedLimiter, make_limiter
+from asynccopy.retry import Backoff, is_throttling, throttling_reasons
+from asynccopy.sources.base import ReadContext
+from asynccopy.stats import Stats
 
 
 class FakeClock:
@@ -221,3 +229,74 @@ def test_unlimited() -> None:
 
     run(main)
     assert unlimited.effective_rcu_per_s is None
+
+
+# ---- throttling reasons ----------------------------------------------------------------------
+class _CountingLimiter(UnlimitedLimiter):
+    def __init__(self) -> None:
+        self.decreases = 0
+
+    def on_throttle(self) -> None:
+        self.decreases += 1
+
+
+def _throttled(*reasons: str) -> ClientError:
+    response: Any = {
+        "Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"},
+        "ThrottlingReasons": [
+            {"reason": reason, "resource": "arn:aws:dynamodb:us-east-1:1:table/users"}
+            for reason in reasons
+        ],
+    }
+    return ClientError(response, "Scan")
+
+
+async def _no_sleep(_seconds: float) -> None:
+    pass
+
+
+def _read_after(error: ClientError) -> tuple[Stats, int]:
+    """One Scan that is throttled with `error` once, then served: the stats, and how many
+    times the table-wide limiter was told to slow down."""
+    attempts: list[int] = []
+
+    async def scan() -> dict[str, Any]:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise error
+        return {"Items": []}
+
+    limiter = _CountingLimiter()
+    context = ReadContext(
+        client=None, limiter=limiter, backoff=Backoff(sleep=_no_sleep), stats=Stats()
+    )
+    anyio.run(partial(context.call, "Scan", scan, reserve_rcu=0.0, cost_rcu=lambda _r: 1.0))
+    return context.stats, limiter.decreases
+
+
+def test_throttling_reasons_are_counted_and_a_hot_key_range_spares_the_table_rate() -> None:
+    stats, decreases = _read_after(_throttled("TableReadKeyRangeThroughputExceeded"))
+    assert stats.throttles == 1
+    assert stats.throttle_reasons == {"TableReadKeyRangeThroughputExceeded": 1}
+    assert decreases == 0  # the call's own backoff slowed it; the table-wide rate stays
+    stats, decreases = _read_after(_throttled("TableReadProvisionedThroughputExceeded"))
+    assert stats.throttle_reasons == {"TableReadProvisionedThroughputExceeded": 1}
+    assert decreases == 1
+    mixed = _throttled(
+        "TableReadKeyRangeThroughputExceeded", "TableReadMaxOnDemandThroughputExceeded"
+    )
+    assert _read_after(mixed)[1] == 1
+    # No reasons (an older service, an emulator): a table-wide limit, as before.
+    stats, decreases = _read_after(_throttled())
+    assert (stats.throttles, stats.throttle_reasons, decreases) == (1, {}, 1)
+
+
+def test_the_fast_engine_keeps_the_throttling_reasons() -> None:
+    body = (
+        b'{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",'
+        b'"message":"slow down","ThrottlingReasons":[{"reason":'
+        b'"TableReadKeyRangeThroughputExceeded","resource":"arn:aws:dynamodb:::table/t"}]}'
+    )
+    error = client_error(400, {}, body, "Scan", attempts=1)
+    assert is_throttling(error)
+    assert throttling_reasons(error) == ("TableReadKeyRangeThroughputExceeded",)

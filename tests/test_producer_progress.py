@@ -162,3 +162,23 @@ def test_resume_is_suggested_for_failures_a_retry_can_fix() -> None:
     text = render_text(_summary(stats, checkpoint="cp.json", max_message_bytes=1_024))
     assert "raise it to at least 3,100 bytes" in text
     assert "to continue: the same command with --resume (cp.json)" in text
+
+
+def test_the_summary_names_dynamodb_s_throttling_reasons() -> None:
+    stats = Stats(items_selected=1, started_s=0.0, finished_s=1.0)
+    stats.record_throttle(("TableReadKeyRangeThroughputExceeded",))
+    stats.record_throttle(("TableReadProvisionedThroughputExceeded",))
+    stats.record_throttle(("TableReadProvisionedThroughputExceeded",))
+    stats.record_throttle()  # UnprocessedKeys: no reason given
+    summary = build_summary(
+        stats, now_s=1.0, table="t", queue_url="q", rate_target=None,
+        rate_description="no limit", dry_run=False,
+    )  # fmt: skip
+    assert (
+        "throttles 4 (TableReadProvisionedThroughputExceeded x2, "
+        "TableReadKeyRangeThroughputExceeded x1)" in render_text(summary)
+    )
+    assert summary.to_json()["throttle_reasons"] == {
+        "TableReadKeyRangeThroughputExceeded": 1,
+        "TableReadProvisionedThroughputExceeded": 2,
+    }

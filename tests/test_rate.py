@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from asynccopy.errors import RateError
+from asynccopy.bench import resolve_base_rate
+from asynccopy.errors import InputError, RateError
 from asynccopy.rate import DEFAULT_ON_DEMAND_RCU_PER_S, parse_rate, resolve_rate
+from asynccopy.tables import TableInfo, parse_table_description, resolve_table_rate
 
 
 @pytest.mark.parametrize(
@@ -55,3 +57,58 @@ def test_bad_rates(text: str, problem: str) -> None:
 def test_a_share_of_an_on_demand_table_is_an_error() -> None:
     with pytest.raises(RateError, match="on-demand"):
         resolve_rate(parse_rate("40%"), provisioned_rcu=0)
+
+
+# ---- an on-demand table's ceiling, from DescribeTable ----------------------------------------
+def _on_demand(**extra: object) -> TableInfo:
+    return parse_table_description(
+        {
+            "TableName": "users",
+            "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
+            "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+            "BillingModeSummary": {"BillingMode": "PAY_PER_REQUEST"},
+            "ProvisionedThroughput": {"ReadCapacityUnits": 0, "WriteCapacityUnits": 0},
+            **extra,
+        }
+    )
+
+
+def test_an_on_demand_table_reports_its_warm_throughput_and_maximum() -> None:
+    table = _on_demand(
+        WarmThroughput={"ReadUnitsPerSecond": 24_000, "WriteUnitsPerSecond": 8_000},
+        OnDemandThroughput={"MaxReadRequestUnits": 5_000, "MaxWriteRequestUnits": -1},
+    )
+    assert table.warm_read_units_per_s == 24_000
+    assert table.max_on_demand_read_units == 5_000
+    assert table.on_demand_read_ceiling == 5_000  # the lower of the two
+    warm_only = _on_demand(WarmThroughput={"ReadUnitsPerSecond": 24_000})
+    assert warm_only.on_demand_read_ceiling == 24_000
+    # -1 removes the maximum; an emulator's 0 warm throughput says nothing.
+    unknown = _on_demand(
+        WarmThroughput={"ReadUnitsPerSecond": 0}, OnDemandThroughput={"MaxReadRequestUnits": -1}
+    )
+    assert unknown.on_demand_read_ceiling is None
+
+
+def test_the_default_rate_and_shares_follow_an_on_demand_table_s_ceiling() -> None:
+    table = _on_demand(WarmThroughput={"ReadUnitsPerSecond": 12_000})
+    default = resolve_table_rate(parse_rate(None), table)
+    assert default.rcu_per_s == 6_000
+    assert "warm throughput 12000" in default.description
+    assert "(the default)" in default.description
+    assert resolve_table_rate(parse_rate("40%"), table).rcu_per_s == 4_800
+    assert resolve_table_rate(parse_rate("300"), table).rcu_per_s == 300
+    # Neither reported: the fixed default, and no share to take.
+    plain = _on_demand()
+    assert resolve_table_rate(parse_rate(None), plain).rcu_per_s == DEFAULT_ON_DEMAND_RCU_PER_S
+    with pytest.raises(RateError):
+        resolve_table_rate(parse_rate("40%"), plain)
+
+
+def test_bench_steps_through_an_on_demand_table_s_ceiling() -> None:
+    table = _on_demand(OnDemandThroughput={"MaxReadRequestUnits": 400})
+    base, described = resolve_base_rate(None, table)
+    assert base == 400
+    assert "MaxReadRequestUnits 400" in described
+    with pytest.raises(InputError, match="--rate"):
+        resolve_base_rate(None, _on_demand())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 from types import SimpleNamespace
@@ -15,7 +16,7 @@ from asynccopy.sandbox.profiles import DEST_PROFILE, SOURCE_PROFILE
 from asynccopy.sandbox.seed import SeedConfig, seed
 from asynccopy.tables import KeyAttribute, KeySchema, TableInfo
 from asynccopy.verify import _table_arn
-from tests.sandbox_helpers import Sandbox
+from tests.sandbox_helpers import Sandbox, create_table, hard_items
 
 ITEMS = 300
 
@@ -179,3 +180,47 @@ def test_a_table_without_an_arn_is_named_by_the_callers_account() -> None:
         lambda: _table_arn(table, client=client, session=_FakeSession(), target=AwsTarget())
     )
     assert arn == "arn:aws:dynamodb:eu-west-1:123456789012:table/users"
+
+
+def test_both_engines_give_the_same_verdicts_on_the_hard_values(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    source, dest = sandbox.source("dynamodb"), sandbox.dest("dynamodb")
+    items = hard_items()
+    for ddb in (source, dest):
+        create_table(ddb, "hard", ("pk", "S"), ("sk", "B"))
+        for item in items:
+            ddb.put_item(TableName="hard", Item=item)
+    numbers, blob, text, _large = items
+    dest.delete_item(TableName="hard", Key={"pk": numbers["pk"], "sk": numbers["sk"]})
+    dest.put_item(TableName="hard", Item={**blob, "all": {"B": bytes(range(255))}})  # a byte short
+    # The same values written differently (set order): not a difference on either engine.
+    dest.put_item(TableName="hard", Item={**text, "ss": {"SS": list(reversed(text["ss"]["SS"]))}})
+    keys = tmp_path / "hard-keys.txt"
+    lines = [
+        json.dumps({"pk": i["pk"]["S"], "sk": base64.b64encode(i["sk"]["B"]).decode()})
+        for i in items
+    ]
+    keys.write_text("\n".join([*lines, '{"pk": "absent", "sk": "AQ=="}']) + "\n")
+    verdicts: dict[str, dict[str, Any]] = {}
+    for engine in ("fast", "botocore"):
+        for selection in (["--keys", str(keys)], ["--scan", "--segments", "2"]):
+            code, summary, stderr = sandbox.run_json(
+                *("verify", "--table", "hard", "--profile", SOURCE_PROFILE, *selection),
+                *("--dest-profile", DEST_PROFILE, "--engine", engine, "--no-progress", "--json"),
+                env=sandbox.profile_env,
+            )
+            assert code == 1, stderr
+            assert summary["items_compared"] == len(items)
+            assert summary["items_identical"] == 2
+            assert summary["items_missing"] == 1
+            assert summary["items_different"] == 1
+            (different,) = summary["different_keys"]
+            assert different["attributes"] == ["all"]
+            assert json.loads(different["key"])["pk"] == blob["pk"]
+            for timing in ("elapsed_s", "rcu_source", "rcu_dest"):
+                del summary[timing]
+            verdicts[f"{engine} {selection[0]}"] = summary
+    assert verdicts["fast --keys"] == verdicts["botocore --keys"]
+    assert verdicts["fast --scan"] == verdicts["botocore --scan"]
+    assert verdicts["fast --keys"]["keys_absent_from_source"] == 1

@@ -24,9 +24,10 @@ from asynccopy.bench import (
     bench,
 )
 from asynccopy.cli import options
-from asynccopy.config import DEFAULT_CONCURRENCY, KeysSelection, ScanSelection
+from asynccopy.config import DEFAULT_CONCURRENCY, Engine, KeysSelection, ScanSelection
 from asynccopy.errors import InputError
 from asynccopy.rate import parse_number, parse_rate
+from asynccopy.summary import reasons_text
 
 BENCH: Final = "Benchmark"
 OUTPUT: Final = "Output"
@@ -59,13 +60,15 @@ def _row(step: StepResult, result: BenchResult) -> list[str]:
     held = "[green]ok[/]" if result.holds(step) else "[red]no[/]"
     row = [
         f"{step.percent:g}% {held}",
-        f"{step.target_rcu_per_s:.1f}",
-        f"{step.achieved_rcu_per_s:.1f}",
+        f"{step.target_rcu_per_s:.0f}",
+        f"{step.achieved_rcu_per_s:.0f}",
         f"{step.achieved_share:.0%}",
-        f"{step.items_per_s:.1f}",
         str(step.throttles),
         _ms(step.read_latency.p50_ms),
         _ms(step.read_latency.p99_ms),
+        f"{step.cpu_share:.0%}",
+        f"{step.reads_in_flight:.1f}",
+        str(result.limit_of(step)),
     ]
     if result.queue_url is not None:
         row.append("-" if step.items_sent is None else str(step.items_sent))
@@ -76,7 +79,8 @@ def render(result: BenchResult, console: Console) -> None:
     """The steps as a table, then the recommendation, on `console`."""
     console.print(
         f"bench {result.table}: {result.workload}; 100% = {result.base_description}; "
-        f"{result.step_seconds:g} s per step, concurrency {result.concurrency}"
+        f"{result.step_seconds:g} s per step, concurrency {result.concurrency}, "
+        f"engine {result.engine}"
         + ("" if result.queue_url is None else f"; reads and sends to {result.queue_url}"),
         markup=False,
         highlight=False,
@@ -85,14 +89,20 @@ def render(result: BenchResult, console: Console) -> None:
     table = Table(
         box=box.SIMPLE_HEAD,
         pad_edge=False,
+        padding=(0, 1),
+        collapse_padding=True,
         caption=(
-            "ok: held >= 95% of its target, hardly throttled; target and achieved in RCU/s; "
-            "p50 and p99: read latency in ms"
+            "ok: held >= 95% of its target, hardly throttled; target and got: achieved, in "
+            "RCU/s; %: got over target; thr: throttled calls; p50 and p99: read latency in "
+            "ms; cpu: process time over wall time; busy: mean reads in flight; limit: table "
+            "(throttled), client (CPU-bound), concurrency (every reader busy), none (held)"
         ),
         caption_justify="left",
     )
-    for name in ("step", "target", "achieved", "share", "items/s", "throttled", "p50", "p99"):
+    names = ("step", "target", "got", "%", "thr", "p50", "p99", "cpu", "busy")
+    for name in names:
         table.add_column(name, justify="right", no_wrap=True)
+    table.add_column("limit", justify="left", no_wrap=True, min_width=len("concurrency"))
     if result.queue_url is not None:
         table.add_column("sent", justify="right", no_wrap=True)
     for step in result.steps:
@@ -101,7 +111,17 @@ def render(result: BenchResult, console: Console) -> None:
     for step in result.steps:
         if step.error is not None:
             console.print(f"step {step.percent:g}% stopped: {step.error}", markup=False)
+        if step.throttle_reasons:
+            console.print(
+                f"step {step.percent:g}% throttled: {reasons_text(step.throttle_reasons)}",
+                markup=False,
+                highlight=False,
+            )
     advice = result.recommendation
+    if advice.limit is not None:
+        console.print(f"verdict: limit [bold]{advice.limit}[/]", highlight=False)
+    for caveat in advice.caveats:
+        console.print(f"[yellow]caveat[/]: {caveat}", highlight=False)
     if advice.rate_rcu_per_s is None:
         console.print(f"[yellow]no recommendation[/]: {advice.reason}", highlight=False)
         return
@@ -143,7 +163,8 @@ def bench_command(
         typer.Option(
             "--rate",
             help="The 100% step in RCU/s (or a share of provisioned RCU, 40%). Default: the "
-            "table's provisioned RCU; required for an on-demand table.",
+            "table's provisioned RCU, or an on-demand table's warm throughput or maximum "
+            "(the lower); required for an on-demand table that reports neither.",
             rich_help_panel=BENCH,
         ),
     ] = None,
@@ -174,6 +195,7 @@ def bench_command(
     ] = None,
     consistent_read: options.ConsistentReadOpt = False,
     concurrency: options.ConcurrencyOpt = DEFAULT_CONCURRENCY,
+    engine: options.EngineOpt = Engine.FAST,
     profile: options.ProfileOpt = None,
     region: options.RegionOpt = None,
     endpoint_url: options.EndpointUrlOpt = None,
@@ -210,6 +232,7 @@ def bench_command(
         concurrency=concurrency,
         consistent_read=consistent_read,
         queue_url=queue_url,
+        engine=engine,
         source=AwsTarget(
             profile=profile, region=region, endpoint_url=endpoint_url, role_arn=role_arn
         ),
@@ -234,7 +257,8 @@ def bench_command(
         done.append(step)
         console.print(
             f"step {len(done)}/{total}: {step.percent:g}% = {step.target_rcu_per_s:g} RCU/s "
-            f"-> {step.achieved_rcu_per_s:.1f} RCU/s, {step.throttles} throttled",
+            f"-> {step.achieved_rcu_per_s:.1f} RCU/s, {step.throttles} throttled, "
+            f"cpu {step.cpu_share:.0%}",
             markup=False,
             highlight=False,
         )

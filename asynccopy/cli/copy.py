@@ -99,18 +99,7 @@ def copy_command(
         bool,
         typer.Option("--no-checkpoint", help="Keep no checkpoint.", rich_help_panel=RESUME),
     ] = False,
-    engine: Annotated[
-        Engine,
-        typer.Option(
-            "--engine",
-            envvar="ASYNCCOPY_ENGINE",
-            case_sensitive=False,
-            help="How reads and sends are made: fast (botocore's signer on one aiohttp "
-            "session, items kept as the JSON they arrive in) or botocore (aiobotocore clients). "
-            "Both send the same bytes.",
-            rich_help_panel=options.READ,
-        ),
-    ] = Engine.FAST,
+    engine: options.EngineOpt = Engine.FAST,
     resume: Annotated[
         bool,
         typer.Option(

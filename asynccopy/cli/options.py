@@ -4,12 +4,12 @@ turns the selection flags into a Selection.
     selection   --keys | --query/--values/--names/--filter | --scan/--segments/--segment
     source      --profile --region --endpoint-url --role-arn
     queue       --queue-profile --queue-region --queue-endpoint-url --queue-role-arn
-    rate        --rate, --consistent-read, --concurrency
+    rate        --rate, --consistent-read, --concurrency, --engine
 
 `copy` uses them all; `verify` the selection, source and rate options; `bench` the source
-and queue options, --consistent-read, --concurrency and most selection options (it declares
-its own --scan, --segments and --rate, and has no --query). `consume` declares its own. Each
-alias is an `Annotated` type: declare a parameter with it.
+and queue options, --consistent-read, --concurrency, --engine and most selection options (it
+declares its own --scan, --segments and --rate, and has no --query). `consume` declares its
+own. Each alias is an `Annotated` type: declare a parameter with it.
 """
 
 from __future__ import annotations
@@ -19,7 +19,13 @@ from typing import Annotated
 
 import typer
 
-from asynccopy.config import MAX_SCAN_SEGMENTS, KeysSelection, QuerySelection, ScanSelection
+from asynccopy.config import (
+    MAX_SCAN_SEGMENTS,
+    Engine,
+    KeysSelection,
+    QuerySelection,
+    ScanSelection,
+)
 from asynccopy.config import Selection as Selection
 from asynccopy.errors import SelectionError
 from asynccopy.keys import parse_names_json, parse_values_json
@@ -136,7 +142,8 @@ RateOpt = Annotated[
         "--rate",
         help="Read capacity units per second from the source table: a number, a share of "
         "provisioned RCU (40%), or max. Default: 50% of provisioned RCU; on an on-demand "
-        "table a fixed default, printed at start.",
+        "table 50% of its read ceiling (the lower of its warm throughput and its maximum, "
+        "from DescribeTable), or a fixed default if it reports neither; printed at start.",
         rich_help_panel=READ,
     ),
 ]
@@ -153,6 +160,18 @@ ConcurrencyOpt = Annotated[
         min=1,
         max=256,
         help="Concurrent reads, and concurrent sends.",
+        rich_help_panel=READ,
+    ),
+]
+EngineOpt = Annotated[
+    Engine,
+    typer.Option(
+        "--engine",
+        envvar="ASYNCCOPY_ENGINE",
+        case_sensitive=False,
+        help="How reads and sends are made: fast (botocore's signer on one aiohttp "
+        "session, items kept as the JSON they arrive in) or botocore (aiobotocore clients). "
+        "Both send the same bytes.",
         rich_help_panel=READ,
     ),
 ]

@@ -12,7 +12,7 @@ from rich.console import Console
 
 from asynccopy.aws import AwsTarget
 from asynccopy.cli import options
-from asynccopy.config import DEFAULT_CONCURRENCY
+from asynccopy.config import DEFAULT_CONCURRENCY, Engine
 from asynccopy.progress import ProgressMode
 from asynccopy.rate import parse_rate
 from asynccopy.verify import VerifyConfig, verify
@@ -42,6 +42,7 @@ def verify_command(
     rate: options.RateOpt = None,
     consistent_read: options.ConsistentReadOpt = False,
     concurrency: options.ConcurrencyOpt = DEFAULT_CONCURRENCY,
+    engine: options.EngineOpt = Engine.FAST,
     profile: options.ProfileOpt = None,
     region: options.RegionOpt = None,
     endpoint_url: options.EndpointUrlOpt = None,
@@ -105,6 +106,7 @@ def verify_command(
         consistent_read=consistent_read,
         concurrency=concurrency,
         keys_shown=shown,
+        engine=engine,
     )
     console = Console(stderr=True)
     mode = ProgressMode.choose(enabled=progress, console=console)

@@ -213,6 +213,7 @@ def client_error(
 ) -> ClientError:
     """The ClientError botocore's JSON parser builds from an AWS JSON error response."""
     error: dict[str, Any] = {"Message": "", "Code": ""}
+    extra: dict[str, Any] = {}
     stripped = body.strip()
     if status >= 500 and (not stripped or stripped.startswith(b"<html>")):
         error = {"Code": str(status), "Message": http.client.responses.get(status, "")}
@@ -225,6 +226,9 @@ def client_error(
         if not isinstance(parsed, dict):
             parsed = {"message": str(parsed)}
         error["Message"] = parsed.get("message", parsed.get("Message", ""))
+        # DynamoDB's throttling errors say why (botocore puts the member beside "Error").
+        if isinstance(parsed.get("ThrottlingReasons"), list):
+            extra["ThrottlingReasons"] = parsed["ThrottlingReasons"]
         code = str(parsed.get("__type", str(status)))
         code = code.split(":", 1)[0] if ":" in code else code
         code = code.rsplit("#", 1)[1] if "#" in code else code
@@ -244,7 +248,7 @@ def client_error(
     request_id = headers.get("x-amzn-requestid")
     if request_id is not None:
         metadata["RequestId"] = request_id
-    response: Any = {"Error": error, "ResponseMetadata": metadata}
+    response: Any = {"Error": error, "ResponseMetadata": metadata, **extra}
     return ClientError(response, operation)
 
 

@@ -9,7 +9,14 @@ from typing import Any, Protocol, TypeVar
 from asynccopy.codec import Item
 from asynccopy.errors import ReadError
 from asynccopy.limiter import Limiter
-from asynccopy.retry import Backoff, error_code, is_retryable, is_throttling
+from asynccopy.retry import (
+    Backoff,
+    error_code,
+    is_key_range_only,
+    is_retryable,
+    is_throttling,
+    throttling_reasons,
+)
 from asynccopy.stats import FailedKey, Stats
 
 
@@ -100,8 +107,12 @@ class ReadContext:
             except Exception as exc:
                 self.limiter.settle(reserved_rcu=reserve_rcu, consumed_rcu=0.0)
                 if is_throttling(exc):
-                    self.stats.throttles += 1
-                    self.limiter.on_throttle()
+                    reasons = throttling_reasons(exc)
+                    self.stats.record_throttle(reasons)
+                    # A hot key range throttles the calls that reach it, not the table: this
+                    # call's backoff slows them, and the table-wide rate stays where it is.
+                    if not is_key_range_only(reasons):
+                        self.limiter.on_throttle()
                 if not is_retryable(exc) or attempt + 1 == attempts:
                     raise ReadError(
                         operation=operation, code=error_code(exc), attempts=attempt + 1

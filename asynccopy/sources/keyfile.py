@@ -159,7 +159,7 @@ class BatchGetReader:
             if len(unprocessed) < asked and cut_by_size(items):
                 context.limiter.on_success()  # not throttled: the rest is the next page
                 continue
-            context.stats.throttles += 1
+            context.stats.record_throttle()
             context.limiter.on_throttle()
             throttled += 1
             if throttled == attempts:
