@@ -17,6 +17,7 @@ to the client's endpoint and only quotes the URL in the body. So, before anythin
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import re
 from dataclasses import dataclass, replace
@@ -216,6 +217,21 @@ def endpoint_source(target: AwsTarget, explicit: AwsTarget) -> str:
     return "the profile's endpoint_url"
 
 
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def same_host(a: str, b: str) -> bool:
+    """Whether two host names reach the same server: equal, or both this machine's loopback
+    (an emulator's queue URLs may say localhost where its endpoint says 127.0.0.1)."""
+    return a == b or (_loopback(a) and _loopback(b))
+
+
 def queue_endpoint(
     url: QueueUrl, *, resolved: str, default: str, configured_by: str | None
 ) -> str | None:
@@ -227,7 +243,7 @@ def queue_endpoint(
     client would send somewhere the URL does not name.
     """
     origin = endpoint_origin(resolved)
-    if origin is not None and (origin[1], origin[2]) == (url.host, url.port):
+    if origin is not None and origin[2] == url.port and same_host(origin[1], url.host):
         return None
     if configured_by is None and resolved == default and url.aws:
         # Nothing chose another endpoint: an AWS URL's own host is where the queue lives

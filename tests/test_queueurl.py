@@ -159,6 +159,10 @@ def test_the_queue_profiles_own_region_must_agree_with_the_url(
         (EMULATOR, "http://127.0.0.1:4566", "AWS_ENDPOINT_URL", None),
         (EMULATOR, "http://127.0.0.1:4566/", "--queue-endpoint-url", None),
         ("http://[::1]:4566/222222222222/q", "http://[::1]:4566", "AWS_ENDPOINT_URL", None),
+        # This machine's loopback under another name (an emulator's stack outputs say localhost
+        # where its endpoint says 127.0.0.1): the same server.
+        ("http://localhost:4566/222222222222/q", "http://127.0.0.1:4566", "AWS_ENDPOINT_URL", None),
+        ("http://[::1]:4566/222222222222/q", "http://127.0.0.2:4566", "--endpoint-url", None),
         (EU, DEFAULT_EU, None, None),
         (EU, "https://sqs.eu-west-1.amazonaws.com:443", "--endpoint-url", None),
         # Nothing configured, an AWS URL on another host: the URL's host.
@@ -191,9 +195,9 @@ def test_the_queue_client_calls_where_the_url_says(
         ("http://127.0.0.1:9/222222222222/q", "http://127.0.0.1:4566", "AWS_ENDPOINT_URL",
          "is on 127.0.0.1:9, but the queue's calls would go to http://127.0.0.1:4566, set by "
          "AWS_ENDPOINT_URL"),
-        (EMULATOR, "http://localhost:4566", "--queue-endpoint-url", "set by --queue-endpoint-url"),
-        ("http://[::1]:4566/222222222222/q", "http://127.0.0.1:4566", "--endpoint-url",
-         "is on [::1]:4566, but the queue's calls would go to http://127.0.0.1:4566, set by "
+        (EMULATOR, "http://localhost:4567", "--queue-endpoint-url", "set by --queue-endpoint-url"),
+        ("http://[::1]:4566/222222222222/q", "http://10.0.0.1:4566", "--endpoint-url",
+         "is on [::1]:4566, but the queue's calls would go to http://10.0.0.1:4566, set by "
          "--endpoint-url (pass --queue-endpoint-url http://[::1]:4566 to send there"),
         (EMULATOR, DEFAULT_EU, None, "would go to https://sqs.eu-west-1.amazonaws.com, the "
          "region's default (pass --queue-endpoint-url http://127.0.0.1:4566 to send there"),

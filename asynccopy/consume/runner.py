@@ -251,10 +251,6 @@ def build_runner(
     dead_letters: DeadLetterSink
     if dead_letter.url is None:
         dead_letters = NoDeadLetterQueue(dead_letter.why_none)
-        say(
-            f"no dead-letter queue for items the table refuses: {dead_letter.why_none}; "
-            f"such an item fails its message instead"
-        )
     else:
         dead_letters = DeadLetterQueue(
             clients=dead_letter_sqs_clients(session, config.target),
@@ -275,4 +271,10 @@ def build_runner(
             hint=f"check --table, the region ({dynamodb.longest().meta.region_name}) and that your"
             " credentials may call DescribeTable",
         ) from exc
+    if dead_letter.url is None:
+        # Said once the table is known to exist: bad input stays a one-line error.
+        say(
+            f"no dead-letter queue for items the table refuses: {dead_letter.why_none}; "
+            f"such an item fails its message instead"
+        )
     return Runner(config, sqs=sqs, writer=writer, stats=stats, say=say)
