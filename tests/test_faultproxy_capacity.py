@@ -15,7 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
 
+from asynccopy.codec import AttributeValue, Item
+from asynccopy.itemsize import item_size_bytes
 from benchmarks.faultproxy.capacity import (
     batch_get_read_units,
     page_units,
@@ -25,6 +28,8 @@ from benchmarks.faultproxy.capacity import (
     write_units,
 )
 from benchmarks.faultproxy.sizes import wire_item_size_bytes
+from tests.hypothesis_profiles import examples
+from tests.strategies import items
 
 KB = 1024
 PACKAGE = Path(__file__).resolve().parents[1] / "benchmarks" / "faultproxy"
@@ -80,6 +85,27 @@ def test_binary_size_is_the_decoded_length_not_the_base64_length() -> None:
     raw = bytes(range(256)) * 4
     item = {"b": {"B": base64.b64encode(raw).decode()}}
     assert wire_item_size_bytes(item) == 1 + len(raw)
+
+
+def _on_the_wire(value: AttributeValue) -> dict[str, Any]:
+    ((tag, inner),) = value.items()
+    if tag == "B":
+        return {"B": base64.b64encode(inner).decode()}
+    if tag == "BS":
+        return {"BS": [base64.b64encode(element).decode() for element in inner]}
+    if tag == "L":
+        return {"L": [_on_the_wire(element) for element in inner]}
+    if tag == "M":
+        return {"M": {name: _on_the_wire(element) for name, element in inner.items()}}
+    return dict(value)
+
+
+@examples(200)
+@given(items())
+def test_the_proxy_and_asynccopy_measure_items_alike(item: Item) -> None:
+    # Two implementations written apart from the same page: each one checks the other.
+    wire = {name: _on_the_wire(value) for name, value in item.items()}
+    assert wire_item_size_bytes(wire) == item_size_bytes(item)
 
 
 def test_an_unknown_type_tag_is_refused() -> None:
