@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import dataclass
 from typing import Any
 
 from benchmarks.faultproxy.protocol import JSONObject
@@ -100,3 +101,37 @@ def count_unprocessed(operation: str, unprocessed: JSONObject) -> int:
     if operation == "BatchGetItem":
         return sum(len(spec.get("Keys") or []) for spec in unprocessed.values())
     return sum(len(writes) for writes in unprocessed.values())
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class FailedEntries:
+    """A SendMessageBatch cut by the plan: entries to forward, and `Failed` members to add."""
+
+    kept: list[Any]
+    failed: list[JSONObject]
+    internal_count: int  # SenderFault false (InternalError): the sender should retry them
+    sender_fault_count: int  # SenderFault true: the sender should not
+
+
+def fail_entries(
+    entries: list[Any], *, fail_share: float, sender_fault_share: float, rng: random.Random
+) -> FailedEntries:
+    """Fail a share of the entries with InternalError and another with SenderFault true."""
+    count = len(entries)
+    failing = share_count(count, fail_share)
+    sender = min(count - failing, share_count(count, sender_fault_share))
+    chosen = rng.sample(range(count), failing + sender)
+    internal, by_sender = set(chosen[:failing]), set(chosen[failing:])
+    failed: list[JSONObject] = []
+    kept: list[Any] = []
+    for index, entry in enumerate(entries):
+        entry_id = entry.get("Id") if isinstance(entry, dict) else None
+        if index in internal:
+            failed.append(failed_entry(entry_id, sender_fault=False))
+        elif index in by_sender:
+            failed.append(failed_entry(entry_id, sender_fault=True))
+        else:
+            kept.append(entry)
+    return FailedEntries(
+        kept=kept, failed=failed, internal_count=len(internal), sender_fault_count=len(by_sender)
+    )

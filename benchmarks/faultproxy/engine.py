@@ -22,10 +22,9 @@ from yarl import URL
 
 from benchmarks.faultproxy.batches import (
     count_unprocessed,
-    failed_entry,
+    fail_entries,
     hold_back_tables,
     merge_unprocessed,
-    share_count,
     trim_batch,
 )
 from benchmarks.faultproxy.capacity import (
@@ -35,7 +34,7 @@ from benchmarks.faultproxy.capacity import (
     write_request_units,
 )
 from benchmarks.faultproxy.config import FaultConfig
-from benchmarks.faultproxy.meter import Clock, TokenBucket
+from benchmarks.faultproxy.meter import Buckets, Clock, TokenBucket
 from benchmarks.faultproxy.protocol import (
     DYNAMODB_TARGET_PREFIX,
     PTEE,
@@ -93,11 +92,10 @@ class Engine:
     ) -> None:
         self._upstream = upstream_url.rstrip("/")
         self._pool_size = pool_size
-        self._clock = clock
         self._lock = threading.Lock()
         self._config = config
         self._rng = random.Random(config.seed)
-        self._buckets: dict[tuple[CapacityKind, str, str], TokenBucket] = {}
+        self._buckets = Buckets(clock=clock)
         self.recorder = Recorder()
         self._session: aiohttp.ClientSession | None = None
 
@@ -115,8 +113,7 @@ class Engine:
             return config
 
     def reset(self) -> None:
-        with self._lock:
-            self._buckets.clear()
+        self._buckets.clear()
         self.recorder.reset()
 
     # -- life cycle (the loop's thread) --
@@ -263,20 +260,10 @@ class Engine:
     def _bucket(
         self, config: FaultConfig, kind: CapacityKind, account: str, table: str
     ) -> TokenBucket | None:
-        rate = config.capacity_per_s(kind, account, table)
-        key = (kind, account, table)
-        with self._lock:
-            bucket = self._buckets.get(key)
-            if rate is None:
-                if bucket is not None:
-                    del self._buckets[key]
-                return None
-            if bucket is None:
-                bucket = TokenBucket(rate_per_s=rate, burst_s=config.burst_s, clock=self._clock)
-                self._buckets[key] = bucket
-            elif bucket.rate_per_s != rate or bucket.burst_s != config.burst_s:
-                bucket.reconfigure(rate_per_s=rate, burst_s=config.burst_s)
-            return bucket
+        rate_per_s = config.capacity_per_s(kind, account, table)
+        return self._buckets.get(
+            kind, account, table, rate_per_s=rate_per_s, burst_s=config.burst_s
+        )
 
     async def _dynamodb(
         self,
@@ -380,25 +367,16 @@ class Engine:
         entries = document.get("Entries") if document else None
         if document is None or not isinstance(entries, list) or not entries:
             return await self._forward(request, body)
-        count = len(entries)
-        failing = share_count(count, config.send_batch_fail_share)
-        sender = min(count - failing, share_count(count, config.send_batch_sender_fault_share))
-        chosen = self._rng.sample(range(count), failing + sender)
-        internal, by_sender = set(chosen[:failing]), set(chosen[failing:])
-        failed: list[JSONObject] = []
-        kept: list[Any] = []
-        for index, entry in enumerate(entries):
-            entry_id = entry.get("Id") if isinstance(entry, dict) else None
-            if index in internal:
-                failed.append(failed_entry(entry_id, sender_fault=False))
-            elif index in by_sender:
-                failed.append(failed_entry(entry_id, sender_fault=True))
-            else:
-                kept.append(entry)
+        cut = fail_entries(
+            entries,
+            fail_share=config.send_batch_fail_share,
+            sender_fault_share=config.send_batch_sender_fault_share,
+            rng=self._rng,
+        )
         self.recorder.bump("send_batches_faulted")
-        self.recorder.bump("failed_entries", len(internal))
-        self.recorder.bump("sender_fault_entries", len(by_sender))
-        if not kept:
+        self.recorder.bump("failed_entries", cut.internal_count)
+        self.recorder.bump("sender_fault_entries", cut.sender_fault_count)
+        if not cut.kept:
             return Upstream(
                 status=200,
                 reason="OK",
@@ -408,12 +386,12 @@ class Engine:
                         "x-amzn-RequestId": request_id(),
                     }
                 ),
-                body=dumps({"Successful": [], "Failed": failed}),
+                body=dumps({"Successful": [], "Failed": cut.failed}),
             )
-        upstream = await self._forward(request, dumps({**document, "Entries": kept}))
+        upstream = await self._forward(request, dumps({**document, "Entries": cut.kept}))
         response = loads_object(upstream.body) if upstream.status == 200 else None
         if response is not None:
-            response["Failed"] = [*(response.get("Failed") or []), *failed]
+            response["Failed"] = [*(response.get("Failed") or []), *cut.failed]
             response.setdefault("Successful", [])
             replace_body(upstream, dumps(response), crc32=False)
         return upstream

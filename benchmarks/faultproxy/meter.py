@@ -5,7 +5,10 @@ In (units charged after each response, a clock) -> out (whether the table is in 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+
+from benchmarks.faultproxy.capacity import CapacityKind
 
 Clock = Callable[[], float]
 
@@ -54,3 +57,40 @@ class TokenBucket:
         self._rate_per_s = rate_per_s
         self._burst_s = burst_s
         self._tokens = min(self._tokens, rate_per_s * burst_s)
+
+
+class Buckets:
+    """The bucket of every limited table: made on first use, refitted when its rate changes,
+    dropped when the table becomes unlimited. Thread-safe (reset comes from other threads)."""
+
+    def __init__(self, *, clock: Clock) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._buckets: dict[tuple[CapacityKind, str, str], TokenBucket] = {}
+
+    def get(
+        self,
+        kind: CapacityKind,
+        account: str,
+        table: str,
+        *,
+        rate_per_s: float | None,
+        burst_s: float,
+    ) -> TokenBucket | None:
+        key = (kind, account, table)
+        with self._lock:
+            bucket = self._buckets.get(key)
+            if rate_per_s is None:
+                if bucket is not None:
+                    del self._buckets[key]
+                return None
+            if bucket is None:
+                bucket = TokenBucket(rate_per_s=rate_per_s, burst_s=burst_s, clock=self._clock)
+                self._buckets[key] = bucket
+            elif bucket.rate_per_s != rate_per_s or bucket.burst_s != burst_s:
+                bucket.reconfigure(rate_per_s=rate_per_s, burst_s=burst_s)
+            return bucket
+
+    def clear(self) -> None:
+        with self._lock:
+            self._buckets.clear()
