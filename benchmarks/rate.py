@@ -1,6 +1,6 @@
 """Benchmark 3: does `--rate R` hold the source table to R RCU/s, measured from outside?
 
-The copy's DynamoDB traffic goes through the fault proxy (tests/faultproxy.py) with every fault
+The copy's DynamoDB traffic goes through the fault proxy (benchmarks/faultproxy/) with every fault
 off and capacity metering on; the proxy adds the ConsumedCapacity real DynamoDB would report and
 counts it per table. The benchmark samples that cumulative count every `tick_s` while the copy
 runs and derives:
@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 from benchmarks.harness import SOURCE_ACCOUNT, TABLE_NAME, BenchSandbox, log, run_copy, write_keys
 
 if TYPE_CHECKING:
-    from tests.faultproxy import FaultProxy
+    from benchmarks.faultproxy import FaultProxy
 
 RCU_PER_ITEM = 0.5  # items under 4 KB, eventually consistent reads
 
@@ -114,7 +114,7 @@ def run_rate(
     work_dir: Path,
     tick_s: float = 0.05,
 ) -> list[RateRun]:
-    from tests.faultproxy import FaultConfig, FaultProxy
+    from benchmarks.faultproxy import FaultConfig, FaultProxy
 
     runs: list[RateRun] = []
     meter_key = f"{SOURCE_ACCOUNT}/{TABLE_NAME}"

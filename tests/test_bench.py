@@ -27,7 +27,7 @@ from asynccopy.bench import (
 from asynccopy.cli.bench import parse_steps, render
 from asynccopy.errors import InputError
 from asynccopy.sandbox.seed import SeedConfig, seed
-from tests.faultproxy import FaultConfig, FaultProxy
+from benchmarks.faultproxy import FaultConfig, FaultProxy
 from tests.sandbox_helpers import SOURCE_ACCOUNT, Sandbox
 
 CAPACITY_RCU = 300.0

@@ -16,6 +16,7 @@ from botocore.exceptions import ReadTimeoutError
 
 from asynccopy.codec import encode_items
 from asynccopy.sandbox import REGION, SANDBOX_SECRET
+from benchmarks.faultproxy import FaultConfig, FaultProxy
 from consumer.backoff import Backoff, BackoffPolicy
 from consumer.calls import DEFAULT_RUNGS, BoundedClients, CallTimeouts, botocore_config
 from consumer.config import ConsumerConfig, WriteMode
@@ -23,7 +24,6 @@ from consumer.dead_letters import DeadLetterQueue
 from consumer.handler import dead_letter_sink, dynamodb_clients, handle_batch
 from consumer.results import AllMessagesFailedError
 from consumer.writer import make_writer
-from tests.faultproxy import FaultConfig, FaultProxy
 from tests.sandbox_helpers import DEST_ACCOUNT, Sandbox
 from tests.test_consumer_support import FixedContext, receive_event, seed_and_send
 from tests.test_consumer_unit import SCHEMA, FakeTime, event, item, run

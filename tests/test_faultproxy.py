@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError, ConnectionClosedError
 
 from asynccopy.itemsize import item_size_bytes
 from asynccopy.sandbox import REGION, SANDBOX_SECRET
-from tests.faultproxy import (
+from benchmarks.faultproxy import (
     COUNTERS,
     FaultConfig,
     FaultProxy,
@@ -534,7 +534,7 @@ def test_standalone_process_serves_and_stops_on_sigterm(sandbox: Sandbox) -> Non
     port = free_port()
     process = subprocess.Popen(
         [
-            *(sys.executable, "-m", "tests.faultproxy", "--upstream", sandbox.endpoint_url),
+            *(sys.executable, "-m", "benchmarks.faultproxy", "--upstream", sandbox.endpoint_url),
             *("--port", str(port), "--seed", "1", "--read-capacity-rcu-per-s", "1000"),
         ],
         cwd=PROJECT_ROOT,

@@ -1,7 +1,7 @@
 """Nothing is lost under faults: every test compares the destination with the source item by item.
 
 The producer (`asynccopy copy`) and the consumer (`asynccopy consume`) run as a user runs them,
-in subprocesses, pointed with `--endpoint-url` at tests/faultproxy.py in front of the sandbox.
+in subprocesses, pointed with `--endpoint-url` at benchmarks/faultproxy/ in front of the sandbox.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from asynccopy.codec import Message, MessagePacker
 from asynccopy.retry import Backoff, RetryPolicy, is_retryable
 from asynccopy.sandbox.seed import client as client_for
 from asynccopy.sender import SqsSender
+from benchmarks.faultproxy import FaultConfig, FaultProxy
 from consumer.backoff import Backoff as ConsumerBackoff
 from consumer.backoff import Deadline
 from consumer.calls import BoundedClients
@@ -31,7 +32,6 @@ from consumer.message import DecodedMessage
 from consumer.results import BatchSummary
 from consumer.table import KeySchema
 from consumer.writer import make_writer
-from tests.faultproxy import FaultConfig, FaultProxy
 from tests.sandbox_helpers import DEST_ACCOUNT, SOURCE_ACCOUNT, Sandbox
 from tests.test_consumer_support import (
     FixedContext,

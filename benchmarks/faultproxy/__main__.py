@@ -1,0 +1,5 @@
+import sys
+
+from benchmarks.faultproxy.cli import main
+
+sys.exit(main())
