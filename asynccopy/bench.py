@@ -46,7 +46,6 @@ import anyio
 import anyio.to_thread
 
 from asynccopy.aws import AwsTarget, client_config, endpoint_for, open_sessions, pool_connections
-from asynccopy.codec import DEFAULT_MAX_MESSAGE_BYTES
 from asynccopy.config import (
     DEFAULT_CONCURRENCY,
     MAX_CONCURRENCY,
@@ -63,6 +62,7 @@ from asynccopy.limiter import UnlimitedLimiter, make_limiter
 from asynccopy.pipeline import PipelineConfig, run_pipeline
 from asynccopy.rate import RateSpec
 from asynccopy.retry import Backoff, RetryPolicy, is_key_range_only
+from asynccopy.send.packing import DEFAULT_MAX_MESSAGE_BYTES
 from asynccopy.sender import (
     SEND_BATCH_MAX_BYTES,
     Sender,

@@ -44,7 +44,6 @@ from asynccopy.checkpoint import (
     selection_identity,
     write_checkpoint,
 )
-from asynccopy.codec import MAX_ENTRIES_PER_BATCH, MAX_ITEMS_PER_MESSAGE, decode_body, encode_items
 from asynccopy.config import (
     CopyConfig,
     Engine,
@@ -61,6 +60,7 @@ from asynccopy.progress import ProgressConfig, ProgressMode, ProgressView, show_
 from asynccopy.queueurl import check_queue_url, open_queue_client, queue_target_for
 from asynccopy.rate import ResolvedRate
 from asynccopy.retry import Backoff
+from asynccopy.send.packing import MAX_ENTRIES_PER_BATCH, MAX_ITEMS_PER_MESSAGE
 from asynccopy.sender import (
     SEND_BATCH_MAX_BYTES,
     DryRunSender,
@@ -76,6 +76,7 @@ from asynccopy.sources.scan import ScanSource
 from asynccopy.stats import FailedKeyFile, Stats
 from asynccopy.summary import CopySummary, DryRunPlan, build_summary
 from asynccopy.tables import TableInfo, describe_table, resolve_table_rate
+from consumer.wire import decode_body, encode_items
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -27,7 +27,7 @@ import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from asynccopy.checkpoint import DeliveryTracker
-from asynccopy.codec import BatchPacker, ItemTooLargeError, Message, MessagePacker
+from asynccopy.send.packing import BatchPacker, ItemTooLargeError, Message, MessagePacker
 from asynccopy.sender import Sender, SendResult
 from asynccopy.sources.base import Page, Source
 from asynccopy.stats import ITEM_TOO_LARGE, FailedKey, Stats

@@ -32,7 +32,6 @@ from asynccopy.aws import (
     open_sessions,
     pool_connections,
 )
-from asynccopy.codec import Item, client_key, item_key, key_to_text
 from asynccopy.compare import diff_items
 from asynccopy.config import (
     BATCH_GET_MAX_KEYS,
@@ -54,6 +53,7 @@ from asynccopy.sources.factory import build_source
 from asynccopy.sources.keyfile import BatchGetReader
 from asynccopy.stats import Stats
 from asynccopy.tables import TableInfo, describe_table, resolve_table_rate
+from consumer.wire import Item, client_key, item_key, key_to_text
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -25,7 +25,7 @@ from typing import Any, Final
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 
-from asynccopy.codec import BatchPacker, Message, MessagePacker
+from asynccopy.send.packing import BatchPacker, Message, MessagePacker
 
 KEYS_PER_BATCH_GET: Final = 100
 

@@ -22,8 +22,8 @@ from typing import cast
 
 import boto3
 
-from asynccopy.codec import Item, encode_items
 from benchmarks.harness import read_keys
+from consumer.wire import Item, encode_items
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -17,9 +17,9 @@ import anyio
 import pytest
 from botocore.exceptions import ClientError
 
-from asynccopy.codec import DEFAULT_MAX_MESSAGE_BYTES
 from asynccopy.errors import FifoQueueError, InputError
 from asynccopy.sandbox import SandboxServer
+from asynccopy.send.packing import DEFAULT_MAX_MESSAGE_BYTES
 from asynccopy.sender import queue_max_message_bytes
 from asynccopy.tables import describe_table
 from tests.sandbox_helpers import DEST_ACCOUNT, SOURCE_ACCOUNT, Sandbox, create_table

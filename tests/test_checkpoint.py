@@ -22,12 +22,13 @@ from asynccopy.checkpoint import (
     selection_identity,
     write_checkpoint,
 )
-from asynccopy.codec import Item, Message, MessagePacker
 from asynccopy.config import KeysSelection, ScanSelection
 from asynccopy.errors import CheckpointError, InputError
 from asynccopy.keys import KeyFilePlan
+from asynccopy.send.packing import Message, MessagePacker
 from asynccopy.sender import FailedMessage, SendResult
 from asynccopy.sources.base import KeyChunkPosition, Page, ScanPosition
+from consumer.wire import Item
 
 QUEUE = "https://sqs.example/123/q"
 

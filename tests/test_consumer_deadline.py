@@ -14,7 +14,6 @@ import boto3
 import pytest
 from botocore.exceptions import ReadTimeoutError
 
-from asynccopy.codec import encode_items
 from asynccopy.sandbox import REGION, SANDBOX_SECRET
 from consumer.backoff import Backoff, BackoffPolicy
 from consumer.calls import DEFAULT_RUNGS, BoundedClients, CallTimeouts, botocore_config
@@ -22,6 +21,7 @@ from consumer.config import ConsumerConfig, WriteMode
 from consumer.dead_letters import DeadLetterQueue
 from consumer.handler import dead_letter_sink, dynamodb_clients, handle_batch
 from consumer.results import AllMessagesFailedError
+from consumer.wire import encode_items
 from consumer.writer import make_writer
 from tests.faultproxy import FaultConfig, FaultProxy
 from tests.sandbox_helpers import DEST_ACCOUNT, Sandbox

@@ -1,4 +1,4 @@
-"""`asynccopy package-consumer`: the zip holds the consumer and the codec, and nothing else."""
+"""`asynccopy package-consumer`: the zip is the consumer package as it is, and nothing else."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ print(json.dumps(mods))
 """
 
 
-def test_package_consumer_writes_only_the_consumer_and_the_codec(tmp_path: Path) -> None:
+def test_package_consumer_writes_only_the_consumer_package(tmp_path: Path) -> None:
     out = tmp_path / "dist" / "consumer.zip"
     done = subprocess.run(
         [sys.executable, "-m", "asynccopy", "package-consumer", "--out", str(out)],
@@ -36,11 +36,14 @@ def test_package_consumer_writes_only_the_consumer_and_the_codec(tmp_path: Path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == str(out)
     names = set(zipfile.ZipFile(out).namelist())
-    expected = {f"consumer/{p.name}" for p in (ROOT / "consumer").glob("*.py")}
-    assert names == expected | {"asynccopy/__init__.py", "asynccopy/codec.py"}
+    expected = {
+        f"consumer/{p.relative_to(ROOT / 'consumer').as_posix()}"
+        for p in (ROOT / "consumer").rglob("*.py")
+    }
+    assert names == expected
 
 
-def test_the_packaged_handler_imports_nothing_else_from_asynccopy(tmp_path: Path) -> None:
+def test_the_packaged_handler_imports_nothing_from_asynccopy(tmp_path: Path) -> None:
     with zipfile.ZipFile(_write(tmp_path)) as archive:
         archive.extractall(tmp_path / "code")
     done = subprocess.run(
@@ -53,7 +56,7 @@ def test_the_packaged_handler_imports_nothing_else_from_asynccopy(tmp_path: Path
     )
     assert done.returncode == 0, done.stderr
     modules = json.loads(done.stdout)
-    assert {n for n in modules if n.startswith("asynccopy")} == {"asynccopy", "asynccopy.codec"}
+    assert {n for n in modules if n.startswith("asynccopy")} == set()
     assert all(str(tmp_path / "code") in (path or "") for path in modules.values())
 
 

@@ -18,9 +18,9 @@ import anyio
 import pytest
 from botocore.exceptions import ConnectionClosedError
 
-from asynccopy.codec import Message, MessagePacker
 from asynccopy.retry import Backoff, RetryPolicy, is_retryable
 from asynccopy.sandbox.seed import client as client_for
+from asynccopy.send.packing import Message, MessagePacker
 from asynccopy.sender import SqsSender
 from consumer.backoff import Backoff as ConsumerBackoff
 from consumer.backoff import Deadline

@@ -24,7 +24,6 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from asynccopy.aws import AwsTarget
-from asynccopy.codec import Item
 from asynccopy.config import CopyConfig, KeysSelection
 from asynccopy.copier import copy
 from asynccopy.keys import describe_duplicates, open_key_file
@@ -33,6 +32,7 @@ from asynccopy.sandbox.profiles import DEST_PROFILE, SOURCE_PROFILE
 from asynccopy.sources.keyfile import KeyFileSource
 from asynccopy.tables import KeyAttribute, KeySchema
 from asynccopy.verify import VerifyConfig, verify
+from consumer.wire import Item
 from tests.hypothesis_profiles import examples
 from tests.sandbox_helpers import Sandbox, create_table
 from tests.strategies import NumberValue, neighbour, number_texts, number_values, storable

@@ -11,7 +11,6 @@ import anyio
 import pytest
 from botocore.exceptions import ClientError
 
-from asynccopy.codec import Item
 from asynccopy.keys import KeyFilePlan
 from asynccopy.limiter import LimiterConfig, ReadCapacityLimiter
 from asynccopy.retry import Backoff, RetryPolicy
@@ -19,6 +18,7 @@ from asynccopy.sources.base import KeyChunkPosition, ReadContext
 from asynccopy.sources.keyfile import BatchGetReader, KeyChunk, KeyFileSource
 from asynccopy.stats import Stats
 from asynccopy.tables import KeyAttribute, KeySchema
+from consumer.wire import Item
 
 SCHEMA = KeySchema(partition=KeyAttribute(name="id", type="S"))
 

@@ -9,9 +9,9 @@ import anyio
 import pytest
 from botocore.exceptions import ClientError
 
-from asynccopy.codec import Message, MessagePacker
 from asynccopy.pipeline import record_send
 from asynccopy.retry import Backoff, RetryPolicy
+from asynccopy.send.packing import Message, MessagePacker
 from asynccopy.sender import DryRunSender, SendResult, SqsSender, request_units
 from asynccopy.stats import Stats
 

@@ -19,8 +19,9 @@ from typing import Any
 
 import orjson
 
-from asynccopy.codec import WireItem, client_key, wire_json
 from asynccopy.engine.transport import JsonService, failing_as_a_call
+from asynccopy.send.packing import wire_json
+from consumer.wire import WireItem, client_key
 
 
 def _default(value: object) -> Any:

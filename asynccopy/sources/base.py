@@ -6,7 +6,6 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from asynccopy.codec import Item
 from asynccopy.errors import ReadError
 from asynccopy.limiter import Limiter
 from asynccopy.retry import (
@@ -18,6 +17,7 @@ from asynccopy.retry import (
     throttling_reasons,
 )
 from asynccopy.stats import FailedKey, Stats
+from consumer.wire import Item
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
