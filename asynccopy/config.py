@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Final
 
 from asynccopy.aws import AwsTarget
-from asynccopy.rate import DEFAULT_RATE, RateSpec
+from asynccopy.read.rate import DEFAULT_RATE, RateSpec
 from asynccopy.retry import RetryPolicy
 from consumer.wire import AttributeValue
 

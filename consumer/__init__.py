@@ -1,7 +1,7 @@
 """The destination side of asynccopy: an SQS-triggered Lambda that writes the items it receives.
 
 Standard library, boto3 and botocore only: the function's zip is this package as it is, nothing
-else (asynccopy/deploy/package.py), and the producer imports the wire format from it.
+else (asynccopy/sandbox/package.py), and the producer imports the wire format from it.
 
     wire.py               the message body: AttributeValue JSON in a versioned envelope
     contract.py           the Lambda wire types: SQS event in, partial batch response out

@@ -47,7 +47,7 @@ Rules and limits:
   ``AUTH=true`` (``ministack/app.py``), and even then never for root keys such as the
   sandbox's 12-digit account ids (``caller_verified`` in ``ministack/core/iam_evaluator.py``);
   the sandbox server starts without ``AUTH``. Against real AWS the proxy must not rewrite.
-* Costs follow the AWS rules (asynccopy.itemsize) but are computed from what the response
+* Costs follow the AWS rules (asynccopy.read.itemsize) but are computed from what the response
   shows: a ``ProjectionExpression`` or ``FilterExpression`` hides bytes DynamoDB bills for
   (a Query/Scan page is scaled up by ScannedCount/Count when both are known), a delete or an
   update costs 1 WCU, a put costs by the new item's size.
@@ -84,7 +84,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 from yarl import URL
 
-from asynccopy.itemsize import item_size_bytes, page_read_units, read_units
+from asynccopy.read.itemsize import item_size_bytes, page_read_units, read_units
 
 JSONObject = dict[str, Any]
 Clock = Callable[[], float]
@@ -386,7 +386,7 @@ class TokenBucket:
 
 
 def _decoded(value: Mapping[str, Any]) -> Mapping[str, Any]:
-    """A wire AttributeValue with B/BS as bytes, as asynccopy.itemsize measures them."""
+    """A wire AttributeValue with B/BS as bytes, as asynccopy.read.itemsize measures them."""
     ((tag, inner),) = value.items()
     if tag == "B":
         return {"B": binascii.a2b_base64(inner)}

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from asynccopy.compare import items_equal
 from asynccopy.consume.events import lambda_event
 from asynccopy.sandbox.seed import SeedConfig, SeedResult, seed
+from asynccopy.verify.compare import items_equal
 from consumer.backoff import Backoff
 from consumer.calls import BoundedClients
 from consumer.config import ConsumerConfig, WriteMode

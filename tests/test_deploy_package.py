@@ -8,7 +8,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from asynccopy.deploy.package import build_consumer_zip
+from asynccopy.sandbox.package import build_consumer_zip
 from tests.sandbox_helpers import clean_env
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -32,6 +32,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from asynccopy import retry
+from asynccopy.copy.stats import Stats
 from asynccopy.engine import Crc32MismatchError
 from asynccopy.engine.dynamodb import FastDynamoDB
 from asynccopy.engine.signer import CredentialSource, sign
@@ -47,15 +48,14 @@ from asynccopy.engine.transport import (
     route_for,
 )
 from asynccopy.errors import InputError
-from asynccopy.itemsize import batch_get_read_units, item_size_bytes
-from asynccopy.keys import key_digest
-from asynccopy.limiter import UnlimitedLimiter
+from asynccopy.read.base import ReadContext
+from asynccopy.read.itemsize import batch_get_read_units, item_size_bytes
+from asynccopy.read.keyfile import BatchGetReader
+from asynccopy.read.keys import key_digest
+from asynccopy.read.limiter import UnlimitedLimiter
 from asynccopy.retry import Backoff
 from asynccopy.send.packing import MessagePacker, wire_json
-from asynccopy.sender import SqsSender
-from asynccopy.sources.base import ReadContext
-from asynccopy.sources.keyfile import BatchGetReader
-from asynccopy.stats import Stats
+from asynccopy.send.sender import SqsSender
 from consumer.wire import (
     WireItem,
     client_key,

@@ -21,7 +21,7 @@ from botocore.exceptions import ConnectionClosedError
 from asynccopy.retry import Backoff, RetryPolicy, is_retryable
 from asynccopy.sandbox.seed import client as client_for
 from asynccopy.send.packing import Message, MessagePacker
-from asynccopy.sender import SqsSender
+from asynccopy.send.sender import SqsSender
 from consumer.backoff import Backoff as ConsumerBackoff
 from consumer.backoff import Deadline
 from consumer.calls import BoundedClients

@@ -5,7 +5,7 @@ import base64
 import pytest
 from hypothesis import example, given
 
-from asynccopy.itemsize import (
+from asynccopy.read.itemsize import (
     batch_get_read_units,
     item_size_bytes,
     page_read_units,

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from asynccopy.aws import AwsTarget
-from asynccopy.bench import (
+from asynccopy.bench.bench import (
     DEFAULT_STEP_SECONDS,
     DEFAULT_STEPS_PERCENT,
     MAX_STEPS,
@@ -25,9 +25,9 @@ from asynccopy.bench import (
 )
 from asynccopy.cli import options
 from asynccopy.config import DEFAULT_CONCURRENCY, Engine, KeysSelection, ScanSelection
+from asynccopy.copy.summary import reasons_text
 from asynccopy.errors import InputError
-from asynccopy.rate import parse_number, parse_rate
-from asynccopy.summary import reasons_text
+from asynccopy.read.rate import parse_number, parse_rate
 
 BENCH: Final = "Benchmark"
 OUTPUT: Final = "Output"

@@ -13,8 +13,8 @@ from asynccopy.consume.config import MAX_RECEIVE_BATCH, RunnerConfig, parse_writ
 from asynccopy.consume.progress import Progress
 from asynccopy.consume.runner import build_runner
 from asynccopy.consume.stats import RunStats
+from asynccopy.copy.progress import ProgressMode
 from asynccopy.errors import ExitCode
-from asynccopy.progress import ProgressMode
 from consumer.config import DEFAULT_WRITE_THREADS
 
 
@@ -102,8 +102,8 @@ def consume(
 def package_consumer(
     out: Path = typer.Option(Path("consumer.zip"), "--out", help="Where to write the zip."),
 ) -> None:
-    """Build the consumer Lambda's zip: consumer/*.py and the codec, nothing else."""
-    from asynccopy.deploy.package import write_consumer_zip
+    """Build the consumer Lambda's zip: the consumer package as it is, nothing else."""
+    from asynccopy.sandbox.package import write_consumer_zip
 
     package = write_consumer_zip(out)
     typer.echo(f"wrote {out} ({package.size_bytes} bytes, {len(package.files)} files)", err=True)

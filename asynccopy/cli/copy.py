@@ -13,14 +13,14 @@ import typer
 from rich.console import Console
 
 from asynccopy.aws import AwsTarget
-from asynccopy.checkpoint import default_path as default_checkpoint_path
 from asynccopy.cli import options
 from asynccopy.config import DEFAULT_CONCURRENCY, CopyConfig, Engine
-from asynccopy.copier import Runtime, copy
+from asynccopy.copy.checkpoint import default_path as default_checkpoint_path
+from asynccopy.copy.copier import Runtime, copy
+from asynccopy.copy.progress import ProgressMode
+from asynccopy.copy.summary import render_text
 from asynccopy.errors import SelectionError
-from asynccopy.progress import ProgressMode
-from asynccopy.rate import parse_rate
-from asynccopy.summary import render_text
+from asynccopy.read.rate import parse_rate
 
 OUTPUT = "Output"
 RESUME = "Checkpoint and resume"

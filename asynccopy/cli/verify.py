@@ -13,9 +13,9 @@ from rich.console import Console
 from asynccopy.aws import AwsTarget
 from asynccopy.cli import options
 from asynccopy.config import DEFAULT_CONCURRENCY, Engine
-from asynccopy.progress import ProgressMode
-from asynccopy.rate import parse_rate
-from asynccopy.verify import VerifyConfig, verify
+from asynccopy.copy.progress import ProgressMode
+from asynccopy.read.rate import parse_rate
+from asynccopy.verify.verify import VerifyConfig, verify
 
 DEST = "Destination table credentials (default: the source side's)"
 OUTPUT = "Output"

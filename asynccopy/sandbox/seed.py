@@ -21,7 +21,7 @@ import boto3
 from botocore.config import Config
 
 from asynccopy.errors import InputError
-from asynccopy.itemsize import item_size_bytes
+from asynccopy.read.itemsize import item_size_bytes
 from asynccopy.sandbox.accounts import DEST_ACCOUNT, REGION, SANDBOX_SECRET, SOURCE_ACCOUNT
 from consumer.wire import Item
 
