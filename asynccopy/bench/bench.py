@@ -46,6 +46,7 @@ import anyio
 import anyio.to_thread
 
 from asynccopy.aws import AwsTarget, client_config, endpoint_for, open_sessions, pool_connections
+from asynccopy.bench.defaults import DEFAULT_STEP_SECONDS, DEFAULT_STEPS_PERCENT, MAX_STEPS
 from asynccopy.config import (
     DEFAULT_CONCURRENCY,
     MAX_CONCURRENCY,
@@ -79,9 +80,6 @@ Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 Workload = KeysSelection | ScanSelection
 
-DEFAULT_STEPS_PERCENT: Final = (25.0, 50.0, 75.0, 100.0, 125.0)
-DEFAULT_STEP_SECONDS: Final = 10.0
-MAX_STEPS: Final = 20
 _MIN_CALLS_PER_STEP: Final = 50  # a call costs at most this share of a step's budget
 _SAMPLE_ITEMS: Final = 25  # items the preflight Scan reads to learn the item size
 # DynamoDB keeps up to 300 s of unused provisioned read capacity as burst capacity.

@@ -6,14 +6,9 @@ import threading
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
 from asynccopy.aws import AwsTarget
 from asynccopy.consume.config import MAX_RECEIVE_BATCH, RunnerConfig, parse_write_mode
-from asynccopy.consume.progress import Progress
-from asynccopy.consume.runner import build_runner
-from asynccopy.consume.stats import RunStats
-from asynccopy.copy.progress import ProgressMode
 from asynccopy.errors import ExitCode
 from consumer.config import DEFAULT_WRITE_THREADS
 
@@ -83,6 +78,13 @@ def consume(
         wait_time_s=wait_time_s,
         write_threads=write_threads,
     )
+    from rich.console import Console
+
+    from asynccopy.consume.progress import Progress
+    from asynccopy.consume.runner import build_runner
+    from asynccopy.consume.stats import RunStats
+    from asynccopy.copy.progress import ProgressMode
+
     console = Console(stderr=True)
     stats = RunStats()
     with Progress(
