@@ -33,7 +33,7 @@ test-thorough: install
 	HYPOTHESIS_PROFILE=thorough $(BIN)/pytest -m hypothesis
 
 demo: install
-	$(BIN)/python -m asynccopy.demo
+	$(BIN)/python -m asynccopy.sandbox.demo
 
 BENCH_STAMP := $(VENV)/.bench-stamp
 

@@ -9,14 +9,14 @@ from __future__ import annotations
 import os
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Any, cast
-
-import aioboto3
-from aiobotocore.config import AioConfig
-from botocore.exceptions import ProfileNotFound
+from typing import TYPE_CHECKING, Any, cast
 
 from asynccopy.errors import AssumeRoleError, CredentialsError, ProfileNotFoundError
 from asynccopy.retry import error_code
+
+if TYPE_CHECKING:
+    import aioboto3
+    from aiobotocore.config import AioConfig
 
 DEFAULT_REGION = "us-east-1"
 # Attempts a client makes per call: one. asynccopy retries throttling, 5xx and lost connections
@@ -55,6 +55,8 @@ def pool_connections(concurrency: int) -> int:
 def client_config(*, concurrency: int, connect_timeout_s: float = 10.0) -> AioConfig:
     """A client's config for `concurrency` workers: botocore's pool defaults to 10
     connections, which caps real concurrency, so it is sized by pool_connections."""
+    from aiobotocore.config import AioConfig  # imported when needed: `--help` stays quick
+
     return AioConfig(
         max_pool_connections=pool_connections(concurrency),
         connect_timeout=connect_timeout_s,
@@ -100,6 +102,9 @@ async def open_sessions(*targets: AwsTarget) -> list[aioboto3.Session]:
 
 async def open_session(target: AwsTarget) -> aioboto3.Session:
     """A session with working credentials for `target`, or an InputError saying what to fix."""
+    import aioboto3  # imported when a command calls AWS: `--help` stays quick
+    from botocore.exceptions import ProfileNotFound
+
     try:
         session = aioboto3.Session(profile_name=target.profile, region_name=target.region)
     except ProfileNotFound as exc:
@@ -121,6 +126,8 @@ async def open_session(target: AwsTarget) -> aioboto3.Session:
 async def _assume_role(session: aioboto3.Session, target: AwsTarget) -> aioboto3.Session:
     """Temporary credentials for `target.role_arn` (an hour by default; for longer runs use a
     profile with `role_arn` and `source_profile`, which botocore refreshes by itself)."""
+    import aioboto3
+
     assert target.role_arn is not None
     try:
         async with session.client("sts", endpoint_url=endpoint_for(target, "sts")) as sts:

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Final
 
 from asynccopy.aws import AwsTarget
-from asynccopy.codec import AttributeValue
-from asynccopy.rate import DEFAULT_RATE, RateSpec
+from asynccopy.read.rate import DEFAULT_RATE, RateSpec
 from asynccopy.retry import RetryPolicy
+from consumer.wire import AttributeValue
 
 DEFAULT_CONCURRENCY: Final = 8
 MAX_CONCURRENCY: Final = 256

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from asynccopy.errors import InputError
-from asynccopy.queueurl import parse_queue_url
+from asynccopy.send.queueurl import parse_queue_url
 
 _TABLE_ARN = re.compile(
     r"^arn:(?P<partition>aws[\w-]*):dynamodb:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):table/(?P<table>[\w.-]+)$"

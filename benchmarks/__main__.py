@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Final
 
 from asynccopy.sandbox.server import MINISTACK_VERSION
-from benchmarks import consumer_bench, cost, engines, profile, rate, throughput, verdict
+from benchmarks import consumer_bench, cost, engines, profile, rate, startup, throughput, verdict
 from benchmarks.harness import RESULTS_DIR, BenchSandbox, log, read_keys, write_keys
 from benchmarks.report import Results, write_all
 
@@ -37,6 +37,7 @@ BENCHMARKS: Final = (
     "consumer",
     "e2e",
     "profile",
+    "startup",
 )
 
 
@@ -76,6 +77,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--verdict-items", type=int, default=20_000, help="keys copied, then benched (6)"
     )
     parser.add_argument("--verdict-step-seconds", type=float, default=4.0)
+    parser.add_argument("--startup-runs", type=int, default=10, help="runs of each command (7)")
     parser.add_argument(
         "--only", default=",".join(BENCHMARKS), help=f"comma list of {', '.join(BENCHMARKS)}"
     )
@@ -204,6 +206,12 @@ def run(args: argparse.Namespace) -> Results:
                 work_dir=work,
             )
 
+        def do_startup() -> None:
+            results.startup = startup.run_startup(
+                box, key=keys[0], work_dir=work, runs=args.startup_runs
+            )
+
+        step("startup", do_startup)  # first: nothing else running in this process's sandbox
         step("throughput", do_throughput)
         step("engines", do_engines)
         step("recipe", do_recipe)

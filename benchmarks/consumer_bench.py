@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from asynccopy.codec import BatchPacker, MessagePacker
 from asynccopy.sandbox.deploy import STACK_NAME, stack_outputs
 from asynccopy.sandbox.seed import make_item
+from asynccopy.send.packing import BatchPacker, MessagePacker
 from benchmarks.harness import (
     DEST_ACCOUNT,
     KEY_NAME,

@@ -22,8 +22,8 @@ from typing import Final
 
 import boto3
 
-from asynccopy.codec import decode_body
 from asynccopy.consume.events import RunnerContext, lambda_event
+from consumer.wire import decode_body
 
 RECEIVE_MAX_MESSAGES: Final = 10  # the event source mapping's default BatchSize
 FUNCTION_TIMEOUT_S: Final = 60.0

@@ -5,7 +5,7 @@ is read back here and each sample's time is attributed four ways:
 
 * idle: the event loop waiting in `epoll.poll` (the emulator is answering);
 * by leaf function (self time), built-ins charged to the Python function that called them;
-* by package of that leaf (botocore, aiohttp, json, asynccopy.codec, ...);
+* by package of that leaf (botocore, aiohttp, json, consumer.wire, asynccopy.send, ...);
 * inclusive time of asynccopy's own functions (each counted once per sample).
 
 Shares are of the profiled wall time. The profiler itself slows the copy down, so only the
@@ -68,7 +68,7 @@ class _Frame:
 def _package(module: str) -> str:
     parts = module.split(".")
     if parts[0] in ("asynccopy", "consumer") and len(parts) > 1:
-        return ".".join(parts[:2])  # asynccopy.codec, asynccopy.sources, ...
+        return ".".join(parts[:2])  # asynccopy.read, consumer.wire, ...
     return parts[0]
 
 

@@ -1,6 +1,6 @@
 """The baseline asynccopy is measured against: the least code that does the same job.
 
-BatchGetItem of 100 keys and SendMessageBatch of messages packed with asynccopy's own codec,
+BatchGetItem of 100 keys and SendMessageBatch of messages packed with asynccopy's own wire format,
 `--concurrency` workers on plain aiobotocore clients: no limiter, no progress, no retries beyond
 UnprocessedKeys and Failed entries, no accounting. Run as
 
@@ -25,7 +25,7 @@ from typing import Any, Final
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 
-from asynccopy.codec import BatchPacker, Message, MessagePacker
+from asynccopy.send.packing import BatchPacker, Message, MessagePacker
 
 KEYS_PER_BATCH_GET: Final = 100
 

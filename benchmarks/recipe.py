@@ -1,8 +1,8 @@
 """The original recipe asynccopy replaces: one `get_item` then one `send_message` per key, in
 sequence, on synchronous boto3 (its one-second sleep between items removed).
 
-The body is one item in asynccopy's codec, so both sides carry the same bytes; the recipe's own
-`json.dumps` lost binary values and sets. Run as
+The body is one item in asynccopy's wire format, so both sides carry the same bytes; the
+recipe's own `json.dumps` lost binary values and sets. Run as
 
     python -m benchmarks.recipe --keys FILE --table T --queue-url URL [--limit N]
 
@@ -22,8 +22,8 @@ from typing import cast
 
 import boto3
 
-from asynccopy.codec import Item, encode_items
 from benchmarks.harness import read_keys
+from consumer.wire import Item, encode_items
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -15,6 +15,7 @@ from benchmarks.cost import CostResult
 from benchmarks.engines import EnginesResult
 from benchmarks.profile import ProfileResult
 from benchmarks.rate import RateRun
+from benchmarks.startup import StartupResult
 from benchmarks.throughput import RecipeComparison, ThroughputResult
 from benchmarks.verdict import VerdictResult
 
@@ -31,6 +32,7 @@ class Results:
     profile: ProfileResult | None = None
     engines: EnginesResult | None = None
     verdict: VerdictResult | None = None
+    startup: StartupResult | None = None
     errors: dict[str, str] = field(default_factory=dict)
 
 
@@ -176,6 +178,16 @@ def to_markdown(results: Results) -> str:
                 "-",
             )
         )
+    if (s := results.startup) is not None:
+        for timing in s.timings:
+            rows.append(
+                (
+                    f"7. start-up: `{timing.name}`, process start to exit (best of {s.runs})",
+                    f"**{timing.best_s:.2f} s** (median {timing.median_s:.2f} s)",
+                    f"<= {timing.target_s:g} s",
+                    _verdict(timing.passed),
+                )
+            )
     lines = [
         f"Measured {meta.get('date', '?')} on {meta.get('machine', '?')}, against ministack"
         f" {meta.get('ministack', '?')} on 127.0.0.1; `make bench` took"

@@ -1,7 +1,9 @@
 """The destination side of asynccopy: an SQS-triggered Lambda that writes the items it receives.
 
-Standard library, boto3 and `asynccopy.codec` only: the function's zip holds nothing else.
+Standard library, boto3 and botocore only: the function's zip is this package as it is, nothing
+else (asynccopy/sandbox/package.py), and the producer imports the wire format from it.
 
+    wire.py               the message body: AttributeValue JSON in a versioned envelope
     contract.py           the Lambda wire types: SQS event in, partial batch response out
     config.py             TABLE_NAME, WRITE_MODE and DEAD_LETTER_QUEUE_URL, parsed once
     table.py              the destination table's key schema (DescribeTable), checked per item

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any, Final
 
 from botocore.exceptions import ClientError
 
-from asynccopy.codec import Item
 from consumer.backoff import LOST_CONNECTION_ERRORS, Backoff, Deadline
 from consumer.calls import BoundedClients
 from consumer.dead_letters import Rejection
@@ -28,6 +27,7 @@ from consumer.item_writer import ItemWriter
 from consumer.message import DecodedMessage
 from consumer.results import Fate, MessageResult, describe_failures
 from consumer.table import KeySchema
+from consumer.wire import Item
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Final, Protocol
 
 from botocore.exceptions import ClientError
 
-from asynccopy.codec import Item, encode_items
 from consumer.backoff import LOST_CONNECTION_ERRORS, Backoff, Deadline
 from consumer.calls import BoundedClients
+from consumer.wire import Item, encode_items
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -45,7 +45,7 @@ _RETRYABLE_SQS_CODES: Final = frozenset(
 class Rejection:
     """Why the destination will never take an item."""
 
-    key: str  # the item's key, as asynccopy.codec.key_to_text writes it
+    key: str  # the item's key, as consumer.wire.key_to_text writes it
     code: str  # DynamoDB's error code, or one of consumer.versions' codes
     reason: str
 

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any, Final
 
 from botocore.exceptions import ClientError
 
-from asynccopy.codec import Item, key_to_text
 from consumer.backoff import LOST_CONNECTION_ERRORS, Backoff, Deadline
 from consumer.calls import BoundedClients
 from consumer.config import WriteMode
@@ -23,6 +22,7 @@ from consumer.errors import REFUSAL_ERROR_CODES, RETRYABLE_ERROR_CODES, describe
 from consumer.results import Fate, ItemOutcome
 from consumer.table import KeySchema
 from consumer.versions import Verdict, newer_wins, unusable_version
+from consumer.wire import Item, key_to_text
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from asynccopy.codec import Item, MessageDecodeError, decode_body, key_to_text
 from consumer.contract import SqsRecord
 from consumer.table import KeySchema
+from consumer.wire import Item, MessageDecodeError, decode_body, key_to_text
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -26,7 +26,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any, Final
 
-from asynccopy.codec import Item
+from consumer.wire import Item
 
 COMPARABLE_TYPES: Final = ("S", "N", "B")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from asynccopy.codec import AttributeValue, Item
+from consumer.wire import AttributeValue, Item
 
 # Characters SQS rejects in a raw body (it allows only #x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD
 # #x10000-#x10FFFF) yet DynamoDB stores, plus astral ones that need surrogate pairs when escaped.

@@ -17,11 +17,11 @@ import anyio
 import pytest
 from botocore.exceptions import ClientError
 
-from asynccopy.codec import DEFAULT_MAX_MESSAGE_BYTES
 from asynccopy.errors import FifoQueueError, InputError
+from asynccopy.read.tables import describe_table
 from asynccopy.sandbox import SandboxServer
-from asynccopy.sender import queue_max_message_bytes
-from asynccopy.tables import describe_table
+from asynccopy.send.packing import DEFAULT_MAX_MESSAGE_BYTES
+from asynccopy.send.sender import queue_max_message_bytes
 from tests.sandbox_helpers import DEST_ACCOUNT, SOURCE_ACCOUNT, Sandbox, create_table
 from tests.test_consumer_support import received_items
 

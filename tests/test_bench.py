@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from asynccopy.bench import (
+from asynccopy.bench.bench import (
     BenchResult,
     Criteria,
     Latency,

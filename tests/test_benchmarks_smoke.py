@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import consumer_bench, cost, rate, throughput, verdict
+from benchmarks import consumer_bench, cost, rate, startup, throughput, verdict
 from benchmarks.harness import BenchSandbox, read_keys
-from benchmarks.report import Results, to_markdown, write_all
+from benchmarks.report import Results, to_json, to_markdown, write_all
 from tests.sandbox_helpers import Sandbox
 
 ITEMS = 200
@@ -150,3 +150,20 @@ def test_bench_verdict_beside_copy_at_toy_size(box: BenchSandbox, tmp_path: Path
     document = json.loads(json.dumps(found.json()))
     assert document["ratio"] == pytest.approx(found.ratio)
     assert "6. `asynccopy bench` on the sandbox" in to_markdown(Results(verdict=found))
+
+
+def test_startup_benchmark_at_toy_size(box: BenchSandbox, tmp_path: Path) -> None:
+    found = startup.run_startup(
+        box, key=read_keys(tmp_path / "keys.txt")[0], work_dir=tmp_path, runs=1
+    )
+    assert [timing.name for timing in found.timings] == [
+        "asynccopy --help",
+        "asynccopy copy --help",
+        "asynccopy copy (one item, sandbox)",
+    ]
+    assert all(len(timing.wall_s) == 1 for timing in found.timings)
+    assert box.queue_depth() == 0  # the one item was sent, then the queue purged
+    document = to_json(Results(startup=found))["startup"]
+    assert document["timings"][2]["target_s"] == 1.0
+    assert len(document["timings"][2]["wall_s"]) == 1
+    assert "7. start-up: `asynccopy copy --help`" in to_markdown(Results(startup=found))

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from asynccopy.checkpoint import (
+from asynccopy.config import KeysSelection, ScanSelection
+from asynccopy.copy.checkpoint import (
     Checkpoint,
     DeliveryTracker,
     LineBook,
@@ -22,12 +23,12 @@ from asynccopy.checkpoint import (
     selection_identity,
     write_checkpoint,
 )
-from asynccopy.codec import Item, Message, MessagePacker
-from asynccopy.config import KeysSelection, ScanSelection
 from asynccopy.errors import CheckpointError, InputError
-from asynccopy.keys import KeyFilePlan
-from asynccopy.sender import FailedMessage, SendResult
-from asynccopy.sources.base import KeyChunkPosition, Page, ScanPosition
+from asynccopy.read.base import KeyChunkPosition, Page, ScanPosition
+from asynccopy.read.keys import KeyFilePlan
+from asynccopy.send.packing import Message, MessagePacker
+from asynccopy.send.sender import FailedMessage, SendResult
+from consumer.wire import Item
 
 QUEUE = "https://sqs.example/123/q"
 

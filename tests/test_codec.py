@@ -10,24 +10,26 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from asynccopy.codec import (
+from asynccopy.send.packing import (
     DEFAULT_MAX_MESSAGE_BYTES,
-    FORMAT_VERSION,
     MAX_ENTRIES_PER_BATCH,
     MAX_ITEMS_PER_MESSAGE,
     BatchPacker,
+    ItemTooLargeError,
+    Message,
+    MessagePacker,
+    pack_batches,
+)
+from consumer.wire import (
+    FORMAT_VERSION,
     CodecError,
     InvalidItemError,
     Item,
-    ItemTooLargeError,
-    Message,
     MessageDecodeError,
-    MessagePacker,
     decode_body,
     encode_items,
     item_key,
     key_to_text,
-    pack_batches,
 )
 from tests.hypothesis_profiles import examples
 from tests.strategies import items

@@ -5,8 +5,8 @@ import random
 import pytest
 from hypothesis import given
 
-from asynccopy.codec import AttributeValue, Item, decode_body, encode_items
-from asynccopy.compare import diff_items, items_equal, values_equal
+from asynccopy.verify.compare import diff_items, items_equal, values_equal
+from consumer.wire import AttributeValue, Item, decode_body, encode_items
 from tests.hypothesis_profiles import examples
 from tests.strategies import items
 

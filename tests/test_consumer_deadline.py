@@ -14,7 +14,6 @@ import boto3
 import pytest
 from botocore.exceptions import ReadTimeoutError
 
-from asynccopy.codec import encode_items
 from asynccopy.sandbox import REGION, SANDBOX_SECRET
 from benchmarks.faultproxy import FaultConfig, FaultProxy
 from consumer.backoff import Backoff, BackoffPolicy
@@ -23,6 +22,7 @@ from consumer.config import ConsumerConfig, WriteMode
 from consumer.dead_letters import DeadLetterQueue
 from consumer.handler import dead_letter_sink, dynamodb_clients, handle_batch
 from consumer.results import AllMessagesFailedError
+from consumer.wire import encode_items
 from consumer.writer import make_writer
 from tests.sandbox_helpers import DEST_ACCOUNT, Sandbox
 from tests.test_consumer_support import FixedContext, receive_event, seed_and_send

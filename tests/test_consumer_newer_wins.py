@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 
-from asynccopy.codec import Item, encode_items
 from consumer.versions import (
     VERSION_MISSING,
     VERSION_NOT_COMPARABLE,
@@ -14,6 +13,7 @@ from consumer.versions import (
     Verdict,
     newer_wins,
 )
+from consumer.wire import Item, encode_items
 from tests.test_consumer_unit import FakeDynamo, FakeTime, RecordingSink, conditional, event, run
 
 V = "updatedAt"

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from asynccopy.codec import decode_body, encode_items
 from consumer.backoff import Backoff, Deadline
 from consumer.calls import BoundedClients
 from consumer.config import ConsumerConfig
@@ -21,6 +20,7 @@ from consumer.dead_letters import (
     Rejection,
 )
 from consumer.handler import handle_batch
+from consumer.wire import decode_body, encode_items
 from tests.sandbox_helpers import DEST_ACCOUNT, Sandbox
 from tests.test_consumer_support import (
     KEY,

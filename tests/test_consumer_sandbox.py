@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from asynccopy.codec import Item
 from consumer.contract import SqsEvent
 from consumer.handler import handle_batch
 from consumer.results import BatchSummary
+from consumer.wire import Item
 from tests.sandbox_helpers import Sandbox
 from tests.test_consumer_support import (
     FixedContext,

@@ -9,15 +9,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from asynccopy.codec import Item, decode_body, encode_items
-from asynccopy.compare import items_equal
 from asynccopy.consume.events import lambda_event
 from asynccopy.sandbox.seed import SeedConfig, SeedResult, seed
+from asynccopy.verify.compare import items_equal
 from consumer.backoff import Backoff
 from consumer.calls import BoundedClients
 from consumer.config import ConsumerConfig, WriteMode
 from consumer.contract import SqsEvent
 from consumer.dead_letters import DeadLetterQueue
+from consumer.wire import Item, decode_body, encode_items
 from consumer.writer import Writer, make_writer
 from tests.sandbox_helpers import Sandbox
 

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from asynccopy.codec import Item, encode_items
 from consumer.backoff import Backoff, BackoffPolicy, Deadline
 from consumer.calls import BoundedClients
 from consumer.config import ConfigError, ConsumerConfig, WriteMode
@@ -19,6 +18,7 @@ from consumer.dead_letters import DeadLetterSink, Rejection
 from consumer.handler import handle_batch
 from consumer.results import AllMessagesFailedError, BatchSummary
 from consumer.table import KeySchema
+from consumer.wire import Item, encode_items
 from consumer.writer import Writer, make_writer
 from tests.test_consumer_support import FixedContext
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from asynccopy.codec import Item, decode_body
-from asynccopy.compare import items_equal
 from asynccopy.sandbox.seed import QUEUE_NAME
+from asynccopy.verify.compare import items_equal
+from consumer.wire import Item, decode_body
 from tests.sandbox_helpers import Sandbox, create_table, hard_items
 from tests.test_consumer_support import queue_counts, receive_bodies, received_items, seed_users
 

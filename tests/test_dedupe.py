@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from asynccopy import dedupe, keys
-from asynccopy.dedupe import MAX_LOAD, DuplicateFinder, LinesChangedError
-from asynccopy.keys import iter_keys, open_key_file
-from asynccopy.tables import KeyAttribute, KeySchema
+from asynccopy.read import dedupe, keys
+from asynccopy.read.dedupe import MAX_LOAD, DuplicateFinder, LinesChangedError
+from asynccopy.read.keys import iter_keys, open_key_file
+from asynccopy.read.tables import KeyAttribute, KeySchema
 
 S_TABLE = KeySchema(partition=KeyAttribute(name="userid", type="S"))
 

@@ -32,18 +32,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from asynccopy import retry
-from asynccopy.codec import (
-    MessagePacker,
-    WireItem,
-    _item_json,
-    client_key,
-    decode_body,
-    encode_items,
-    from_wire,
-    key_to_text,
-    to_wire,
-    wire_json,
-)
+from asynccopy.copy.stats import Stats
 from asynccopy.engine import Crc32MismatchError
 from asynccopy.engine.dynamodb import FastDynamoDB
 from asynccopy.engine.signer import CredentialSource, sign
@@ -59,14 +48,24 @@ from asynccopy.engine.transport import (
     route_for,
 )
 from asynccopy.errors import InputError
-from asynccopy.itemsize import batch_get_read_units, item_size_bytes
-from asynccopy.keys import key_digest
-from asynccopy.limiter import UnlimitedLimiter
+from asynccopy.read.base import ReadContext
+from asynccopy.read.itemsize import batch_get_read_units, item_size_bytes
+from asynccopy.read.keyfile import BatchGetReader
+from asynccopy.read.keys import key_digest
+from asynccopy.read.limiter import UnlimitedLimiter
 from asynccopy.retry import Backoff
-from asynccopy.sender import SqsSender
-from asynccopy.sources.base import ReadContext
-from asynccopy.sources.keyfile import BatchGetReader
-from asynccopy.stats import Stats
+from asynccopy.send.packing import MessagePacker, wire_json
+from asynccopy.send.sender import SqsSender
+from consumer.wire import (
+    WireItem,
+    client_key,
+    decode_body,
+    encode_items,
+    from_wire,
+    item_json,
+    key_to_text,
+    to_wire,
+)
 from tests.hypothesis_profiles import examples
 from tests.strategies import items
 
@@ -682,8 +681,8 @@ def _as_received(item: dict[str, Any]) -> WireItem:
 @examples(300)
 @given(items())
 def test_wire_encoding_is_byte_identical_to_the_client_encoding(item: dict[str, Any]) -> None:
-    assert wire_json(_as_received(item)) == _item_json(item)
-    assert wire_json(to_wire(item)) == _item_json(item)
+    assert wire_json(_as_received(item)) == item_json(item)
+    assert wire_json(to_wire(item)) == item_json(item)
 
 
 @examples(100)
@@ -722,7 +721,7 @@ def test_messages_from_wire_items_equal_messages_from_client_items(
 )
 def test_escaping_edge_cases(text: str) -> None:
     item = {"userid": {"S": text}, "m": {"M": {text: {"SS": [text, text + "x"]}}}}
-    assert wire_json(_as_received(item)) == _item_json(item)
+    assert wire_json(_as_received(item)) == item_json(item)
 
 
 def test_binary_keys_become_bytes_in_messages() -> None:
@@ -741,7 +740,7 @@ def test_all_byte_values_and_large_numbers_survive() -> None:
         "ns": {"NS": ["-9.9999999999999999999999999999999999999E+125", "1E-130"]},
     }
     received = _as_received(item)
-    assert wire_json(received) == _item_json(item)
+    assert wire_json(received) == item_json(item)
     packer = MessagePacker(key_names=["userid"])
     assert packer.add(received) == []
     (message,) = packer.flush()

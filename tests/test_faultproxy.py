@@ -19,7 +19,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionClosedError
 
-from asynccopy.itemsize import item_size_bytes
+from asynccopy.read.itemsize import item_size_bytes
 from asynccopy.sandbox import REGION, SANDBOX_SECRET
 from benchmarks.faultproxy import (
     COUNTERS,

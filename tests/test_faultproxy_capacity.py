@@ -17,8 +17,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 
-from asynccopy.codec import AttributeValue, Item
-from asynccopy.itemsize import item_size_bytes
+from asynccopy.read.itemsize import item_size_bytes
 from benchmarks.faultproxy.capacity import (
     batch_get_read_units,
     page_units,
@@ -28,6 +27,7 @@ from benchmarks.faultproxy.capacity import (
     write_units,
 )
 from benchmarks.faultproxy.sizes import wire_item_size_bytes
+from consumer.wire import AttributeValue, Item
 from tests.hypothesis_profiles import examples
 from tests.strategies import items
 

@@ -18,10 +18,10 @@ import anyio
 import pytest
 from botocore.exceptions import ConnectionClosedError
 
-from asynccopy.codec import Message, MessagePacker
 from asynccopy.retry import Backoff, RetryPolicy, is_retryable
 from asynccopy.sandbox.seed import client as client_for
-from asynccopy.sender import SqsSender
+from asynccopy.send.packing import Message, MessagePacker
+from asynccopy.send.sender import SqsSender
 from benchmarks.faultproxy import FaultConfig, FaultProxy
 from consumer.backoff import Backoff as ConsumerBackoff
 from consumer.backoff import Deadline

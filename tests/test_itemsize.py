@@ -5,13 +5,13 @@ import base64
 import pytest
 from hypothesis import example, given
 
-from asynccopy.codec import AttributeValue, Item
-from asynccopy.itemsize import (
+from asynccopy.read.itemsize import (
     batch_get_read_units,
     item_size_bytes,
     page_read_units,
     read_units,
 )
+from consumer.wire import AttributeValue, Item
 from tests.hypothesis_profiles import examples
 from tests.strategies import items
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from asynccopy.errors import InputError, KeyLineError
-from asynccopy.keys import (
+from asynccopy.read.keys import (
     ValueProblem,
     iter_keys,
     key_digest,
@@ -17,7 +17,7 @@ from asynccopy.keys import (
     parse_key_line,
     parse_values_json,
 )
-from asynccopy.tables import KeyAttribute, KeySchema
+from asynccopy.read.tables import KeyAttribute, KeySchema
 
 S_TABLE = KeySchema(partition=KeyAttribute(name="userid", type="S"))
 N_TABLE = KeySchema(partition=KeyAttribute(name="id", type="N"))

@@ -9,11 +9,16 @@ import anyio
 import pytest
 from botocore.exceptions import ClientError
 
+from asynccopy.copy.stats import Stats
 from asynccopy.engine.transport import client_error
-from asynccopy.limiter import LimiterConfig, ReadCapacityLimiter, UnlimitedLimiter, make_limiter
+from asynccopy.read.base import ReadContext
+from asynccopy.read.limiter import (
+    LimiterConfig,
+    ReadCapacityLimiter,
+    UnlimitedLimiter,
+    make_limiter,
+)
 from asynccopy.retry import Backoff, is_throttling, throttling_reasons
-from asynccopy.sources.base import ReadContext
-from asynccopy.stats import Stats
 
 
 class FakeClock:

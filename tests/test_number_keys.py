@@ -24,15 +24,15 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from asynccopy.aws import AwsTarget
-from asynccopy.codec import Item
 from asynccopy.config import CopyConfig, KeysSelection
-from asynccopy.copier import copy
-from asynccopy.keys import describe_duplicates, open_key_file
+from asynccopy.copy.copier import copy
+from asynccopy.read.keyfile import KeyFileSource
+from asynccopy.read.keys import describe_duplicates, open_key_file
+from asynccopy.read.tables import KeyAttribute, KeySchema
 from asynccopy.sandbox import SandboxServer
 from asynccopy.sandbox.profiles import DEST_PROFILE, SOURCE_PROFILE
-from asynccopy.sources.keyfile import KeyFileSource
-from asynccopy.tables import KeyAttribute, KeySchema
-from asynccopy.verify import VerifyConfig, verify
+from asynccopy.verify.verify import VerifyConfig, verify
+from consumer.wire import Item
 from tests.hypothesis_profiles import examples
 from tests.sandbox_helpers import Sandbox, create_table
 from tests.strategies import NumberValue, neighbour, number_texts, number_values, storable

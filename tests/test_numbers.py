@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from asynccopy.keys import key_canonical
-from asynccopy.numbers import canonical_number, number_problem, parse_number
+from asynccopy.read.keys import key_canonical
+from asynccopy.read.numbers import canonical_number, number_problem, parse_number
 from tests.hypothesis_profiles import examples
 from tests.strategies import (
     NumberValue,

@@ -11,14 +11,14 @@ import anyio
 import pytest
 from botocore.exceptions import ClientError
 
-from asynccopy.codec import Item
-from asynccopy.keys import KeyFilePlan
-from asynccopy.limiter import LimiterConfig, ReadCapacityLimiter
+from asynccopy.copy.stats import Stats
+from asynccopy.read.base import KeyChunkPosition, ReadContext
+from asynccopy.read.keyfile import BatchGetReader, KeyChunk, KeyFileSource
+from asynccopy.read.keys import KeyFilePlan
+from asynccopy.read.limiter import LimiterConfig, ReadCapacityLimiter
+from asynccopy.read.tables import KeyAttribute, KeySchema
 from asynccopy.retry import Backoff, RetryPolicy
-from asynccopy.sources.base import KeyChunkPosition, ReadContext
-from asynccopy.sources.keyfile import BatchGetReader, KeyChunk, KeyFileSource
-from asynccopy.stats import Stats
-from asynccopy.tables import KeyAttribute, KeySchema
+from consumer.wire import Item
 
 SCHEMA = KeySchema(partition=KeyAttribute(name="id", type="S"))
 

@@ -8,10 +8,10 @@ from typing import Any
 import anyio
 from rich.console import Console
 
-from asynccopy.limiter import LimiterConfig, ReadCapacityLimiter, UnlimitedLimiter
-from asynccopy.progress import ProgressConfig, ProgressMode, ProgressView, show_progress
-from asynccopy.stats import FailedKey, Stats
-from asynccopy.summary import CopySummary, build_summary, render_text
+from asynccopy.copy.progress import ProgressConfig, ProgressMode, ProgressView, show_progress
+from asynccopy.copy.stats import FailedKey, Stats
+from asynccopy.copy.summary import CopySummary, build_summary, render_text
+from asynccopy.read.limiter import LimiterConfig, ReadCapacityLimiter, UnlimitedLimiter
 
 
 def test_line_shows_counts_rates_and_eta() -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from asynccopy.aws import AwsTarget
 from asynccopy.errors import FifoQueueError, InputError
-from asynccopy.queueurl import (
+from asynccopy.send.queueurl import (
     QueueUrl,
     check_queue_url,
     parse_queue_url,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from asynccopy.bench import resolve_base_rate
+from asynccopy.bench.bench import resolve_base_rate
 from asynccopy.errors import InputError, RateError
-from asynccopy.rate import DEFAULT_ON_DEMAND_RCU_PER_S, parse_rate, resolve_rate
-from asynccopy.tables import TableInfo, parse_table_description, resolve_table_rate
+from asynccopy.read.rate import DEFAULT_ON_DEMAND_RCU_PER_S, parse_rate, resolve_rate
+from asynccopy.read.tables import TableInfo, parse_table_description, resolve_table_rate
 
 
 @pytest.mark.parametrize(

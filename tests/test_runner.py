@@ -13,7 +13,7 @@ from rich.console import Console
 from asynccopy.consume.events import RunnerContext
 from asynccopy.consume.progress import Progress
 from asynccopy.consume.stats import RunStats
-from asynccopy.progress import ProgressMode
+from asynccopy.copy.progress import ProgressMode
 from consumer.results import BatchSummary, MessageResult
 from tests.sandbox_helpers import DEST_ACCOUNT, Sandbox
 from tests.test_consumer_support import (

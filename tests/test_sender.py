@@ -9,11 +9,11 @@ import anyio
 import pytest
 from botocore.exceptions import ClientError
 
-from asynccopy.codec import Message, MessagePacker
-from asynccopy.pipeline import record_send
+from asynccopy.copy.pipeline import record_send
+from asynccopy.copy.stats import Stats
 from asynccopy.retry import Backoff, RetryPolicy
-from asynccopy.sender import DryRunSender, SendResult, SqsSender, request_units
-from asynccopy.stats import Stats
+from asynccopy.send.packing import Message, MessagePacker
+from asynccopy.send.sender import DryRunSender, SendResult, SqsSender, request_units
 
 
 def messages(count: int) -> list[Message]:

@@ -5,29 +5,21 @@ from __future__ import annotations
 import json
 import sys
 from functools import partial
-from typing import Annotated, Final
+from typing import TYPE_CHECKING, Annotated, Final
 
-import anyio
 import typer
-from rich import box
-from rich.console import Console
-from rich.table import Table
 
 from asynccopy.aws import AwsTarget
-from asynccopy.bench import (
-    DEFAULT_STEP_SECONDS,
-    DEFAULT_STEPS_PERCENT,
-    MAX_STEPS,
-    BenchConfig,
-    BenchResult,
-    StepResult,
-    bench,
-)
+from asynccopy.bench.defaults import DEFAULT_STEP_SECONDS, DEFAULT_STEPS_PERCENT, MAX_STEPS
 from asynccopy.cli import options
 from asynccopy.config import DEFAULT_CONCURRENCY, Engine, KeysSelection, ScanSelection
 from asynccopy.errors import InputError
-from asynccopy.rate import parse_number, parse_rate
-from asynccopy.summary import reasons_text
+from asynccopy.read.rate import parse_number, parse_rate
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from asynccopy.bench.bench import BenchResult, StepResult
 
 BENCH: Final = "Benchmark"
 OUTPUT: Final = "Output"
@@ -77,6 +69,11 @@ def _row(step: StepResult, result: BenchResult) -> list[str]:
 
 def render(result: BenchResult, console: Console) -> None:
     """The steps as a table, then the recommendation, on `console`."""
+    from rich import box
+    from rich.table import Table
+
+    from asynccopy.copy.summary import reasons_text
+
     console.print(
         f"bench {result.table}: {result.workload}; 100% = {result.base_description}; "
         f"{result.step_seconds:g} s per step, concurrency {result.concurrency}, "
@@ -223,6 +220,11 @@ def bench_command(
         segment=segment,
     )
     assert isinstance(selection, KeysSelection | ScanSelection)
+    import anyio
+    from rich.console import Console
+
+    from asynccopy.bench.bench import BenchConfig, bench
+
     config = BenchConfig(
         table=table,
         workload=selection,

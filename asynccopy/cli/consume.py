@@ -6,15 +6,10 @@ import threading
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
 from asynccopy.aws import AwsTarget
 from asynccopy.consume.config import MAX_RECEIVE_BATCH, RunnerConfig, parse_write_mode
-from asynccopy.consume.progress import Progress
-from asynccopy.consume.runner import build_runner
-from asynccopy.consume.stats import RunStats
 from asynccopy.errors import ExitCode
-from asynccopy.progress import ProgressMode
 from consumer.config import DEFAULT_WRITE_THREADS
 
 
@@ -83,6 +78,13 @@ def consume(
         wait_time_s=wait_time_s,
         write_threads=write_threads,
     )
+    from rich.console import Console
+
+    from asynccopy.consume.progress import Progress
+    from asynccopy.consume.runner import build_runner
+    from asynccopy.consume.stats import RunStats
+    from asynccopy.copy.progress import ProgressMode
+
     console = Console(stderr=True)
     stats = RunStats()
     with Progress(
@@ -102,8 +104,8 @@ def consume(
 def package_consumer(
     out: Path = typer.Option(Path("consumer.zip"), "--out", help="Where to write the zip."),
 ) -> None:
-    """Build the consumer Lambda's zip: consumer/*.py and the codec, nothing else."""
-    from asynccopy.deploy.package import write_consumer_zip
+    """Build the consumer Lambda's zip: the consumer package as it is, nothing else."""
+    from asynccopy.sandbox.package import write_consumer_zip
 
     package = write_consumer_zip(out)
     typer.echo(f"wrote {out} ({package.size_bytes} bytes, {len(package.files)} files)", err=True)

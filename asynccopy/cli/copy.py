@@ -6,21 +6,27 @@ import json
 import sys
 from functools import partial
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import anyio
 import typer
-from rich.console import Console
 
 from asynccopy.aws import AwsTarget
-from asynccopy.checkpoint import default_path as default_checkpoint_path
 from asynccopy.cli import options
 from asynccopy.config import DEFAULT_CONCURRENCY, CopyConfig, Engine
-from asynccopy.copier import Runtime, copy
 from asynccopy.errors import SelectionError
-from asynccopy.progress import ProgressMode
-from asynccopy.rate import parse_rate
-from asynccopy.summary import render_text
+from asynccopy.read.rate import parse_rate
+
+if TYPE_CHECKING:
+    from asynccopy.copy.copier import Runtime
+    from asynccopy.copy.summary import CopySummary
+
+
+async def copy(config: CopyConfig, *, runtime: Runtime) -> CopySummary:
+    """The copy's core, imported only when a copy runs: `--help` stays quick."""
+    from asynccopy.copy.copier import copy as run_copy
+
+    return await run_copy(config, runtime=runtime)
+
 
 OUTPUT = "Output"
 RESUME = "Checkpoint and resume"
@@ -132,6 +138,14 @@ def copy_command(
         raise SelectionError(
             "--resume cannot be combined with --dry-run", hint="a dry run keeps no checkpoint"
         )
+    import anyio
+    from rich.console import Console
+
+    from asynccopy.copy.checkpoint import default_path as default_checkpoint_path
+    from asynccopy.copy.copier import Runtime
+    from asynccopy.copy.progress import ProgressMode
+    from asynccopy.copy.summary import render_text
+
     checkpoint_path = None
     if not (no_checkpoint or dry_run):
         checkpoint_path = checkpoint or default_checkpoint_path(table, selection)

@@ -28,7 +28,7 @@ from asynccopy.config import (
 )
 from asynccopy.config import Selection as Selection
 from asynccopy.errors import SelectionError
-from asynccopy.keys import parse_names_json, parse_values_json
+from asynccopy.read.keys import parse_names_json, parse_values_json
 
 SELECTION = "Selection (exactly one of --keys, --query, --scan)"
 SOURCE = "Source table credentials (AWS CLI style)"

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import typer
 
-from asynccopy.policy import ProducerGrant, producer_policy, render
-
 
 def register(app: typer.Typer) -> None:
     @app.command("iam-policy")
@@ -17,5 +15,7 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Print the least-privilege IAM policy for the producer (source account side)."""
+        from asynccopy.policy import ProducerGrant, producer_policy, render
+
         grant = ProducerGrant(table_arn=table_arn, queue_url=queue_url, queue_region=queue_region)
         typer.echo(render(producer_policy(grant)))

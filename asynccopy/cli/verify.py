@@ -6,16 +6,12 @@ import json
 from functools import partial
 from typing import Annotated
 
-import anyio
 import typer
-from rich.console import Console
 
 from asynccopy.aws import AwsTarget
 from asynccopy.cli import options
 from asynccopy.config import DEFAULT_CONCURRENCY, Engine
-from asynccopy.progress import ProgressMode
-from asynccopy.rate import parse_rate
-from asynccopy.verify import VerifyConfig, verify
+from asynccopy.read.rate import parse_rate
 
 DEST = "Destination table credentials (default: the source side's)"
 OUTPUT = "Output"
@@ -89,6 +85,12 @@ def verify_command(
         segments=segments,
         segment=segment,
     )
+    import anyio
+    from rich.console import Console
+
+    from asynccopy.copy.progress import ProgressMode
+    from asynccopy.verify.verify import VerifyConfig, verify
+
     config = VerifyConfig(
         table=table,
         dest_table=dest_table,

@@ -15,7 +15,7 @@ from rich.live import Live
 from rich.text import Text
 
 from asynccopy.consume.stats import RunStats
-from asynccopy.progress import ProgressMode
+from asynccopy.copy.progress import ProgressMode
 
 
 class Progress:

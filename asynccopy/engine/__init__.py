@@ -1,7 +1,7 @@
 """The fast engine: the calls made per item, signed by botocore and sent on one aiohttp session.
 
     open_fast_clients(...)  ->  FastClients(dynamodb=FastDynamoDB, sqs=FastSqs)
-        dynamodb.py   batch_get_item / query / scan   (items stay wire JSON: codec.WireItem)
+        dynamodb.py   batch_get_item / query / scan   (items stay wire JSON: consumer.wire.WireItem)
         sqs.py        send_message_batch
         transport.py  JsonService: sign, POST, x-amz-crc32, orjson, botocore errors, retries;
                       Route: the proxy and CA bundle botocore would use for an endpoint

@@ -1,14 +1,15 @@
 """The DynamoDB calls made per item, with the method names and keywords of a botocore client.
 
-Replies have the botocore client's shape with one difference: items are `codec.WireItem`s, the
-AttributeValue JSON as DynamoDB sent it (B and BS as base64 text), never walked value by value.
+Replies have the botocore client's shape with one difference: items are `WireItem`s
+(consumer/wire.py), the AttributeValue JSON as DynamoDB sent it (B and BS as base64 text),
+never walked value by value.
 Keys that flow back into asynccopy's bookkeeping are in client shape (B as bytes): the
 UnprocessedKeys and LastEvaluatedKey, and the key attributes of the items BatchGetItem returns
 (so that `keys.key_digest` matches them with the keys asked for).
 
 Each item BatchGetItem returns is encoded for its message here (`WireItem.encoded`), once: the
 packer reuses the text, and where the service reports no ConsumedCapacity, the reader's cost
-fallback (asynccopy.sources.keyfile) uses its length to bound the item's size.
+fallback (asynccopy.read.keyfile) uses its length to bound the item's size.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from typing import Any
 
 import orjson
 
-from asynccopy.codec import WireItem, client_key, wire_json
 from asynccopy.engine.transport import JsonService, failing_as_a_call
+from asynccopy.send.packing import wire_json
+from consumer.wire import WireItem, client_key
 
 
 def _default(value: object) -> Any:

@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING, Any, Final
 from botocore.exceptions import ClientError
 
 from asynccopy.consume.config import parse_write_mode
-from asynccopy.deploy.package import build_consumer_zip
 from asynccopy.errors import InputError, SandboxError
 from asynccopy.policy import ProducerGrant, producer_policy
 from asynccopy.sandbox.accounts import DEST_ACCOUNT, REGION, SOURCE_ACCOUNT
+from asynccopy.sandbox.package import build_consumer_zip
 from asynccopy.sandbox.seed import TABLE_NAME, client
 
 if TYPE_CHECKING:

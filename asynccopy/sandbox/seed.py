@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any, Final
 import boto3
 from botocore.config import Config
 
-from asynccopy.codec import Item
 from asynccopy.errors import InputError
-from asynccopy.itemsize import item_size_bytes
+from asynccopy.read.itemsize import item_size_bytes
 from asynccopy.sandbox.accounts import DEST_ACCOUNT, REGION, SANDBOX_SECRET, SOURCE_ACCOUNT
+from consumer.wire import Item
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -31,7 +31,13 @@ from asynccopy.aws import (
     open_sessions,
     pool_connections,
 )
-from asynccopy.checkpoint import (
+from asynccopy.config import (
+    CopyConfig,
+    Engine,
+    KeysSelection,
+    ScanSelection,
+)
+from asynccopy.copy.checkpoint import (
     WRITE_INTERVAL_S,
     Checkpoint,
     CheckpointKeeper,
@@ -44,24 +50,25 @@ from asynccopy.checkpoint import (
     selection_identity,
     write_checkpoint,
 )
-from asynccopy.codec import MAX_ENTRIES_PER_BATCH, MAX_ITEMS_PER_MESSAGE, decode_body, encode_items
-from asynccopy.config import (
-    CopyConfig,
-    Engine,
-    KeysSelection,
-    ScanSelection,
-)
+from asynccopy.copy.pipeline import PipelineConfig, run_pipeline
+from asynccopy.copy.progress import ProgressConfig, ProgressMode, ProgressView, show_progress
+from asynccopy.copy.stats import FailedKeyFile, Stats
+from asynccopy.copy.summary import CopySummary, DryRunPlan, build_summary
 from asynccopy.engine import Endpoint, open_fast_clients
 from asynccopy.errors import AsyncCopyError, CheckpointError
-from asynccopy.itemsize import pooled_read_units
-from asynccopy.keys import KeyFilePlan, enter_key_file
-from asynccopy.limiter import Limiter, make_limiter
-from asynccopy.pipeline import PipelineConfig, run_pipeline
-from asynccopy.progress import ProgressConfig, ProgressMode, ProgressView, show_progress
-from asynccopy.queueurl import check_queue_url, open_queue_client, queue_target_for
-from asynccopy.rate import ResolvedRate
+from asynccopy.read.base import Page, ReadContext, Source
+from asynccopy.read.factory import build_source, per_item_rcu
+from asynccopy.read.itemsize import pooled_read_units
+from asynccopy.read.keys import KeyFilePlan, enter_key_file
+from asynccopy.read.limiter import Limiter, make_limiter
+from asynccopy.read.query import QuerySource
+from asynccopy.read.rate import ResolvedRate
+from asynccopy.read.scan import ScanSource
+from asynccopy.read.tables import TableInfo, describe_table, resolve_table_rate
 from asynccopy.retry import Backoff
-from asynccopy.sender import (
+from asynccopy.send.packing import MAX_ENTRIES_PER_BATCH, MAX_ITEMS_PER_MESSAGE
+from asynccopy.send.queueurl import check_queue_url, open_queue_client, queue_target_for
+from asynccopy.send.sender import (
     SEND_BATCH_MAX_BYTES,
     DryRunSender,
     Sender,
@@ -69,13 +76,7 @@ from asynccopy.sender import (
     queue_max_message_bytes,
     request_units_for_bytes,
 )
-from asynccopy.sources.base import Page, ReadContext, Source
-from asynccopy.sources.factory import build_source, per_item_rcu
-from asynccopy.sources.query import QuerySource
-from asynccopy.sources.scan import ScanSource
-from asynccopy.stats import FailedKeyFile, Stats
-from asynccopy.summary import CopySummary, DryRunPlan, build_summary
-from asynccopy.tables import TableInfo, describe_table, resolve_table_rate
+from consumer.wire import decode_body, encode_items
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

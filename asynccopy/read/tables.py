@@ -9,7 +9,7 @@ from typing import Any, Final
 from botocore.exceptions import BotoCoreError, ClientError
 
 from asynccopy.errors import InputError, TableNotFoundError
-from asynccopy.rate import RateSpec, ResolvedRate, resolve_rate
+from asynccopy.read.rate import RateSpec, ResolvedRate, resolve_rate
 from asynccopy.retry import Backoff, call_with_retries, error_code
 
 # Used until a table reports its size: one read unit's worth.

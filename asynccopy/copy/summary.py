@@ -7,10 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from asynccopy.codec import SQS_MAX_MESSAGE_BYTES, Item, key_to_text
+from asynccopy.copy.stats import ITEM_TOO_LARGE, Stats
 from asynccopy.errors import ExitCode
-from asynccopy.keys import describe_duplicates, duplicates_json
-from asynccopy.stats import ITEM_TOO_LARGE, Stats
+from asynccopy.read.keys import describe_duplicates, duplicates_json
+from consumer.wire import SQS_MAX_MESSAGE_BYTES, Item, key_to_text
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -46,11 +46,11 @@ from typing import IO, Any, Final
 
 import anyio.to_thread
 
-from asynccopy.codec import AttributeValue, Item
-from asynccopy.dedupe import DuplicateFinder, LinesChangedError
 from asynccopy.errors import InputError, KeyLineError
-from asynccopy.numbers import canonical_number, number_problem
-from asynccopy.tables import KeyAttribute, KeySchema
+from asynccopy.read.dedupe import DuplicateFinder, LinesChangedError
+from asynccopy.read.numbers import canonical_number, number_problem
+from asynccopy.read.tables import KeyAttribute, KeySchema
+from consumer.wire import AttributeValue, Item
 
 STDIN_NAME: Final = "-"
 # DynamoDB limits on key values (bytes, UTF-8 or raw binary).

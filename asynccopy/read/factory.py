@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any, Final
 
 from asynccopy.config import BATCH_GET_MAX_KEYS, KeysSelection, QuerySelection, Selection
-from asynccopy.itemsize import pooled_read_units, read_units
-from asynccopy.keys import KeyFilePlan
-from asynccopy.sources.base import ReadContext, Source
-from asynccopy.sources.keyfile import BatchGetReader, KeyFileSource
-from asynccopy.sources.paging import PageReader
-from asynccopy.sources.query import QuerySource
-from asynccopy.sources.scan import ScanSource
-from asynccopy.tables import TableInfo
+from asynccopy.read.base import ReadContext, Source
+from asynccopy.read.itemsize import pooled_read_units, read_units
+from asynccopy.read.keyfile import BatchGetReader, KeyFileSource
+from asynccopy.read.keys import KeyFilePlan
+from asynccopy.read.paging import PageReader
+from asynccopy.read.query import QuerySource
+from asynccopy.read.scan import ScanSource
+from asynccopy.read.tables import TableInfo
 
 # One call costs at most this much of a second's budget. Whatever the limiter allows, a window
 # of one second can hold one more call than the rate: small calls keep every second within

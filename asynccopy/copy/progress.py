@@ -18,8 +18,8 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
-from asynccopy.limiter import Limiter
-from asynccopy.stats import Stats
+from asynccopy.copy.stats import Stats
+from asynccopy.read.limiter import Limiter
 
 
 class ProgressMode(Enum):

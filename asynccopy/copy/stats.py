@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from asynccopy.codec import Item, key_to_text
+from consumer.wire import Item, key_to_text
 
 SAMPLE_SIZE = 5
 # The reason of an item that fits no message even alone: a retry fails it again.

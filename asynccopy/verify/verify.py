@@ -32,8 +32,6 @@ from asynccopy.aws import (
     open_sessions,
     pool_connections,
 )
-from asynccopy.codec import Item, client_key, item_key, key_to_text
-from asynccopy.compare import diff_items
 from asynccopy.config import (
     BATCH_GET_MAX_KEYS,
     DEFAULT_CONCURRENCY,
@@ -41,19 +39,21 @@ from asynccopy.config import (
     KeysSelection,
     Selection,
 )
+from asynccopy.copy.pipeline import read_pages
+from asynccopy.copy.progress import ProgressConfig, ProgressMode, show_progress
+from asynccopy.copy.stats import Stats
 from asynccopy.engine import Endpoint, open_fast_clients
 from asynccopy.errors import AsyncCopyError, ExitCode, InputError
-from asynccopy.keys import describe_duplicates, duplicates_json, enter_key_file, key_digest
-from asynccopy.limiter import Limiter, make_limiter
-from asynccopy.pipeline import read_pages
-from asynccopy.progress import ProgressConfig, ProgressMode, show_progress
-from asynccopy.rate import DEFAULT_RATE, RateSpec
+from asynccopy.read.base import Page, ReadContext
+from asynccopy.read.factory import build_source
+from asynccopy.read.keyfile import BatchGetReader
+from asynccopy.read.keys import describe_duplicates, duplicates_json, enter_key_file, key_digest
+from asynccopy.read.limiter import Limiter, make_limiter
+from asynccopy.read.rate import DEFAULT_RATE, RateSpec
+from asynccopy.read.tables import TableInfo, describe_table, resolve_table_rate
 from asynccopy.retry import Backoff, RetryPolicy
-from asynccopy.sources.base import Page, ReadContext
-from asynccopy.sources.factory import build_source
-from asynccopy.sources.keyfile import BatchGetReader
-from asynccopy.stats import Stats
-from asynccopy.tables import TableInfo, describe_table, resolve_table_rate
+from asynccopy.verify.compare import diff_items
+from consumer.wire import Item, client_key, item_key, key_to_text
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -42,12 +42,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, Protocol
 
-from asynccopy.codec import Item, Message, key_to_text
 from asynccopy.config import KeysSelection, QuerySelection, Selection
 from asynccopy.errors import CheckpointError
-from asynccopy.keys import STDIN_NAME, KeyFilePlan, ValueProblem, to_attribute_value
-from asynccopy.sender import SendResult
-from asynccopy.sources.base import KeyChunkPosition, Page, PagePosition, ScanPosition
+from asynccopy.read.base import KeyChunkPosition, Page, PagePosition, ScanPosition
+from asynccopy.read.keys import STDIN_NAME, KeyFilePlan, ValueProblem, to_attribute_value
+from asynccopy.send.packing import Message
+from asynccopy.send.sender import SendResult
+from consumer.wire import Item, key_to_text
 
 FORMAT: Final = "asynccopy-checkpoint"
 VERSION: Final = 1

@@ -6,9 +6,9 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from asynccopy.codec import Item
+from asynccopy.copy.stats import FailedKey, Stats
 from asynccopy.errors import ReadError
-from asynccopy.limiter import Limiter
+from asynccopy.read.limiter import Limiter
 from asynccopy.retry import (
     Backoff,
     error_code,
@@ -17,7 +17,7 @@ from asynccopy.retry import (
     is_throttling,
     throttling_reasons,
 )
-from asynccopy.stats import FailedKey, Stats
+from consumer.wire import Item
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -10,13 +10,18 @@ from typing import Any, Final
 
 import anyio.to_thread
 
-from asynccopy.codec import Item, item_key
+from asynccopy.copy.stats import FailedKey
 from asynccopy.errors import ReadError
-from asynccopy.itemsize import READ_UNIT_BYTES, batch_get_read_units, item_size_bytes, read_units
-from asynccopy.keys import KeyFilePlan, iter_keys, key_digest
-from asynccopy.sources.base import CostEstimator, KeyChunkPosition, Page, ReadContext, reported_rcu
-from asynccopy.stats import FailedKey
-from asynccopy.tables import KeySchema
+from asynccopy.read.base import CostEstimator, KeyChunkPosition, Page, ReadContext, reported_rcu
+from asynccopy.read.itemsize import (
+    READ_UNIT_BYTES,
+    batch_get_read_units,
+    item_size_bytes,
+    read_units,
+)
+from asynccopy.read.keys import KeyFilePlan, iter_keys, key_digest
+from asynccopy.read.tables import KeySchema
+from consumer.wire import Item, item_key
 
 # Lines handed from the reading thread at a time: one thread hop per many keys, not per key.
 _LINES_PER_HOP = 2_000

@@ -6,8 +6,8 @@ from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 
 from asynccopy.config import ScanSelection
-from asynccopy.sources.base import Page, ScanPosition
-from asynccopy.sources.paging import PageReader, expression_arguments
+from asynccopy.read.base import Page, ScanPosition
+from asynccopy.read.paging import PageReader, expression_arguments
 
 
 class ScanSource:

@@ -26,11 +26,11 @@ from typing import Any
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from asynccopy.checkpoint import DeliveryTracker
-from asynccopy.codec import BatchPacker, ItemTooLargeError, Message, MessagePacker
-from asynccopy.sender import Sender, SendResult
-from asynccopy.sources.base import Page, Source
-from asynccopy.stats import ITEM_TOO_LARGE, FailedKey, Stats
+from asynccopy.copy.checkpoint import DeliveryTracker
+from asynccopy.copy.stats import ITEM_TOO_LARGE, FailedKey, Stats
+from asynccopy.read.base import Page, Source
+from asynccopy.send.packing import BatchPacker, ItemTooLargeError, Message, MessagePacker
+from asynccopy.send.sender import Sender, SendResult
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

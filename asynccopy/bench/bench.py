@@ -27,7 +27,7 @@ capacity", developer guide): a step above capacity is throttled only once that b
 `burst_caveats` says when a step that held above the provisioned capacity was too short to
 have spent it, and how long a step would have to be.
 
-Calls are built by the copy's factory (sources/factory.py), sized to 1/50 of a step's budget
+Calls are built by the copy's factory (read/factory.py), sized to 1/50 of a step's budget
 (at most a second's), so that even a short step is many calls, not a few lumps.
 """
 
@@ -46,7 +46,7 @@ import anyio
 import anyio.to_thread
 
 from asynccopy.aws import AwsTarget, client_config, endpoint_for, open_sessions, pool_connections
-from asynccopy.codec import DEFAULT_MAX_MESSAGE_BYTES
+from asynccopy.bench.defaults import DEFAULT_STEP_SECONDS, DEFAULT_STEPS_PERCENT, MAX_STEPS
 from asynccopy.config import (
     DEFAULT_CONCURRENCY,
     MAX_CONCURRENCY,
@@ -54,34 +54,32 @@ from asynccopy.config import (
     KeysSelection,
     ScanSelection,
 )
-from asynccopy.copier import steady_gc
+from asynccopy.copy.copier import steady_gc
+from asynccopy.copy.pipeline import PipelineConfig, run_pipeline
+from asynccopy.copy.stats import Stats
 from asynccopy.engine import Endpoint, open_fast_clients
 from asynccopy.errors import AsyncCopyError, InputError, RateError
-from asynccopy.itemsize import item_size_bytes
-from asynccopy.keys import KeyFilePlan, enter_key_file
-from asynccopy.limiter import UnlimitedLimiter, make_limiter
-from asynccopy.pipeline import PipelineConfig, run_pipeline
-from asynccopy.rate import RateSpec
+from asynccopy.read.base import Page, ReadContext, Source, reported_rcu
+from asynccopy.read.factory import build_source
+from asynccopy.read.itemsize import item_size_bytes
+from asynccopy.read.keys import KeyFilePlan, enter_key_file
+from asynccopy.read.limiter import UnlimitedLimiter, make_limiter
+from asynccopy.read.rate import RateSpec
+from asynccopy.read.tables import TableInfo, describe_table, resolve_table_rate
 from asynccopy.retry import Backoff, RetryPolicy, is_key_range_only
-from asynccopy.sender import (
+from asynccopy.send.packing import DEFAULT_MAX_MESSAGE_BYTES
+from asynccopy.send.sender import (
     SEND_BATCH_MAX_BYTES,
     Sender,
     SendResult,
     SqsSender,
     queue_max_message_bytes,
 )
-from asynccopy.sources.base import Page, ReadContext, Source, reported_rcu
-from asynccopy.sources.factory import build_source
-from asynccopy.stats import Stats
-from asynccopy.tables import TableInfo, describe_table, resolve_table_rate
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 Workload = KeysSelection | ScanSelection
 
-DEFAULT_STEPS_PERCENT: Final = (25.0, 50.0, 75.0, 100.0, 125.0)
-DEFAULT_STEP_SECONDS: Final = 10.0
-MAX_STEPS: Final = 20
 _MIN_CALLS_PER_STEP: Final = 50  # a call costs at most this share of a step's budget
 _SAMPLE_ITEMS: Final = 25  # items the preflight Scan reads to learn the item size
 # DynamoDB keeps up to 300 s of unused provisioned read capacity as burst capacity.

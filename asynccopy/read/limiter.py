@@ -8,7 +8,7 @@ waiting also queues concurrent readers fairly, first come first served.
 The bucket starts empty and holds at most `burst_s` (<= 1 s; 0.05 s by default) worth of
 tokens, so over any window the RCU consumed stays within rate x window + the burst + one call:
 `rcu_per_s` of a run equals the target, and with calls sized to a twentieth of a second's budget
-(sources/factory.py) no second goes more than about 10% above it.
+(read/factory.py) no second goes more than about 10% above it.
 
 On throttling the effective rate drops multiplicatively and climbs back additively (AIMD),
 never above the target. The drop aims just under the rate the table served since the last drop

@@ -1,7 +1,7 @@
-"""The SQS message format that carries DynamoDB items between accounts, and how items are packed.
+"""The SQS message format that carries DynamoDB items between accounts: one home for both sides.
 
-Standard library only (orjson is used when installed): the consumer Lambda imports this
-module on its own.
+Standard library only: the consumer Lambda ships this module as it is, and the producer imports
+it from here (asynccopy/send/packing.py packs items into messages with it).
 
 Items are low-level AttributeValue maps in the boto3 client shape (B and BS hold `bytes`).
 Numbers stay the strings DynamoDB sent, so nothing is rounded on the way.
@@ -16,9 +16,8 @@ in bytes and SQS accepts it whatever the items hold.
 
 Items may also arrive as a `WireItem`: the AttributeValue JSON DynamoDB sent, parsed but never
 converted (B and BS still base64 text; the fast engine's key attributes may hold bytes). The
-packer encodes those with orjson as they are and escapes them to ASCII itself, so a body built
-from a WireItem is byte for byte the body `encode_items` builds from the same item in client
-shape. orjson is optional: the consumer Lambda, which only decodes, ships without it.
+producer's packer encodes those with orjson as they are, so a body built from a WireItem is byte
+for byte the body `encode_items` builds from the same item in client shape.
 """
 
 from __future__ import annotations
@@ -28,24 +27,11 @@ import binascii
 import json
 import re
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from json.encoder import encode_basestring_ascii
+from collections.abc import Callable, Sequence
 from typing import Any, Final
-
-_orjson: Any = None
-try:
-    import orjson
-
-    _orjson = orjson
-except ImportError:  # pragma: no cover - the consumer Lambda ships the codec alone
-    pass
 
 FORMAT_VERSION: Final = 1
 _SUPPORTED_VERSIONS: Final = (FORMAT_VERSION,)
-MAX_ITEMS_PER_MESSAGE: Final = 25  # one BatchWriteItem's worth
-MAX_ENTRIES_PER_BATCH: Final = 10  # SendMessageBatch limit
-DEFAULT_MAX_MESSAGE_BYTES: Final = 262_144  # 256 KiB, SQS's long-standing MaximumMessageSize
 # SQS caps a message body at 1 MiB, so no body this codec accepts can inflate past it; the
 # cap stops a hostile compressed body from exhausting the consumer's memory.
 SQS_MAX_MESSAGE_BYTES: Final = 1_048_576
@@ -55,16 +41,17 @@ Item = dict[str, AttributeValue]
 
 _PLAIN_HEADER: Final = f'{{"v":{FORMAT_VERSION},"items":['
 _PLAIN_TRAILER: Final = "]}"
-_ENVELOPE_BYTES: Final = len(_PLAIN_HEADER) + len(_PLAIN_TRAILER)
+# The bytes a plain body adds around its items joined by commas.
+ENVELOPE_BYTES: Final = len(_PLAIN_HEADER) + len(_PLAIN_TRAILER)
 _NUMBER: Final = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
 class WireItem(dict[str, Any]):
     """An item as DynamoDB's JSON has it (B/BS base64 text), trusted and never converted.
 
-    Only the fast engine makes these, from responses DynamoDB validated; `MessagePacker`
+    Only the fast engine makes these, from responses DynamoDB validated; the producer's packer
     encodes them without checking or converting each value. `encoded`, when set, is the
-    item's `wire_json` already made (the engine needs its length to meter reads).
+    item's wire JSON already made (the engine needs its length to meter reads).
     """
 
     __slots__ = ("encoded",)
@@ -97,20 +84,6 @@ class InvalidItemError(CodecError):
         super().__init__(
             f"{where}: {problem} (pass items as boto3 client AttributeValue maps, "
             f"e.g. {{'name': {{'S': 'abc'}}, 'blob': {{'B': b'...'}}}})"
-        )
-
-
-class ItemTooLargeError(CodecError):
-    """An item does not fit in one message even on its own."""
-
-    def __init__(self, *, key: Item, size_bytes: int, limit_bytes: int) -> None:
-        self.key = key
-        self.size_bytes = size_bytes
-        self.limit_bytes = limit_bytes
-        super().__init__(
-            f"item {key_to_text(key)} encodes to {size_bytes} bytes, over the {limit_bytes}-byte "
-            f"message limit (raise max_message_bytes, up to SQS's {SQS_MAX_MESSAGE_BYTES}, "
-            f"or copy this item another way)"
         )
 
 
@@ -220,37 +193,9 @@ def _convert_item(item: Item, binary: Callable[[object], Any]) -> dict[str, Any]
         raise InvalidItemError(path=bad.path(), problem=bad.problem) from None
 
 
-def _item_json(item: Item) -> str:
+def item_json(item: Item) -> str:
+    """One item validated and in compact ASCII JSON, as it stands in a plain body."""
     return json.dumps(to_wire(item), ensure_ascii=True, separators=(",", ":"))
-
-
-def _bytes_default(value: object) -> str:
-    """orjson's fallback: the bytes a client-shape key (or a key file) holds, as base64."""
-    if isinstance(value, bytes | bytearray):
-        return base64.b64encode(value).decode("ascii")
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
-def _ascii_json(text: str) -> str:
-    """Valid JSON text with its non-ASCII characters (and DEL) escaped as ensure_ascii does.
-
-    Outside strings JSON text is ASCII, so escaping the whole text is escaping each string:
-    json's own escaper on the whole text, then its escapes of `\\` and `"` undone (see
-    test_engine.py). Measured on the benchmark's items, a hand-written escaper was no faster.
-    """
-    escaped = encode_basestring_ascii(text)[1:-1]
-    return escaped.replace("\\\\", "\\").replace('\\"', '"')
-
-
-def wire_json(value: Any) -> str:
-    """Compact ASCII JSON, identical to json.dumps(ensure_ascii=True, separators=(",", ":")),
-    bytes written as base64; by orjson where installed."""
-    if _orjson is None:
-        return json.dumps(value, ensure_ascii=True, separators=(",", ":"), default=_bytes_default)
-    raw: bytes = _orjson.dumps(value, default=_bytes_default)
-    if raw.isascii() and b"\x7f" not in raw:
-        return raw.decode("ascii")
-    return _ascii_json(raw.decode("utf-8"))
 
 
 def to_wire(item: Item) -> WireItem:
@@ -282,7 +227,8 @@ def client_key(key: Item) -> Item:
     return converted
 
 
-def _body(item_jsons: Sequence[str]) -> str:
+def body_of(item_jsons: Sequence[str]) -> str:
+    """The message body holding these items' JSON: plain, or compressed when that is shorter."""
     items_json = ",".join(item_jsons)
     plain = f"{_PLAIN_HEADER}{items_json}{_PLAIN_TRAILER}"
     packed = zlib.compress(f"[{items_json}]".encode("ascii"))
@@ -292,7 +238,7 @@ def _body(item_jsons: Sequence[str]) -> str:
 
 def encode_items(items: Sequence[Item]) -> str:
     """One message body holding `items`; raises InvalidItemError for a malformed item."""
-    return _body([_item_json(item) for item in items])
+    return body_of([item_json(item) for item in items])
 
 
 def _inflate(text: object) -> object:
@@ -371,129 +317,3 @@ def key_to_text(key: Item) -> str:
     except _BadValue:
         return repr(key)  # still say which key, even when it is malformed
     return json.dumps(wire, ensure_ascii=True, separators=(",", ":"), sort_keys=True)
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Message:
-    body: str
-    keys: tuple[Item, ...]  # the key of every item in the body, in order
-    size_bytes: int
-
-
-class MessagePacker:
-    """Packs items into message bodies, encoding each item once as it arrives."""
-
-    def __init__(
-        self,
-        *,
-        key_names: Sequence[str],
-        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
-        max_items: int = MAX_ITEMS_PER_MESSAGE,
-    ) -> None:
-        if not key_names:
-            raise ValueError("key_names must name the table's key attributes")
-        if not 0 < max_message_bytes <= SQS_MAX_MESSAGE_BYTES:
-            raise ValueError(
-                f"max_message_bytes={max_message_bytes} must be 1..{SQS_MAX_MESSAGE_BYTES}"
-            )
-        if max_items < 1:
-            raise ValueError(f"max_items={max_items} must be at least 1")
-        self._key_names = tuple(key_names)
-        self._max_bytes = max_message_bytes
-        self._max_items = max_items
-        self._jsons: list[str] = []
-        self._keys: list[Item] = []
-        self._plain_bytes = _ENVELOPE_BYTES
-
-    def add(self, item: Item) -> list[Message]:
-        """Messages completed by adding `item`, usually none.
-
-        A `WireItem` is encoded as it is; any other item is validated and converted first.
-        Either way the message keys are in client shape (B as bytes).
-        """
-        if type(item) is WireItem:
-            key = client_key(item_key(item, self._key_names))
-            encoded = getattr(item, "encoded", None) or wire_json(item)
-        else:
-            key = item_key(item, self._key_names)
-            encoded = _item_json(item)
-        alone = _ENVELOPE_BYTES + len(encoded)
-        if alone > self._max_bytes:
-            raise ItemTooLargeError(key=key, size_bytes=alone, limit_bytes=self._max_bytes)
-        done: list[Message] = []
-        if self._jsons and self._plain_bytes + 1 + len(encoded) > self._max_bytes:
-            done = self.flush()
-        self._plain_bytes += len(encoded) + (1 if self._jsons else 0)
-        self._jsons.append(encoded)
-        self._keys.append(key)
-        if len(self._jsons) == self._max_items:
-            done += self.flush()
-        return done
-
-    def flush(self) -> list[Message]:
-        """The partial message, if any."""
-        if not self._jsons:
-            return []
-        body = _body(self._jsons)
-        message = Message(body=body, keys=tuple(self._keys), size_bytes=len(body))
-        self._jsons = []
-        self._keys = []
-        self._plain_bytes = _ENVELOPE_BYTES
-        return [message]
-
-
-class BatchPacker:
-    """Groups messages into SendMessageBatch calls, whose body sizes SQS limits as a sum."""
-
-    def __init__(
-        self,
-        *,
-        max_batch_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
-        max_entries: int = MAX_ENTRIES_PER_BATCH,
-    ) -> None:
-        if max_batch_bytes < 1:
-            raise ValueError(f"max_batch_bytes={max_batch_bytes} must be at least 1")
-        if max_entries < 1:
-            raise ValueError(f"max_entries={max_entries} must be at least 1")
-        self._max_bytes = max_batch_bytes
-        self._max_entries = max_entries
-        self._batch: list[Message] = []
-        self._bytes = 0
-
-    def add(self, message: Message) -> list[list[Message]]:
-        """Batches completed by adding `message`, usually none."""
-        if message.size_bytes > self._max_bytes:
-            raise ValueError(
-                f"a {message.size_bytes}-byte message cannot fit a {self._max_bytes}-byte batch; "
-                f"make max_batch_bytes at least the packer's max_message_bytes"
-            )
-        done: list[list[Message]] = []
-        if self._bytes + message.size_bytes > self._max_bytes:
-            done = self.flush()
-        self._batch.append(message)
-        self._bytes += message.size_bytes
-        if len(self._batch) == self._max_entries:
-            done += self.flush()
-        return done
-
-    def flush(self) -> list[list[Message]]:
-        """The partial batch, if any."""
-        if not self._batch:
-            return []
-        batch = self._batch
-        self._batch = []
-        self._bytes = 0
-        return [batch]
-
-
-def pack_batches(
-    messages: Iterable[Message],
-    *,
-    max_batch_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
-    max_entries: int = MAX_ENTRIES_PER_BATCH,
-) -> Iterator[list[Message]]:
-    """Batches of at most `max_entries` messages whose bodies sum to at most `max_batch_bytes`."""
-    packer = BatchPacker(max_batch_bytes=max_batch_bytes, max_entries=max_entries)
-    for message in messages:
-        yield from packer.add(message)
-    yield from packer.flush()

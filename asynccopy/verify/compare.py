@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 from decimal import Decimal
 
-from asynccopy.codec import AttributeValue, Item
+from consumer.wire import AttributeValue, Item
 
 
 def _binary(value: object) -> object:

@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator, Mapping
 from functools import partial
 from typing import Any
 
-from asynccopy.itemsize import item_size_bytes, page_read_units, read_units
-from asynccopy.sources.base import CostEstimator, ReadContext, reported_rcu
+from asynccopy.read.base import CostEstimator, ReadContext, reported_rcu
+from asynccopy.read.itemsize import item_size_bytes, page_read_units, read_units
 
 
 def expression_arguments(

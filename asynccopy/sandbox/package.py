@@ -1,4 +1,4 @@
-"""The consumer Lambda's zip: consumer/*.py plus the codec, and nothing else.
+"""The consumer Lambda's zip: the `consumer` package as it is in the repository, and nothing else.
 
 The Lambda Python runtime ships boto3, so the function needs no third-party packages. The zip
 is reproducible: fixed timestamps and modes, files in sorted order.
@@ -12,15 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-import asynccopy
 import consumer
 
-# The consumer imports only the codec; a minimal package __init__ keeps `import asynccopy`
-# from pulling in the rest of the command-line tool.
-_PACKAGE_INIT: Final = (
-    '"""asynccopy\'s message codec, as shipped inside the consumer Lambda."""\n\n'
-    f'__version__ = "{asynccopy.__version__}"\n'
-)
 _FIXED_TIME: Final = (2020, 1, 1, 0, 0, 0)
 _FILE_MODE: Final = 0o644 << 16
 
@@ -37,11 +30,10 @@ class ConsumerPackage:
 
 def _sources() -> dict[str, bytes]:
     consumer_dir = Path(consumer.__file__).parent
-    codec = Path(asynccopy.__file__).parent / "codec.py"
-    files = {f"consumer/{path.name}": path.read_bytes() for path in consumer_dir.glob("*.py")}
-    files["asynccopy/__init__.py"] = _PACKAGE_INIT.encode()
-    files["asynccopy/codec.py"] = codec.read_bytes()
-    return files
+    return {
+        f"consumer/{path.relative_to(consumer_dir).as_posix()}": path.read_bytes()
+        for path in consumer_dir.rglob("*.py")
+    }
 
 
 def build_consumer_zip() -> ConsumerPackage:

@@ -14,9 +14,9 @@ from typing import Any, Final, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from asynccopy.codec import DEFAULT_MAX_MESSAGE_BYTES, Message
 from asynccopy.errors import FifoQueueError, InputError, QueueNotFoundError
 from asynccopy.retry import Backoff, call_with_retries, error_code, is_retryable, is_throttling
+from asynccopy.send.packing import DEFAULT_MAX_MESSAGE_BYTES, Message
 
 # SQS bills each 64 KB chunk of a request's payload as one request.
 SQS_BILLING_CHUNK_BYTES: Final = 65_536

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Final
 
-from asynccopy.codec import AttributeValue, Item, significant_digits
+from consumer.wire import AttributeValue, Item, significant_digits
 
 READ_UNIT_BYTES: Final = 4096  # one strongly consistent read unit covers up to 4 KB
 _EVENTUAL_FACTOR: Final = 0.5  # an eventually consistent read costs half

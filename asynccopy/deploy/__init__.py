@@ -1,1 +1,0 @@
-"""Deploying the consumer: the function's zip (package.py); the stack is deploy/template.yaml."""
