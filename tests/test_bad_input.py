@@ -199,6 +199,23 @@ ROWS: tuple[Row, ...] = (
         "--dest-table", "users", "--keys", "{keys}", "--rate", "40%"), keys="user-0\n",
         message="--rate '40%': the destination table 'users' is on-demand, so it has no "
         "provisioned capacity to take a share of"),
+    # --- schema -----------------------------------------------------------------------------
+    Row(id="schema-missing-table", args=("schema", "--table", "nope"),
+        message="table 'nope' was not found in region us-east-1 (check --table"),
+    Row(id="schema-bad-format", args=("schema", "--table", "users", "--format", "yaml"),
+        message="Invalid value for '--format'"),
+    Row(id="schema-bad-warm-throughput",
+        args=("schema", "--table", "users", "--warm-throughput", "4000"),
+        message="--warm-throughput '4000': expected READS,WRITES (two whole numbers)"),
+    Row(id="schema-dry-run-without-create", args=("schema", "--table", "users", "--dry-run"),
+        message="--dry-run goes with --create"),
+    Row(id="schema-dest-without-create",
+        args=("schema", "--table", "users", "--dest-profile", "ghost"),
+        message="the --dest-* options go with --create"),
+    Row(id="schema-dest-key-differs",
+        args=("schema", "--table", "events", "--create", "--dest-table", "users"),
+        message="the destination table 'users' already exists with the key userid (S, HASH), "
+        "not the source's tenant (S, HASH), seq (N, RANGE)"),
     # --- consume ----------------------------------------------------------------------------
     Row(id="consume-missing-table", account=DEST_ACCOUNT,
         args=("consume", "--queue-url", "{queue}", "--table", "nope", "--until-empty"),
