@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 DEFAULT_REGION = "us-east-1"
 # Attempts a client makes per call: one. asynccopy retries throttling, 5xx and lost connections
-# itself (retry.py), so that the read-capacity limiter sees every throttle.
+# itself (consumer/retry.py's one policy), so that the read-capacity limiter sees every throttle.
 CLIENT_ATTEMPTS = 1
 # Connections beyond the workers: DescribeTable, GetQueueAttributes and a spare.
 EXTRA_CONNECTIONS = 2
@@ -61,9 +61,10 @@ def client_config(*, concurrency: int, connect_timeout_s: float = 10.0) -> AioCo
         max_pool_connections=pool_connections(concurrency),
         connect_timeout=connect_timeout_s,
         read_timeout=60,
-        # One attempt: asynccopy retries throttling, 5xx and lost connections itself (retry.py)
-        # with jittered backoff it can count. botocore's own retries would hide throttling from
-        # the read-capacity limiter, which must slow down when DynamoDB says so.
+        # One attempt: asynccopy retries throttling, 5xx and lost connections itself (the one
+        # policy, consumer/retry.py) with jittered backoff it can count. botocore's own retries
+        # would hide throttling from the read-capacity limiter, which must slow down when
+        # DynamoDB says so.
         retries={"total_max_attempts": CLIENT_ATTEMPTS, "mode": "standard"},
     )
 

@@ -9,8 +9,9 @@ else (asynccopy/sandbox/package.py), and the producer imports the wire format fr
     table.py              the destination table's key schema (DescribeTable), checked per item
     message.py            one SQS record decoded into items, or the reason it cannot be
     calls.py              clients whose every call ends before the invocation's deadline
-    backoff.py            jittered exponential backoff bounded by the invocation's deadline
-    errors.py             DynamoDB's error codes: retried, or refused for good
+    retry.py              the one retry policy (the producer's too): retryable errors, jittered
+                          backoff, the invocation's deadline
+    errors.py             DynamoDB's error codes that refuse an item for good
     versions.py           the newer-wins rule
     dead_letters.py       refused items, each sent alone to the dead-letter queue
     results.py            what happened to each item, each message and the batch

@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING, Any, Final
 
 from botocore.exceptions import ClientError
 
-from consumer.backoff import LOST_CONNECTION_ERRORS, Backoff, Deadline
 from consumer.calls import BoundedClients
 from consumer.dead_letters import Rejection
-from consumer.errors import REFUSAL_ERROR_CODES, RETRYABLE_ERROR_CODES, describe_error, error_code
+from consumer.errors import REFUSAL_ERROR_CODES, describe_error
 from consumer.item_writer import ItemWriter
 from consumer.message import DecodedMessage
 from consumer.results import Fate, MessageResult, describe_failures
+from consumer.retry import LOST_CONNECTION_ERRORS, Backoff, Deadline, error_code, is_retryable
 from consumer.table import KeySchema
 from consumer.wire import Item
 
@@ -51,7 +51,7 @@ class BatchWriter:
         *,
         clients: BoundedClients[DynamoDBClient],
         schema: KeySchema,
-        backoff: Backoff,
+        backoff: Backoff[None],
         items: ItemWriter,
     ) -> None:
         self._clients = clients
@@ -102,7 +102,7 @@ class BatchWriter:
                     return self._one_by_one(items, pending, attempt, deadline)
                 # When no item of the call could be written, the whole call fails with
                 # ProvisionedThroughputExceededException: retry it like unprocessed items.
-                if code not in RETRYABLE_ERROR_CODES:
+                if not is_retryable(err):
                     return self._outcome(
                         items, pending, attempt, describe_error("BatchWriteItem", err)
                     )
@@ -112,7 +112,7 @@ class BatchWriter:
                 return self._outcome(items, pending, attempt, describe_error("BatchWriteItem", err))
             if not pending:
                 return self._outcome(items, pending, attempt, None)
-            if not self._backoff.wait(attempt, deadline):
+            if not self._backoff.wait_within(attempt, deadline):
                 return self._out_of_time(items, pending, attempt, lost, called=True)
             attempt += 1
 

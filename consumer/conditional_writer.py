@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from consumer.backoff import Deadline
 from consumer.item_writer import ItemWriter
 from consumer.message import DecodedMessage
 from consumer.results import ItemOutcome, MessageResult, result_of
+from consumer.retry import Deadline
 from consumer.table import KeySchema
 
 

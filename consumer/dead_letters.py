@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Final, Protocol
 
 from botocore.exceptions import ClientError
 
-from consumer.backoff import LOST_CONNECTION_ERRORS, Backoff, Deadline
 from consumer.calls import BoundedClients
+from consumer.retry import LOST_CONNECTION_ERRORS, Backoff, Deadline, error_code, is_retryable
 from consumer.wire import Item, encode_items
 
 if TYPE_CHECKING:
@@ -28,17 +28,6 @@ ERROR_MESSAGE_ATTRIBUTE: Final = "asynccopy-error-message"
 MAX_ATTRIBUTE_CHARS: Final = 1_000
 # SQS accepts only #x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD #x10000-#x10FFFF in attributes too.
 _NOT_SQS_TEXT: Final = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-# Throttling and the service's own failures (SQS API reference, "Common Errors").
-_RETRYABLE_SQS_CODES: Final = frozenset(
-    {
-        "RequestThrottled",
-        "ThrottlingException",
-        "InternalError",
-        "InternalFailure",
-        "ServiceUnavailable",
-        "KmsThrottled",
-    }
-)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -61,7 +50,7 @@ def _attribute_text(text: str) -> str:
 
 class DeadLetterQueue:
     def __init__(
-        self, *, clients: BoundedClients[SQSClient], queue_url: str, backoff: Backoff
+        self, *, clients: BoundedClients[SQSClient], queue_url: str, backoff: Backoff[None]
     ) -> None:
         self._clients = clients
         self._queue_url = queue_url
@@ -94,17 +83,15 @@ class DeadLetterQueue:
                 )
                 return None
             except ClientError as err:
-                code = str(err.response.get("Error", {}).get("Code", "Unknown"))
-                status = int(err.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
-                retryable = code in _RETRYABLE_SQS_CODES or status >= 500
-                if not retryable or not self._backoff.wait(attempt, deadline):
+                code = error_code(err)
+                if not is_retryable(err) or not self._backoff.wait_within(attempt, deadline):
                     message = err.response.get("Error", {}).get("Message", "")
                     return (
                         f"sending it to the dead-letter queue {self._queue_url} failed: "
                         f"{code}: {message} (the function needs sqs:SendMessage on it)"
                     )
             except LOST_CONNECTION_ERRORS as err:  # a duplicate dead letter is harmless
-                if not self._backoff.wait(attempt, deadline):
+                if not self._backoff.wait_within(attempt, deadline):
                     return (
                         f"sending it to the dead-letter queue {self._queue_url} failed: "
                         f"{type(err).__name__}: {err}"

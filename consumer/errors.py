@@ -1,4 +1,7 @@
-"""DynamoDB's error codes, sorted by what the writers do about them."""
+"""DynamoDB's error codes the table refuses an item with, and how a failure is described.
+
+Which errors are retried is consumer.retry's one table.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +9,7 @@ from typing import Final
 
 from botocore.exceptions import ClientError
 
-# Throttling and transient server errors, per "Error handling with DynamoDB": retry these with
-# backoff, until the deadline.
-RETRYABLE_ERROR_CODES: Final = frozenset(
-    {
-        "ProvisionedThroughputExceededException",
-        "ThrottlingException",
-        "RequestLimitExceeded",
-        "InternalServerError",
-        "ServiceUnavailable",
-        "TransactionConflictException",
-    }
-)
+from consumer.retry import error_code
 
 # The table refuses the item itself, and will refuse it again: ValidationException (an index
 # key attribute of the wrong type or an empty string, an item over 400 KB, ...) and a local
@@ -26,10 +18,6 @@ RETRYABLE_ERROR_CODES: Final = frozenset(
 REFUSAL_ERROR_CODES: Final = frozenset(
     {"ValidationException", "ItemCollectionSizeLimitExceededException"}
 )
-
-
-def error_code(err: ClientError) -> str:
-    return str(err.response.get("Error", {}).get("Code", "Unknown"))
 
 
 def describe_error(operation: str, err: Exception) -> str:

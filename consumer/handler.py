@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 
-from consumer.backoff import Backoff, Deadline
 from consumer.calls import BoundedClients, CallTimeouts, botocore_config
 from consumer.config import ConsumerConfig
 from consumer.contract import LambdaContext, PartialBatchResponse, SqsEvent
 from consumer.dead_letters import DeadLetterQueue, DeadLetterSink, NoDeadLetterQueue
 from consumer.message import DecodedMessage, decode_record
 from consumer.results import AllMessagesFailedError, BatchSummary, MessageResult
+from consumer.retry import Backoff, Deadline, writer_backoff
 from consumer.writer import Writer, make_writer
 
 if TYPE_CHECKING:
@@ -88,7 +88,7 @@ def dynamodb_clients(
 
 
 def dead_letter_sink(
-    config: ConsumerConfig, environ: Mapping[str, str], *, backoff: Backoff
+    config: ConsumerConfig, environ: Mapping[str, str], *, backoff: Backoff[None]
 ) -> DeadLetterSink:
     if config.dead_letter_queue_url is None:
         return NoDeadLetterQueue(
@@ -120,7 +120,7 @@ def _container_writer(context: LambdaContext) -> tuple[Writer, ConsumerConfig]:
         clients = dynamodb_clients(
             os.environ, max_pool_connections=max(10, config.write_threads + 2)
         )
-        backoff = Backoff()
+        backoff = writer_backoff()
         writer = make_writer(
             clients,
             config,

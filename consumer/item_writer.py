@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any, Final
 
 from botocore.exceptions import ClientError
 
-from consumer.backoff import LOST_CONNECTION_ERRORS, Backoff, Deadline
 from consumer.calls import BoundedClients
 from consumer.config import WriteMode
 from consumer.dead_letters import DeadLetterSink, Rejection
-from consumer.errors import REFUSAL_ERROR_CODES, RETRYABLE_ERROR_CODES, describe_error, error_code
+from consumer.errors import REFUSAL_ERROR_CODES, describe_error
 from consumer.results import Fate, ItemOutcome
+from consumer.retry import LOST_CONNECTION_ERRORS, Backoff, Deadline, error_code, is_retryable
 from consumer.table import KeySchema
 from consumer.versions import Verdict, newer_wins, unusable_version
 from consumer.wire import Item, key_to_text
@@ -29,9 +29,6 @@ if TYPE_CHECKING:
 
 _NO_TIME: Final = "no time left for PutItem before the deadline"
 _CONDITION_FAILED: Final = "ConditionalCheckFailedException"
-# Put again after a backoff: throttling and 5xx, or a condition that failed although the rule
-# (read from the item the failure returned) says write, because the destination changed.
-_PUT_AGAIN: Final = RETRYABLE_ERROR_CODES | {_CONDITION_FAILED}
 
 
 class ItemWriter:
@@ -41,7 +38,7 @@ class ItemWriter:
         clients: BoundedClients[DynamoDBClient],
         schema: KeySchema,
         mode: WriteMode,
-        backoff: Backoff,
+        backoff: Backoff[None],
         dead_letters: DeadLetterSink,
     ) -> None:
         self._clients = clients
@@ -105,14 +102,17 @@ class ItemWriter:
                 elif code in REFUSAL_ERROR_CODES:
                     message = str(err.response.get("Error", {}).get("Message", ""))
                     return self.reject(item, code, message, deadline, retries=attempt)
-                if code not in _PUT_AGAIN or not self._backoff.wait(attempt, deadline):
+                # Put again after a backoff: throttling and 5xx (consumer.retry), or a
+                # condition that failed although the rule says write (handled above).
+                put_again = code == _CONDITION_FAILED or is_retryable(err)
+                if not put_again or not self._backoff.wait_within(attempt, deadline):
                     return ItemOutcome(
                         fate=Fate.FAILED, retries=attempt, reason=describe_error("PutItem", err)
                     )
             except LOST_CONNECTION_ERRORS as err:
                 # Retried until the deadline. If the lost put was applied, a conditional retry
                 # fails its condition and counts as a skip: the item is in place either way.
-                if not self._backoff.wait(attempt, deadline):
+                if not self._backoff.wait_within(attempt, deadline):
                     return ItemOutcome(
                         fate=Fate.FAILED, retries=attempt, reason=describe_error("PutItem", err)
                     )

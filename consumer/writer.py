@@ -6,12 +6,12 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
-from consumer.backoff import Backoff, Deadline
 from consumer.calls import BoundedClients
 from consumer.config import ConsumerConfig
 from consumer.dead_letters import DeadLetterSink, NoDeadLetterQueue
 from consumer.message import DecodedMessage
 from consumer.results import MessageResult
+from consumer.retry import Backoff, Deadline, writer_backoff
 from consumer.table import KeySchema, describe_key_schema
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ def make_writer(
     config: ConsumerConfig,
     *,
     schema: KeySchema | None = None,
-    backoff: Backoff | None = None,
+    backoff: Backoff[None] | None = None,
     dead_letters: DeadLetterSink | None = None,
     deadline: Deadline | None = None,
 ) -> Writer:
@@ -49,7 +49,7 @@ def make_writer(
                 f"no time left to describe table {config.table_name!r} before the deadline"
             )
         schema = describe_key_schema(client, config.table_name)
-    backoff = backoff or Backoff()
+    backoff = backoff or writer_backoff()
     items = ItemWriter(
         clients=clients,
         schema=schema,

@@ -16,12 +16,12 @@ from botocore.exceptions import ReadTimeoutError
 
 from asynccopy.sandbox import REGION, SANDBOX_SECRET
 from benchmarks.faultproxy import FaultConfig, FaultProxy
-from consumer.backoff import Backoff, BackoffPolicy
 from consumer.calls import DEFAULT_RUNGS, BoundedClients, CallTimeouts, botocore_config
 from consumer.config import ConsumerConfig, WriteMode
 from consumer.dead_letters import DeadLetterQueue
 from consumer.handler import dead_letter_sink, dynamodb_clients, handle_batch
 from consumer.results import AllMessagesFailedError
+from consumer.retry import writer_backoff
 from consumer.wire import encode_items
 from consumer.writer import make_writer
 from tests.sandbox_helpers import DEST_ACCOUNT, Sandbox
@@ -65,7 +65,7 @@ def test_a_hanging_table_never_holds_the_handler_past_its_deadline(
         clients,  # type: ignore[arg-type]
         ConsumerConfig(table_name="users", write_mode=WriteMode.parse(mode), write_threads=1),
         schema=SCHEMA,
-        backoff=Backoff(policy=BackoffPolicy(), sleep=time_.sleep, random=lambda: 1.0),
+        backoff=writer_backoff(sleep=time_.sleep, random=lambda: 1.0),
     )
     started = time_.now
     ev = event(encode_items([item("a")]), encode_items([item("b")]))
@@ -122,7 +122,7 @@ def test_the_lambdas_clients_make_one_attempt_with_the_rungs_timeouts(
         write_mode=WriteMode(kind="overwrite"),
         dead_letter_queue_url="http://127.0.0.1:9/1/dlq",
     )
-    sink = dead_letter_sink(config_with_dlq, env, backoff=Backoff())
+    sink = dead_letter_sink(config_with_dlq, env, backoff=writer_backoff())
     assert isinstance(sink, DeadLetterQueue)
     assert sink.queue_url == "http://127.0.0.1:9/1/dlq"
 

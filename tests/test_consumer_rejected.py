@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from consumer.backoff import Backoff, Deadline
 from consumer.calls import BoundedClients
 from consumer.config import ConsumerConfig
 from consumer.dead_letters import (
@@ -20,6 +19,7 @@ from consumer.dead_letters import (
     Rejection,
 )
 from consumer.handler import handle_batch
+from consumer.retry import Deadline, writer_backoff
 from consumer.wire import decode_body, encode_items
 from tests.sandbox_helpers import DEST_ACCOUNT, Sandbox
 from tests.test_consumer_support import (
@@ -140,7 +140,7 @@ def dead_letter_queue(sqs: FakeSqs, time_: FakeTime) -> DeadLetterQueue:
     return DeadLetterQueue(
         clients=BoundedClients.fixed(sqs),  # type: ignore[arg-type]
         queue_url="https://sqs.example/1/dlq",
-        backoff=Backoff(sleep=time_.sleep, random=lambda: 1.0),
+        backoff=writer_backoff(sleep=time_.sleep, random=lambda: 1.0),
     )
 
 

@@ -12,11 +12,11 @@ from typing import Any
 from asynccopy.consume.events import lambda_event
 from asynccopy.sandbox.seed import SeedConfig, SeedResult, seed
 from asynccopy.verify.compare import items_equal
-from consumer.backoff import Backoff
 from consumer.calls import BoundedClients
 from consumer.config import ConsumerConfig, WriteMode
 from consumer.contract import SqsEvent
 from consumer.dead_letters import DeadLetterQueue
+from consumer.retry import writer_backoff
 from consumer.wire import Item, decode_body, encode_items
 from consumer.writer import Writer, make_writer
 from tests.sandbox_helpers import Sandbox
@@ -191,7 +191,7 @@ def writer_for(
         dead_letters = DeadLetterQueue(
             clients=BoundedClients.fixed(sandbox.dest("sqs")),
             queue_url=dead_letter_queue_url,
-            backoff=Backoff(),
+            backoff=writer_backoff(),
         )
     return make_writer(
         BoundedClients.fixed(sandbox.dest("dynamodb")), config, dead_letters=dead_letters

@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from consumer.backoff import Backoff, BackoffPolicy, Deadline
 from consumer.calls import BoundedClients
 from consumer.config import ConfigError, ConsumerConfig, WriteMode
 from consumer.contract import SqsEvent
 from consumer.dead_letters import DeadLetterSink, Rejection
 from consumer.handler import handle_batch
 from consumer.results import AllMessagesFailedError, BatchSummary
+from consumer.retry import Deadline, writer_backoff
 from consumer.table import KeySchema
 from consumer.wire import Item, encode_items
 from consumer.writer import Writer, make_writer
@@ -171,7 +171,7 @@ def writer(
     fake: FakeDynamo, time_: FakeTime, mode: str, dead_letters: DeadLetterSink | None = None
 ) -> Writer:
     # random() == 1.0 makes every sleep the policy's cap, so the sequence is exact.
-    backoff = Backoff(policy=BackoffPolicy(), sleep=time_.sleep, random=lambda: 1.0)
+    backoff = writer_backoff(sleep=time_.sleep, random=lambda: 1.0)
     return make_writer(
         BoundedClients.fixed(fake),  # type: ignore[arg-type]
         ConsumerConfig(table_name="users", write_mode=WriteMode.parse(mode), write_threads=4),

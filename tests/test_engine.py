@@ -1,7 +1,8 @@
-"""The fast engine: signing, error mapping, checks and retries, and the wire packer's bytes.
+"""The fast engine: signing, error mapping, checks, and the wire packer's bytes.
 
 The HTTP side runs against a tiny aiohttp server on 127.0.0.1 (port 0) that answers from a
-script, so every case is exact and nothing sleeps (the engine's sleep is injected).
+script, so every case is exact. The engine makes one attempt per call; retries are the one
+retry policy's (asynccopy.retry), whose sleep is injected, so nothing sleeps.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import subprocess
 import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +55,7 @@ from asynccopy.read.itemsize import batch_get_read_units, item_size_bytes
 from asynccopy.read.keyfile import BatchGetReader
 from asynccopy.read.keys import key_digest
 from asynccopy.read.limiter import UnlimitedLimiter
-from asynccopy.retry import Backoff
+from asynccopy.retry import Backoff, RetryPolicy, call_with_retries
 from asynccopy.send.packing import MessagePacker, wire_json
 from asynccopy.send.sender import SqsSender
 from consumer.wire import (
@@ -223,7 +225,6 @@ class Fake:
         script: Script,
         *,
         service: Service,
-        max_attempts: int = 3,
         endpoint: Callable[[int], str] = lambda port: f"http://127.0.0.1:{port}",
         tls: ssl.SSLContext | None = None,
         route: Callable[[int, str], Route] | None = None,
@@ -231,12 +232,23 @@ class Fake:
     ) -> None:
         self.script = script
         self.service = service
-        self.max_attempts = max_attempts
         self.endpoint = endpoint
         self.tls = tls
         self.route = route
         self.credentials = credentials
         self.sleeps: list[float] = []
+
+    def backoff(self, max_attempts: int) -> Backoff:
+        """The one retry policy with `max_attempts`, its sleeps recorded in `sleeps`."""
+
+        async def sleep(seconds: float) -> None:
+            self.sleeps.append(seconds)
+
+        return Backoff(
+            policy=RetryPolicy(max_attempts=max_attempts),
+            sleep=sleep,
+            random=random.Random(1).random,
+        )
 
     def run(self, use: Callable[[JsonService], Awaitable[Any]]) -> Any:
         async def main() -> Any:
@@ -248,9 +260,6 @@ class Fake:
             await site.start()
             port = runner.addresses[0][1]
             endpoint_url = self.endpoint(port)
-
-            async def sleep(seconds: float) -> None:
-                self.sleeps.append(seconds)
 
             class Session:
                 async def get_credentials(self) -> Any:
@@ -270,10 +279,7 @@ class Fake:
                         region="eu-west-1",
                         endpoint_url=endpoint_url,
                         credentials=self.credentials or CredentialSource(Session()),
-                        max_attempts=self.max_attempts,
                         route=None if self.route is None else self.route(port, endpoint_url),
-                        sleep=sleep,
-                        rng=random.Random(1).random,
                     )
                     return await use(service)
             finally:
@@ -310,6 +316,14 @@ def _call(service: JsonService) -> Awaitable[dict[str, Any]]:
     return service.call("BatchGetItem", b"{}")
 
 
+def _retried(
+    fake: Fake, max_attempts: int = 3
+) -> Callable[[JsonService], Awaitable[dict[str, Any]]]:
+    """`_call` retried by the one retry policy, as the producer's layers retry the engine."""
+    backoff = fake.backoff(max_attempts)
+    return lambda service: call_with_retries(partial(_call, service), backoff=backoff)
+
+
 def test_a_request_error_is_the_client_error_botocore_raises_and_is_not_retried() -> None:
     error = {
         "__type": "com.amazonaws.dynamodb.v20120810#ResourceNotFoundException",
@@ -318,7 +332,7 @@ def test_a_request_error_is_the_client_error_botocore_raises_and_is_not_retried(
     script = Script([json_reply(error, status=400)])
     fake = Fake(script, service=DYNAMODB)
     with pytest.raises(ClientError) as caught:
-        fake.run(_call)
+        fake.run(_retried(fake))
     exc = caught.value
     assert exc.operation_name == "BatchGetItem"
     assert exc.response["Error"] == {"Code": "ResourceNotFoundException", "Message": "no"}
@@ -326,22 +340,34 @@ def test_a_request_error_is_the_client_error_botocore_raises_and_is_not_retried(
     assert exc.response["ResponseMetadata"]["RequestId"] == "req-1"
     assert "ResourceNotFoundException" in str(exc)
     assert len(script.seen) == 1
+    assert fake.sleeps == []
     assert not retry.is_retryable(exc)
 
 
-def test_throttling_is_retried_as_botocore_standard_mode_does_then_raised() -> None:
-    error = {
-        "__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
-        "message": "slow down",
-    }
-    script = Script([json_reply(error, status=400)])
-    fake = Fake(script, service=DYNAMODB, max_attempts=3)
+_THROTTLED = {
+    "__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+    "message": "slow down",
+}
+
+
+def test_the_engine_makes_one_attempt_per_call_and_leaves_retrying_to_the_policy() -> None:
+    script = Script([json_reply(_THROTTLED, status=400), json_reply({"Items": []})])
     with pytest.raises(ClientError) as caught:
-        fake.run(_call)
+        Fake(script, service=DYNAMODB).run(_call)
+    assert len(script.seen) == 1
+    assert caught.value.response["ResponseMetadata"]["RetryAttempts"] == 0
+
+
+def test_throttling_is_retried_by_the_one_policy_then_raised() -> None:
+    script = Script([json_reply(_THROTTLED, status=400)])
+    fake = Fake(script, service=DYNAMODB)
+    with pytest.raises(ClientError) as caught:
+        fake.run(_retried(fake, max_attempts=3))
     assert len(script.seen) == 3
     assert len(fake.sleeps) == 2
-    assert 0 <= fake.sleeps[0] <= 1  # rand(0, 1) x 2^(attempt - 1)
-    assert 0 <= fake.sleeps[1] <= 2
+    policy = RetryPolicy()
+    assert 0 <= fake.sleeps[0] <= policy.base_delay_s  # rand(0, 1) x base x 2^retry
+    assert 0 <= fake.sleeps[1] <= policy.base_delay_s * 2
     assert retry.is_throttling(caught.value)
     assert retry.is_retryable(caught.value)
 
@@ -349,9 +375,11 @@ def test_throttling_is_retried_as_botocore_standard_mode_does_then_raised() -> N
 def test_a_5xx_then_success_returns_the_reply() -> None:
     html = b"<html><body>Service Unavailable</body></html>"
     script = Script([json_reply(html, status=503, crc=False), json_reply({"Items": []})])
-    reply = Fake(script, service=DYNAMODB).run(_call)
+    fake = Fake(script, service=DYNAMODB)
+    reply = fake.run(_retried(fake))
     assert reply["Items"] == []
-    assert reply["ResponseMetadata"]["RetryAttempts"] == 1
+    assert len(script.seen) == 2
+    assert len(fake.sleeps) == 1
 
 
 def test_a_generic_5xx_body_gets_the_status_as_its_code() -> None:
@@ -383,7 +411,8 @@ def test_sqs_query_compatible_error_codes_are_used() -> None:
 def test_a_bad_crc32_is_retried_and_then_a_retryable_error() -> None:
     bad = json_reply({"Items": []}, headers={"x-amz-crc32": "1"})
     script = Script([bad, json_reply({"Items": [], "Count": 0})])
-    assert Fake(script, service=DYNAMODB).run(_call)["Count"] == 0
+    fake = Fake(script, service=DYNAMODB)
+    assert fake.run(_retried(fake))["Count"] == 0
     with pytest.raises(Crc32MismatchError) as caught:
         Fake(Script([bad]), service=DYNAMODB).run(_call)
     assert retry.is_retryable(caught.value)
@@ -393,7 +422,8 @@ def test_a_bad_crc32_is_retried_and_then_a_retryable_error() -> None:
 def test_a_malformed_crc32_header_is_a_damaged_response_and_retried(header: str) -> None:
     bad = json_reply({"Items": []}, headers={"x-amz-crc32": header})
     script = Script([bad, json_reply({"Items": [], "Count": 0})])
-    assert Fake(script, service=DYNAMODB).run(_call)["Count"] == 0
+    fake = Fake(script, service=DYNAMODB)
+    assert fake.run(_retried(fake))["Count"] == 0
     assert len(script.seen) == 2
     with pytest.raises(Crc32MismatchError) as caught:
         Fake(Script([bad]), service=DYNAMODB).run(_call)
@@ -415,7 +445,7 @@ def test_an_unexpected_exception_inside_the_engine_is_a_failed_call_not_retried(
     script = Script([json_reply({"Items": []})])
     fake = Fake(script, service=DYNAMODB, credentials=_BrokenCredentials())
     with pytest.raises(EngineError) as caught:
-        fake.run(_call)
+        fake.run(_retried(fake))
     assert isinstance(caught.value.__cause__, RuntimeError)
     assert "RuntimeError" in str(caught.value)
     assert not retry.is_retryable(caught.value)
@@ -556,9 +586,9 @@ def test_the_profiles_ca_bundle_is_trusted(tmp_path: Path, monkeypatch: pytest.M
 
 def test_a_dropped_connection_is_botocores_connection_error() -> None:
     script = Script([_drop])
-    fake = Fake(script, service=DYNAMODB, max_attempts=2)
+    fake = Fake(script, service=DYNAMODB)
     with pytest.raises(ConnectionClosedError) as caught:
-        fake.run(_call)
+        fake.run(_retried(fake, max_attempts=2))
     assert len(script.seen) == 2
     assert retry.is_retryable(caught.value)
 
@@ -582,9 +612,6 @@ def test_a_refused_connection_is_an_endpoint_connection_error() -> None:
 
                 return Frozen()
 
-        async def no_sleep(_: float) -> None:
-            return None
-
         async with open_http(connections=1, connect_timeout_s=2, read_timeout_s=2) as http:
             service = JsonService(
                 http,
@@ -592,7 +619,6 @@ def test_a_refused_connection_is_an_endpoint_connection_error() -> None:
                 region="eu-west-1",
                 endpoint_url=f"http://127.0.0.1:{_closed_port()}",
                 credentials=CredentialSource(Session()),
-                sleep=no_sleep,
             )
             await service.call("Scan", b"{}")
 

@@ -23,13 +23,12 @@ from asynccopy.sandbox.seed import client as client_for
 from asynccopy.send.packing import Message, MessagePacker
 from asynccopy.send.sender import SqsSender
 from benchmarks.faultproxy import FaultConfig, FaultProxy
-from consumer.backoff import Backoff as ConsumerBackoff
-from consumer.backoff import Deadline
 from consumer.calls import BoundedClients
 from consumer.config import ConsumerConfig, WriteMode
 from consumer.handler import handle_batch
 from consumer.message import DecodedMessage
 from consumer.results import BatchSummary
+from consumer.retry import Deadline, writer_backoff
 from consumer.table import KeySchema
 from consumer.writer import make_writer
 from tests.sandbox_helpers import DEST_ACCOUNT, SOURCE_ACCOUNT, Sandbox
@@ -502,7 +501,7 @@ def test_batch_writer_retries_a_lost_connection_until_the_deadline(
         BoundedClients.fixed(client),  # type: ignore[arg-type]
         ConsumerConfig(table_name=TABLE, write_mode=WriteMode(kind="overwrite")),
         schema=schema,
-        backoff=ConsumerBackoff(sleep=sleep, random=lambda: 1.0),
+        backoff=writer_backoff(sleep=sleep, random=lambda: 1.0),
     )
     items = ({"userid": {"S": "a"}}, {"userid": {"S": "b"}})
     (result,) = writer.write(

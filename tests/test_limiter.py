@@ -302,6 +302,6 @@ def test_the_fast_engine_keeps_the_throttling_reasons() -> None:
         b'"message":"slow down","ThrottlingReasons":[{"reason":'
         b'"TableReadKeyRangeThroughputExceeded","resource":"arn:aws:dynamodb:::table/t"}]}'
     )
-    error = client_error(400, {}, body, "Scan", attempts=1)
+    error = client_error(400, {}, body, "Scan")
     assert is_throttling(error)
     assert throttling_reasons(error) == ("TableReadKeyRangeThroughputExceeded",)

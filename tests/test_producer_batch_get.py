@@ -79,7 +79,9 @@ def make_reader(
     limiter = ReadCapacityLimiter(
         LimiterConfig(target_rcu_per_s=1000), clock=lambda: clock[0], sleep=fake_sleep
     )
-    backoff = Backoff(policy=RetryPolicy(max_attempts=attempts), sleep=sleeps, rng=random.Random(1))
+    backoff = Backoff(
+        policy=RetryPolicy(max_attempts=attempts), sleep=sleeps, random=random.Random(1).random
+    )
     context = ReadContext(client=client, limiter=limiter, backoff=backoff, stats=stats)
     reader = BatchGetReader(context, table="t", consistent_read=False, average_item_bytes=100)
     return reader, stats, sleeps, limiter

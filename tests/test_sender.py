@@ -57,7 +57,9 @@ def send(
     async def sleep(seconds: float) -> None:
         delays.append(seconds)
 
-    backoff = Backoff(policy=RetryPolicy(max_attempts=attempts), sleep=sleep, rng=random.Random(2))
+    backoff = Backoff(
+        policy=RetryPolicy(max_attempts=attempts), sleep=sleep, random=random.Random(2).random
+    )
     sender = SqsSender(client, queue_url="https://q", backoff=backoff)
 
     async def main() -> SendResult:

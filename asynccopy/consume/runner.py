@@ -9,7 +9,6 @@ go to that dead-letter queue one by one, as the Lambda sends them to DEAD_LETTER
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -28,12 +27,11 @@ from asynccopy.consume.events import RunnerContext, lambda_event
 from asynccopy.consume.queues import find_dead_letter_queue
 from asynccopy.consume.stats import RunStats, RunSummary
 from asynccopy.errors import AsyncCopyError, InputError
-from asynccopy.retry import error_code, is_retryable
-from consumer.backoff import Backoff
 from consumer.config import ConsumerConfig
 from consumer.dead_letters import DeadLetterQueue, DeadLetterSink, NoDeadLetterQueue
 from consumer.handler import handle_batch
 from consumer.results import AllMessagesFailedError, BatchSummary, MessageResult
+from consumer.retry import Backoff, RetryPolicy, error_code, is_retryable, writer_backoff
 from consumer.writer import Writer, make_writer
 
 if TYPE_CHECKING:
@@ -42,9 +40,9 @@ if TYPE_CHECKING:
 
 # Receives (or drain checks) in a row that may fail with throttling, a 5xx or a lost connection,
 # after botocore's own retries, before a poller gives up; the event source mapping keeps polling
-# too. Between them a jittered wait of up to 0.25 s x 2^failures.
+# too. Between them a jittered wait of up to 0.5 s x 2^retry (at most 8 s, the 5th retry's).
 MAX_POLL_FAILURES: Final = 6
-_POLL_RETRY_BASE_S: Final = 0.25
+POLL_POLICY: Final = RetryPolicy(max_attempts=MAX_POLL_FAILURES, base_delay_s=0.5, max_delay_s=8.0)
 
 _DRAIN_ATTRIBUTES: Final = (
     "ApproximateNumberOfMessages",
@@ -126,6 +124,8 @@ class Runner:
 
     def _poll(self, stop: threading.Event) -> None:
         failures = 0
+        # Waits end early when `stop` is set (Ctrl-C, or another poller's error).
+        backoff = Backoff(sleep=stop.wait, policy=POLL_POLICY)
         try:
             while not stop.is_set():
                 try:
@@ -135,9 +135,9 @@ class Runner:
                     )
                 except (BotoCoreError, ClientError) as exc:
                     failures += 1
-                    if not is_retryable(exc) or failures >= MAX_POLL_FAILURES:
+                    if not is_retryable(exc) or failures >= POLL_POLICY.max_attempts:
                         raise
-                    stop.wait(random.uniform(0, _POLL_RETRY_BASE_S * 2**failures))
+                    backoff.wait(failures - 1)
                     continue
                 failures = 0
                 if messages:
@@ -247,7 +247,7 @@ def build_runner(
     sqs = sqs_client(session, config.target, connections=config.concurrency * 2 + 2)
     dynamodb = dynamodb_clients(session, config.target, connections=connections)
     dead_letter = find_dead_letter_queue(sqs, config.queue_url)
-    backoff = Backoff()
+    backoff = writer_backoff()
     dead_letters: DeadLetterSink
     if dead_letter.url is None:
         dead_letters = NoDeadLetterQueue(dead_letter.why_none)

@@ -3,7 +3,8 @@
     open_fast_clients(...)  ->  FastClients(dynamodb=FastDynamoDB, sqs=FastSqs)
         dynamodb.py   batch_get_item / query / scan   (items stay wire JSON: consumer.wire.WireItem)
         sqs.py        send_message_batch
-        transport.py  JsonService: sign, POST, x-amz-crc32, orjson, botocore errors, retries;
+        transport.py  JsonService: sign, POST, x-amz-crc32, orjson, botocore errors (one attempt:
+                      the callers retry through consumer.retry's one policy);
                       Route: the proxy and CA bundle botocore would use for an endpoint
         signer.py     CredentialSource (the session's credentials), sign (botocore SigV4Auth)
 
@@ -19,7 +20,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from asynccopy.aws import CLIENT_ATTEMPTS, session_ca_bundle
+from asynccopy.aws import session_ca_bundle
 from asynccopy.engine.dynamodb import FastDynamoDB
 from asynccopy.engine.signer import CredentialSource
 from asynccopy.engine.sqs import FastSqs
@@ -55,7 +56,6 @@ async def open_fast_clients(
     source: Endpoint,
     queue: Endpoint,
     connections: int,
-    max_attempts: int = CLIENT_ATTEMPTS,
     connect_timeout_s: float = 10.0,
     read_timeout_s: float = 60.0,
 ) -> AsyncIterator[FastClients]:
@@ -91,7 +91,6 @@ async def open_fast_clients(
                     region=ddb_region,
                     endpoint_url=ddb_url,
                     credentials=source_credentials,
-                    max_attempts=max_attempts,
                     route=ddb_route,
                 )
             ),
@@ -102,7 +101,6 @@ async def open_fast_clients(
                     region=sqs_region,
                     endpoint_url=sqs_url,
                     credentials=queue_credentials,
-                    max_attempts=max_attempts,
                     route=sqs_route,
                 )
             ),

@@ -1,4 +1,4 @@
-"""One AWS JSON-protocol call over a shared aiohttp session: sign, send, check, parse, retry.
+"""One AWS JSON-protocol call over a shared aiohttp session: sign, send, check, parse.
 
     JsonService.call(operation, body)        body: the request JSON, already encoded
         -> signer.sign (botocore's SigV4Auth)
@@ -15,25 +15,20 @@ profile), the CA bundle the session resolves (its profile's `ca_bundle`, AWS_CA_
 credentials from ~/.netrc (aiohttp's trust_env would add them, and an Authorization header
 beside them makes aiohttp refuse every request).
 
-Errors are the ones a botocore client raises for the same response, so asynccopy.retry
-classifies them unchanged. Retries copy botocore's "standard" mode; asynccopy makes one
-attempt per call (asynccopy.aws.CLIENT_ATTEMPTS, as for the botocore clients) and retries in its
-own layers, but a caller may allow up to `max_attempts` attempts in all for
-throttling codes, transient codes, HTTP 500/502/503/504, lost connections and a bad CRC32,
-sleeping rand(0, 1) x min(2^(attempt-1), 20) s between them. (botocore's retry quota, which
-only matters when most calls fail, is not kept.)
+Errors are the ones a botocore client raises for the same response, so the one retry policy
+(consumer.retry, through asynccopy.retry) classifies them unchanged. Each call is one attempt,
+as for the botocore clients (asynccopy.aws.CLIENT_ATTEMPTS): the layers above retry it, so
+that the read limiter sees every throttle.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import http.client
 import os
-import random
 import ssl
 import zlib
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
@@ -50,7 +45,6 @@ from botocore.exceptions import (
     HTTPClientError,
     ReadTimeoutError,
 )
-from botocore.exceptions import ConnectionError as BotoConnectionError
 from botocore.httpsession import ProxyConfiguration, get_cert_path
 from botocore.utils import get_environ_proxies
 
@@ -58,39 +52,15 @@ from asynccopy.engine.signer import CredentialSource, sign
 from asynccopy.errors import InputError
 
 JSON_1_0: Final = "application/x-amz-json-1.0"
-MAX_BACKOFF_S: Final = 20.0
 _USER_AGENT: Final = (
     f"asynccopy-fast-engine botocore/{botocore.__version__} aiohttp/{aiohttp.__version__}"
 )
-# botocore standard mode: what is worth another attempt.
-_THROTTLING_CODES: Final = frozenset(
-    {
-        "Throttling",
-        "ThrottlingException",
-        "ThrottledException",
-        "RequestThrottledException",
-        "TooManyRequestsException",
-        "ProvisionedThroughputExceededException",
-        "TransactionInProgressException",
-        "RequestLimitExceeded",
-        "BandwidthLimitExceeded",
-        "LimitExceededException",
-        "RequestThrottled",
-        "SlowDown",
-        "PriorRequestNotComplete",
-        "EC2ThrottledException",
-    }
-)
-_TRANSIENT_CODES: Final = frozenset(
-    {"RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete"}
-)
-_TRANSIENT_STATUS: Final = frozenset({500, 502, 503, 504})
 
 
 class DamagedResponseError(HTTPClientError):
     """A 2xx response that is not the JSON object it must be: damaged on the way.
 
-    An HTTPClientError, so asynccopy.retry (and this module's own policy) retries the call.
+    An HTTPClientError, so the one retry policy (consumer.retry) retries the call.
     """
 
     fmt = "The response from {endpoint_url} is damaged: {error}"
@@ -209,7 +179,7 @@ def open_http(
 
 
 def client_error(
-    status: int, headers: Mapping[str, str], body: bytes, operation: str, *, attempts: int
+    status: int, headers: Mapping[str, str], body: bytes, operation: str
 ) -> ClientError:
     """The ClientError botocore's JSON parser builds from an AWS JSON error response."""
     error: dict[str, Any] = {"Message": "", "Code": ""}
@@ -243,30 +213,13 @@ def client_error(
     metadata: dict[str, Any] = {
         "HTTPStatusCode": status,
         "HTTPHeaders": {name.lower(): value for name, value in headers.items()},
-        "RetryAttempts": attempts - 1,
+        "RetryAttempts": 0,  # one attempt per call
     }
     request_id = headers.get("x-amzn-requestid")
     if request_id is not None:
         metadata["RequestId"] = request_id
     response: Any = {"Error": error, "ResponseMetadata": metadata, **extra}
     return ClientError(response, operation)
-
-
-def is_retryable(exc: BaseException) -> bool:
-    """botocore standard mode's verdict on one attempt's error."""
-    if isinstance(exc, BotoConnectionError | HTTPClientError):
-        return True
-    if not isinstance(exc, ClientError):
-        return False
-    code = exc.response.get("Error", {}).get("Code")
-    if code in _THROTTLING_CODES or code in _TRANSIENT_CODES:
-        return True
-    return exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") in _TRANSIENT_STATUS
-
-
-def backoff_s(attempt: int, rng: Callable[[], float]) -> float:
-    """botocore standard mode: rand(0, 1) x min(2^(attempt-1), 20) after attempt `attempt`."""
-    return rng() * min(2.0 ** (attempt - 1), MAX_BACKOFF_S)
 
 
 class JsonService:
@@ -280,42 +233,23 @@ class JsonService:
         region: str,
         endpoint_url: str,
         credentials: CredentialSource,
-        max_attempts: int = 3,
         route: Route | None = None,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        rng: Callable[[], float] = random.random,
     ) -> None:
-        if max_attempts < 1:
-            raise ValueError(f"max_attempts={max_attempts} must be at least 1")
         self._http = http
         self._service = service
         self._region = region
         self._url = request_url(endpoint_url)
         self._route = route if route is not None else route_for(endpoint_url)
         self._credentials = credentials
-        self._max_attempts = max_attempts
-        self._sleep = sleep
-        self._rng = rng
 
     async def call(self, operation: str, body: bytes) -> dict[str, Any]:
-        """The parsed reply, or a botocore error (ClientError or a BotoCoreError) and no other."""
+        """The parsed reply, or a botocore error (ClientError or a BotoCoreError) and no other.
+
+        One attempt: the callers retry through the one retry policy (asynccopy.retry)."""
         with failing_as_a_call(operation):
-            return await self._call(operation, body)
+            return await self._attempt(operation, body)
 
-    async def _call(self, operation: str, body: bytes) -> dict[str, Any]:
-        attempt = 1
-        while True:
-            try:
-                reply = await self._attempt(operation, body, attempt=attempt)
-            except (ClientError, BotoConnectionError, HTTPClientError) as exc:
-                if attempt >= self._max_attempts or not is_retryable(exc):
-                    raise
-                await self._sleep(backoff_s(attempt, self._rng))
-                attempt += 1
-                continue
-            return reply
-
-    async def _attempt(self, operation: str, body: bytes, *, attempt: int) -> dict[str, Any]:
+    async def _attempt(self, operation: str, body: bytes) -> dict[str, Any]:
         service = self._service
         unsigned = {
             "X-Amz-Target": f"{service.target_prefix}.{operation}",
@@ -364,7 +298,7 @@ class JsonService:
                         endpoint_url=url, error=f"expected {expected!r}, got {actual}"
                     )
         if status >= 300:
-            raise client_error(status, reply_headers, content, operation, attempts=attempt)
+            raise client_error(status, reply_headers, content, operation)
         try:
             parsed = orjson.loads(content) if content else {}
         except orjson.JSONDecodeError as exc:
@@ -374,6 +308,6 @@ class JsonService:
         parsed["ResponseMetadata"] = {
             "RequestId": reply_headers.get("x-amzn-requestid", ""),
             "HTTPStatusCode": status,
-            "RetryAttempts": attempt - 1,
+            "RetryAttempts": 0,
         }
         return parsed
