@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from asynccopy.cli import bench, consume, copy, policy, sandbox, verify
+from asynccopy.cli import bench, consume, copy, policy, sandbox, verify, watch
 from asynccopy.errors import AsyncCopyError, ExitCode
 
 app = typer.Typer(
@@ -27,6 +27,7 @@ consume.register(app)
 verify.register(app)
 policy.register(app)
 bench.register(app)
+watch.register(app)
 
 
 def _usage_line(exc: typer.TyperException) -> str:
