@@ -209,12 +209,15 @@ def dlq_redrive(
     Exit 0 when every message was moved (or the move task started), 1 when some were left,
     2 on bad input, 130 on Ctrl-C.
     """
-    from asynccopy.send.queueurl import check_queue_url
+    from asynccopy.send.queueurl import parse_queue_url
     from asynccopy.watch.clients import open_queue
     from asynccopy.watch.deadletters import redrive
 
-    if to is not None:
-        check_queue_url(to)
+    if to is not None and parse_queue_url(to) is None:
+        raise InputError(
+            f"--to {to!r} is not an SQS queue URL",
+            hint="pass the source queue's URL, as `aws sqs get-queue-url` prints it",
+        )
     opened = open_queue(queue_url, _target(profile, region, endpoint_url, role_arn))
     result = redrive(opened.sqs, queue_url, to_url=to)
     if result.move_task_handle is not None:
