@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 
 from tests.sandbox_helpers import DEST_ACCOUNT, Sandbox
@@ -54,6 +55,22 @@ def test_status_shows_the_queue_then_watches_it_drain(sandbox: Sandbox, tmp_path
     assert "status: drained" in stderr
     # Not a terminal: plain progress lines, as the other commands print them.
     assert "status: waiting 0, in flight 0, dead-letter 0" in stderr
+
+
+def test_status_watch_exits_130_on_ctrl_c(sandbox: Sandbox, tmp_path: Path) -> None:
+    seeded = seed_source(sandbox, tmp_path, items=5, item_bytes=200)
+    send_bodies(sandbox.dest("sqs"), seeded.queue_url, bodies_for(seeded.items))
+    with sandbox.start_cli(
+        "status", "--queue-url", seeded.queue_url, "--watch", account=DEST_ACCOUNT
+    ) as process:
+        assert process.stderr is not None
+        # The first plain line: it is watching (no consumer runs, so it never drains).
+        assert process.stderr.readline().startswith("status: waiting 1, in flight 0")
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=60)
+        stderr = process.stderr.read()  # not communicate(): readline's buffer holds the rest
+    assert process.returncode == 130, stderr
+    assert "status: interrupted (only the watching stopped" in stderr
 
 
 def _fill_dead_letter_queue(sandbox: Sandbox, tmp_path: Path) -> tuple[str, str, set[str]]:

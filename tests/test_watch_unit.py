@@ -3,15 +3,19 @@ empty polls, timeouts, estimates, and the dead-letter queue found from the redri
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from rich.console import Console
 
+from asynccopy.copy.progress import ProgressMode
 from asynccopy.errors import InputError
-from asynccopy.watch.watcher import WatchUpdate, watch
+from asynccopy.watch.display import WatchDisplay
+from asynccopy.watch.watcher import QueueDepth, WatchUpdate, watch
 
 QUEUE = "http://127.0.0.1:1/222222222222/q"
 DLQ = "http://127.0.0.1:1/222222222222/q-dlq"
@@ -148,3 +152,38 @@ def test_a_queue_that_cannot_be_read_is_bad_input() -> None:
     with pytest.raises(InputError, match="NonExistentQueue") as caught:
         watch(Missing(), QUEUE, clock=FakeClock())  # type: ignore[arg-type]
     assert caught.value.hint
+
+
+def _update(visible: int, *, drained: int = 0) -> WatchUpdate:
+    return WatchUpdate(
+        depth=QueueDepth(visible=visible, in_flight=0, dead_letters=0),
+        elapsed_s=0,
+        messages_drained=drained,
+        items_written_estimate=None,
+        messages_per_s=0,
+        eta_s=None,
+        empty_polls=0,
+    )
+
+
+def test_plain_lines_are_printed_every_few_seconds_not_every_poll() -> None:
+    out = io.StringIO()
+    console = Console(file=out, width=200, force_terminal=False)
+    clock = FakeClock()
+    with WatchDisplay(mode=ProgressMode.PLAIN, console=console, clock=clock) as display:
+        for visible in (9, 8, 7, 6):
+            display.update(_update(visible, drained=10 - visible))
+            clock.sleep(2)
+    lines = out.getvalue().splitlines()
+    assert lines == [
+        "status: waiting 9, in flight 0, dead-letter 0, drained 1 msgs, 0.0 msgs/s",
+        "status: waiting 6, in flight 0, dead-letter 0, drained 4 msgs, 0.0 msgs/s",
+    ]  # at 0 s and 6 s: the ones at 2 s and 4 s come within 5 s of the last line
+
+
+def test_a_live_display_draws_the_latest_update_and_leaves_nothing_behind() -> None:
+    out = io.StringIO()
+    console = Console(file=out, width=200, force_terminal=True, color_system=None)
+    with WatchDisplay(mode=ProgressMode.LIVE, console=console, clock=FakeClock()) as display:
+        display.update(_update(3))
+    assert "status: waiting 3, in flight 0" in out.getvalue()

@@ -85,16 +85,22 @@ def status(
     clock = SystemClock()
     console = Console(stderr=True)
     mode = ProgressMode.choose(enabled=progress and watch, console=console)
-    with WatchDisplay(mode=mode, console=console, clock=clock) as display:
-        result = watch_queue(
-            opened.sqs,
-            queue_url,
-            clock=clock,
-            on_update=display.update,
-            until_drained=watch,
-            timeout_s=timeout_s,
-            poll_interval_s=poll_s,
+    try:
+        with WatchDisplay(mode=mode, console=console, clock=clock) as display:
+            result = watch_queue(
+                opened.sqs,
+                queue_url,
+                clock=clock,
+                on_update=display.update,
+                until_drained=watch,
+                timeout_s=timeout_s,
+                poll_interval_s=poll_s,
+            )
+    except KeyboardInterrupt:
+        typer.echo(
+            "status: interrupted (only the watching stopped: the queue is untouched)", err=True
         )
+        raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
     d = result.depth
     dead = "no dead-letter queue" if d.dead_letters is None else f"{d.dead_letters:,} dead-letter"
     state = "drained" if result.drained else ("timed out" if result.timed_out else "not drained")
