@@ -31,6 +31,7 @@ OTHER_QUEUE = "bad-input-other"
 TINY_QUEUE = "bad-input-tiny"  # MaximumMessageSize 1024, the least SQS allows
 PROVISIONED = "users-provisioned"  # like users, with provisioned capacity
 FIFO_QUEUE = "bad-input.fifo"
+REDRIVEN_QUEUE = "bad-input-redriven"  # a source queue, with a dead-letter queue
 ERROR_PREFIX = "asynccopy: error: "
 
 
@@ -233,6 +234,28 @@ ROWS: tuple[Row, ...] = (
     Row(id="consume-unknown-profile", account=DEST_ACCOUNT, profile_file=True,
         args=("consume", "--queue-url", "{queue}", "--table", "users", "--profile", "ghost"),
         message="the AWS profile 'ghost' was not found"),
+    # --- status and dlq ---------------------------------------------------------------------
+    Row(id="status-missing-queue", account=DEST_ACCOUNT,
+        args=("status", "--queue-url", "{queue}-nope"),
+        message="-nope: AWS.SimpleQueueService.NonExistentQueue"),
+    Row(id="status-not-a-queue-url", account=DEST_ACCOUNT,
+        args=("status", "--queue-url", "https://example.com/q"),
+        message="--queue-url 'https://example.com/q' is not an SQS queue URL"),
+    Row(id="dlq-without-table", account=DEST_ACCOUNT, args=("dlq", "--queue-url", "{queue}"),
+        message="`asynccopy dlq` needs --queue-url and --table"),
+    Row(id="dlq-missing-table", account=DEST_ACCOUNT,
+        args=("dlq", "--queue-url", "{queue}", "--table", "nope"),
+        message="table 'nope' was not found"),
+    Row(id="dlq-not-a-dead-letter-queue", account=DEST_ACCOUNT,
+        args=("dlq", "--queue-url", "{redriven_queue}", "--table", "users"),
+        message="bad-input-redriven is not a dead-letter queue, it has a redrive policy: its "
+        "dead-letter queue is"),
+    Row(id="dlq-redrive-not-a-dead-letter-queue", account=DEST_ACCOUNT,
+        args=("dlq", "redrive", "--queue-url", "{redriven_queue}"),
+        message="bad-input-redriven is not a dead-letter queue, it has a redrive policy"),
+    Row(id="dlq-redrive-to-not-a-queue-url", account=DEST_ACCOUNT,
+        args=("dlq", "redrive", "--queue-url", "{queue}", "--to", "nope"),
+        message="--to 'nope' is not an SQS queue URL"),
     # --- sandbox ----------------------------------------------------------------------------
     Row(id="seed-negative-items", args=("sandbox", "seed", "--items", "-1", "--port", "9"),
         message="Invalid value for '--items'"),
@@ -278,6 +301,12 @@ def make_world(sandbox: Sandbox) -> World:
     sqs = sandbox.dest("sqs")
     urls = [sqs.create_queue(QueueName=name)["QueueUrl"] for name in (QUEUE, OTHER_QUEUE)]
     tiny = sqs.create_queue(QueueName=TINY_QUEUE, Attributes={"MaximumMessageSize": "1024"})
+    dead = sqs.create_queue(QueueName=REDRIVEN_QUEUE + "-dlq")["QueueUrl"]
+    dead_arn = sqs.get_queue_attributes(QueueUrl=dead, AttributeNames=["QueueArn"])
+    policy = json.dumps(
+        {"deadLetterTargetArn": dead_arn["Attributes"]["QueueArn"], "maxReceiveCount": "5"}
+    )
+    sqs.create_queue(QueueName=REDRIVEN_QUEUE, Attributes={"RedrivePolicy": policy})
     fifo = sqs.create_queue(QueueName=FIFO_QUEUE, Attributes={"FifoQueue": "true"})
     return World(
         queue_url=urls[0],
@@ -298,6 +327,7 @@ def _fill(arg: str, *, world: World, tmp_path: Path) -> str:
     return (
         arg.replace("{queue}", world.queue_url)
         .replace("{fifo_queue}", world.fifo_queue_url)
+        .replace("{redriven_queue}", world.queue_url.rsplit("/", 1)[0] + "/" + REDRIVEN_QUEUE)
         .replace("{keys}", str(tmp_path / "keys.txt"))
         .replace("{tmp}", str(tmp_path))
     )

@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from asynccopy.cli import bench, consume, copy, policy, sandbox, schema, verify
+from asynccopy.cli import bench, consume, copy, policy, sandbox, schema, verify, watch
 from asynccopy.errors import AsyncCopyError, ExitCode
 
 app = typer.Typer(
@@ -28,6 +28,7 @@ verify.register(app)
 policy.register(app)
 bench.register(app)
 schema.register(app)
+watch.register(app)
 
 
 def _usage_line(exc: typer.TyperException) -> str:

@@ -51,6 +51,8 @@ def _command_section(path: str, command: Any) -> list[str]:
 def _walk(path: str, command: Any) -> list[str]:
     if hasattr(command, "commands"):
         lines: list[str] = []
+        if command.invoke_without_command:  # a group that is a command too (`asynccopy dlq`)
+            lines += _command_section(path, command)
         for name in sorted(command.commands):
             lines += _walk(f"{path} {name}", command.commands[name])
         return lines

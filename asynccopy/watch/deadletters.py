@@ -1,0 +1,338 @@
+"""The dead-letter queue, read without consuming it, and moved back to its source queue.
+
+In: a synchronous SQS client, the dead-letter queue's URL, the destination table's key names.
+Out: `DeadLetterListing` (one row per key and reason, with a count) and `RedriveResult`.
+
+Reading: every message is received with a visibility timeout (so no message is counted twice)
+and, once all are seen, made visible again with ChangeMessageVisibility 0; if the listing is
+interrupted, SQS makes them visible when the timeout ends. A receive adds one to a message's
+ApproximateReceiveCount, so "failed N receives" subtracts this listing's own receive.
+
+Redrive: SQS StartMessageMoveTask where the service has it; else (the sandbox) one message at
+a time: receive, send to the source queue, and only then delete, so an interruption can leave a
+duplicate (a second write of the same item) but never lose one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from asynccopy.errors import InputError
+from asynccopy.retry import error_code
+from consumer.dead_letters import ERROR_CODE_ATTRIBUTE, ERROR_MESSAGE_ATTRIBUTE
+from consumer.wire import CodecError, decode_body, key_to_text
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+
+# Long enough to receive every message of a large listing before any reappears (SQS allows
+# up to 12 hours); the messages are made visible again at once when the listing ends.
+LISTING_VISIBILITY_S: Final = 300
+# A listing holds every receipt handle in memory: it stops here and says so.
+MAX_LISTED_MESSAGES: Final = 10_000
+# Receives that return nothing before the queue counts as read (SQS samples servers: one empty
+# short-poll receive does not prove the queue is empty).
+_EMPTY_RECEIVES: Final = 2
+_MOVE_TASK_UNSUPPORTED: Final = frozenset(
+    {
+        "InvalidAction",
+        "UnknownOperationException",
+        "UnsupportedOperation",
+        "AWS.SimpleQueueService.UnsupportedOperation",
+    }
+)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DeadLetterRow:
+    key: str | None  # key_to_text of the item's key; None: the body could not be decoded
+    reason: str
+    count: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "reason": self.reason, "count": self.count}
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DeadLetterListing:
+    queue_url: str
+    messages: int
+    items: int
+    rows: tuple[DeadLetterRow, ...]
+    truncated: bool  # stopped at MAX_LISTED_MESSAGES
+
+    @property
+    def keys(self) -> list[str]:
+        """Each decoded key once, in the order first seen."""
+        return list(dict.fromkeys(row.key for row in self.rows if row.key is not None))
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "dead_letter_queue_url": self.queue_url,
+                "messages": self.messages,
+                "items": self.items,
+                "truncated": self.truncated,
+                "rows": [row.to_dict() for row in self.rows],
+            },
+            sort_keys=True,
+        )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RedriveResult:
+    dead_letter_queue_url: str
+    move_task_handle: str | None  # SQS moves the messages itself: nothing was counted here
+    messages_moved: int = 0
+    left_without_source: int = 0  # messages that name no source queue and no --to was given
+    destinations: tuple[str, ...] = field(default=())
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "dead_letter_queue_url": self.dead_letter_queue_url,
+                "move_task_handle": self.move_task_handle,
+                "messages_moved": self.messages_moved,
+                "left_without_source": self.left_without_source,
+                "destinations": list(self.destinations),
+            },
+            sort_keys=True,
+        )
+
+
+def _sqs_error(queue_url: str, exc: BaseException, action: str) -> InputError:
+    return InputError(
+        f"cannot {action} queue {queue_url}: {error_code(exc)}",
+        hint="check --queue-url, the region and your credentials (the queue's sqs:* permissions)",
+    )
+
+
+def check_is_dead_letter_queue(sqs: SQSClient, queue_url: str) -> str:
+    """The queue's ARN; an InputError if it has a redrive policy of its own (a source queue)."""
+    try:
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=queue_url, AttributeNames=["QueueArn", "RedrivePolicy"]
+        )["Attributes"]
+    except (BotoCoreError, ClientError) as exc:
+        raise _sqs_error(queue_url, exc, "read") from exc
+    if attributes.get("RedrivePolicy"):
+        from asynccopy.consume.queues import find_dead_letter_queue
+
+        target = find_dead_letter_queue(sqs, queue_url)
+        where = f": its dead-letter queue is {target.url}" if target.url else ""
+        raise InputError(
+            f"queue {queue_url} is not a dead-letter queue, it has a redrive policy{where}",
+            hint="pass the dead-letter queue's URL (`asynccopy status --queue-url` shows it)",
+        )
+    return str(attributes.get("QueueArn", ""))
+
+
+def _attribute(message: Any, name: str) -> str | None:
+    value = message.get("MessageAttributes", {}).get(name)
+    return None if value is None else str(value.get("StringValue", ""))
+
+
+def _reason(message: Any) -> str:
+    code = _attribute(message, ERROR_CODE_ATTRIBUTE)
+    if code is not None:
+        text = _attribute(message, ERROR_MESSAGE_ATTRIBUTE) or ""
+        return f"rejected: {code}: {text}" if text else f"rejected: {code}"
+    receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+    return f"failed {max(0, receives - 1)} receives"
+
+
+def _keys(body: str, key_names: Sequence[str]) -> list[str | None] | str:
+    """The key of each item of the body, or why the body cannot be read."""
+    try:
+        items = decode_body(body)
+    except CodecError as exc:
+        return str(exc)
+    keys: list[str | None] = []
+    for item in items:
+        if all(name in item for name in key_names):
+            keys.append(key_to_text({name: item[name] for name in key_names}))
+        else:
+            keys.append(None)
+    return keys
+
+
+def _receive(sqs: SQSClient, queue_url: str, *, visibility_s: int) -> list[Any]:
+    try:
+        return list(
+            sqs.receive_message(
+                QueueUrl=queue_url,
+                MaxNumberOfMessages=10,
+                WaitTimeSeconds=0,
+                VisibilityTimeout=visibility_s,
+                MessageAttributeNames=["All"],
+                MessageSystemAttributeNames=["All"],
+            ).get("Messages", [])
+        )
+    except (BotoCoreError, ClientError) as exc:
+        raise _sqs_error(queue_url, exc, "receive from") from exc
+
+
+def _release(sqs: SQSClient, queue_url: str, handles: Sequence[str]) -> None:
+    """Make received messages visible again now (ChangeMessageVisibilityBatch: 10 a call)."""
+    for start in range(0, len(handles), 10):
+        entries = [
+            {"Id": str(n), "ReceiptHandle": handle, "VisibilityTimeout": 0}
+            for n, handle in enumerate(handles[start : start + 10])
+        ]
+        sqs.change_message_visibility_batch(QueueUrl=queue_url, Entries=entries)  # type: ignore[arg-type]
+
+
+def list_dead_letters(
+    sqs: SQSClient,
+    queue_url: str,
+    *,
+    key_names: Sequence[str],
+    max_messages: int = MAX_LISTED_MESSAGES,
+) -> DeadLetterListing:
+    """What the dead-letter queue holds, each message left in it and visible again."""
+    check_is_dead_letter_queue(sqs, queue_url)
+    seen: dict[str, Any] = {}
+    handles: list[str] = []
+    try:
+        empty = 0
+        while empty < _EMPTY_RECEIVES and len(seen) < max_messages:
+            messages = _receive(sqs, queue_url, visibility_s=LISTING_VISIBILITY_S)
+            empty = 0 if messages else empty + 1
+            for message in messages:
+                handles.append(message["ReceiptHandle"])
+                seen.setdefault(message["MessageId"], message)
+    finally:
+        _release(sqs, queue_url, handles)
+    counts: Counter[tuple[str | None, str]] = Counter()
+    items = 0
+    for message in seen.values():
+        reason = _reason(message)
+        keys = _keys(message.get("Body", ""), key_names)
+        if isinstance(keys, str):
+            counts[(None, f"{reason}; {keys}")] += 1
+            continue
+        items += len(keys)
+        for key in keys:
+            counts[(key, reason if key is not None else f"{reason}; the item lacks a key")] += 1
+    rows = tuple(
+        DeadLetterRow(key=key, reason=reason, count=count)
+        for (key, reason), count in counts.items()
+    )
+    return DeadLetterListing(
+        queue_url=queue_url,
+        messages=len(seen),
+        items=items,
+        rows=rows,
+        truncated=len(seen) >= max_messages,
+    )
+
+
+def _queue_url_of_arn(sqs: SQSClient, arn: str) -> str | None:
+    try:
+        _, _, _, _, account, name = arn.split(":", 5)
+        return sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
+    except (ValueError, BotoCoreError, ClientError):
+        return None
+
+
+def _start_move_task(sqs: SQSClient, source_arn: str, destination_arn: str | None) -> str | None:
+    """The task's handle, or None where the service lacks StartMessageMoveTask."""
+    try:
+        if destination_arn is None:
+            reply = sqs.start_message_move_task(SourceArn=source_arn)
+        else:
+            reply = sqs.start_message_move_task(
+                SourceArn=source_arn, DestinationArn=destination_arn
+            )
+    except ClientError as exc:
+        if error_code(exc) in _MOVE_TASK_UNSUPPORTED:
+            return None
+        raise InputError(
+            f"cannot start moving the messages of {source_arn}: {error_code(exc)}",
+            hint="the caller needs sqs:StartMessageMoveTask, sqs:ReceiveMessage, "
+            "sqs:DeleteMessage and sqs:GetQueueAttributes on the dead-letter queue and "
+            "sqs:SendMessage on the source queue",
+        ) from exc
+    return str(reply.get("TaskHandle", ""))
+
+
+def _queue_arn(sqs: SQSClient, queue_url: str) -> str:
+    try:
+        return str(
+            sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+                "QueueArn"
+            ]
+        )
+    except (BotoCoreError, ClientError, KeyError) as exc:
+        raise InputError(
+            f"cannot read queue {queue_url}: {error_code(exc)}",
+            hint="check --to: the source queue's URL, in the same region and account",
+        ) from exc
+
+
+def redrive(
+    sqs: SQSClient,
+    queue_url: str,
+    *,
+    to_url: str | None,
+    use_move_task: bool = True,
+    on_moved: Callable[[int], None] = lambda moved: None,
+) -> RedriveResult:
+    """Move every message of the dead-letter queue `queue_url` to `to_url`, or each to the
+    queue it came from (its DeadLetterQueueSourceArn)."""
+    dlq_arn = check_is_dead_letter_queue(sqs, queue_url)
+    to_arn = _queue_arn(sqs, to_url) if to_url is not None else None
+    if use_move_task:
+        handle = _start_move_task(sqs, dlq_arn, to_arn)
+        if handle is not None:
+            return RedriveResult(dead_letter_queue_url=queue_url, move_task_handle=handle)
+    moved = 0
+    left: list[str] = []
+    sources: dict[str, str | None] = {}
+    empty = 0
+    try:
+        while empty < _EMPTY_RECEIVES:
+            messages = _receive(sqs, queue_url, visibility_s=60)
+            empty = 0 if messages else empty + 1
+            for message in messages:
+                destination = to_url
+                if destination is None:
+                    arn = message.get("Attributes", {}).get("DeadLetterQueueSourceArn")
+                    if arn and arn not in sources:
+                        sources[arn] = _queue_url_of_arn(sqs, arn)
+                    destination = sources.get(arn) if arn else None
+                if destination is None:
+                    left.append(message["ReceiptHandle"])
+                    continue
+                attributes = message.get("MessageAttributes", {})
+                try:
+                    if attributes:
+                        sqs.send_message(
+                            QueueUrl=destination,
+                            MessageBody=message["Body"],
+                            MessageAttributes=attributes,
+                        )
+                    else:
+                        sqs.send_message(QueueUrl=destination, MessageBody=message["Body"])
+                    # Deleted only once the source queue has it: nothing is lost.
+                    sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+                except (BotoCoreError, ClientError) as exc:
+                    raise _sqs_error(destination, exc, "move a message to") from exc
+                moved += 1
+                on_moved(moved)
+    finally:
+        _release(sqs, queue_url, left)
+    used = {to_url} if to_url else {url for url in sources.values() if url}
+    return RedriveResult(
+        dead_letter_queue_url=queue_url,
+        move_task_handle=None,
+        messages_moved=moved,
+        left_without_source=len(left),
+        destinations=tuple(sorted(used)),
+    )
