@@ -3,10 +3,12 @@
 Standard library, boto3 and `asynccopy.codec` only: the function's zip holds nothing else.
 
     contract.py           the Lambda wire types: SQS event in, partial batch response out
-    config.py             TABLE_NAME, WRITE_MODE and DEAD_LETTER_QUEUE_URL, parsed once
+    config.py             TABLE_NAME, WRITE_MODE, DEAD_LETTER_QUEUE_URL, CONSUMER_ENGINE
     table.py              the destination table's key schema (DescribeTable), checked per item
     message.py            one SQS record decoded into items, or the reason it cannot be
     calls.py              clients whose every call ends before the invocation's deadline
+    fast_dynamodb.py      the fast engine: signed JSON requests, no serializer or parser
+    engines.py            CONSUMER_ENGINE: fast (the default) or botocore's client
     backoff.py            jittered exponential backoff bounded by the invocation's deadline
     errors.py             DynamoDB's error codes: retried, or refused for good
     versions.py           the newer-wins rule

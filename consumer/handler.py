@@ -21,6 +21,7 @@ from consumer.calls import BoundedClients, CallTimeouts, botocore_config
 from consumer.config import ConsumerConfig
 from consumer.contract import LambdaContext, PartialBatchResponse, SqsEvent
 from consumer.dead_letters import DeadLetterQueue, DeadLetterSink, NoDeadLetterQueue
+from consumer.engines import dynamodb_writes
 from consumer.message import DecodedMessage, decode_record
 from consumer.results import AllMessagesFailedError, BatchSummary, MessageResult
 from consumer.writer import Writer, make_writer
@@ -117,8 +118,11 @@ def _container_writer(context: LambdaContext) -> tuple[Writer, ConsumerConfig]:
     global _container
     if _container is None:
         config = ConsumerConfig.from_env(os.environ)
-        clients = dynamodb_clients(
-            os.environ, max_pool_connections=max(10, config.write_threads + 2)
+        clients = dynamodb_writes(
+            boto3.Session(),
+            engine=config.engine,
+            endpoint_url=_endpoint(os.environ, "dynamodb"),
+            max_pool_connections=max(10, config.write_threads + 2),
         )
         backoff = Backoff()
         writer = make_writer(
