@@ -3,8 +3,8 @@ own HTTP session; no serializer, no parser, no new dependency in the Lambda zip.
 
 Items arrive as AttributeValue JSON and leave as AttributeValue JSON, so the request body is
 the items dumped with the standard library's `json`, exactly as botocore's JSON serializer
-dumps them (same key order, separators and ASCII escapes; B/BS bytes as base64: a test
-compares the two bodies). Of the response only what the writers read is decoded:
+dumps them (json.dumps' defaults: same key order, separators and ASCII escapes; B/BS bytes as
+base64: a test compares the two bodies). Of the response only what the writers read is decoded:
 UnprocessedItems, and for an error its `__type`, message and (ConditionalCheckFailedException
 with ReturnValuesOnConditionCheckFailure=ALL_OLD) the Item.
 
@@ -69,9 +69,14 @@ def _bytes_as_base64(value: object) -> str:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
+# botocore's JSONSerializer sends json.dumps(body): default separators (", " and ": "),
+# ensure_ascii; the same here, so that both engines send the same bytes.
+_ENCODER: Final = json.JSONEncoder(default=_bytes_as_base64)
+
+
 def request_body(request: Mapping[str, Any]) -> bytes:
     """The body botocore's JSON serializer sends for `request` (its keyword arguments)."""
-    return json.dumps(request, separators=(",", ":"), default=_bytes_as_base64).encode("ascii")
+    return _ENCODER.encode(request).encode("ascii")
 
 
 def error_code_of(type_: str) -> str:
