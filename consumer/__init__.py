@@ -18,5 +18,7 @@ Standard library, boto3 and `asynccopy.codec` only: the function's zip holds not
     item_writer.py        one item, one PutItem (conditional or not); refusals rejected
     batch_writer.py       overwrite: BatchWriteItem, UnprocessedItems retried until the deadline
     conditional_writer.py skip-existing / newer-wins: concurrent conditional PutItem
+    throttles.py          counting the calls DynamoDB throttled, for the metrics
+    metrics.py            the invocation's metrics as one CloudWatch EMF log line
     handler.py            lambda_handler and handle_batch, the core the local runner shares
 """
