@@ -81,8 +81,9 @@ def request_body(request: Mapping[str, Any]) -> bytes:
 
 def error_code_of(type_: str) -> str:
     """'com.amazonaws.dynamodb.v20120810#ValidationException' -> 'ValidationException', the
-    code botocore's parser gives (consumer.errors classifies by it)."""
-    return type_.rpartition("#")[2]
+    code botocore's JSON parser gives (it drops a ':...' suffix, then the '...#' prefix), so
+    that consumer.errors classifies both engines' errors alike."""
+    return type_.split(":", 1)[0].rpartition("#")[2]
 
 
 class FastDynamoDB:
@@ -133,7 +134,10 @@ class FastDynamoDB:
         SigV4Auth(frozen, _SIGNING_NAME, self._region).add_auth(http_request)
         response = self._http.send(http_request.prepare())
         content = response.content
-        parsed: Any = json.loads(content) if content else {}
+        try:
+            parsed: Any = json.loads(content) if content else {}
+        except ValueError:
+            parsed = None  # not DynamoDB's (a proxy's error page): the code is the status
         if response.status_code == 200 and isinstance(parsed, dict):
             return parsed
         raise _client_error(operation, response.status_code, parsed)
@@ -149,7 +153,8 @@ def _client_request(request: Any) -> Any:
 def _client_error(operation: str, status: int, parsed: Any) -> ClientError:
     """The ClientError botocore raises for this error response: the code from `__type`."""
     body = parsed if isinstance(parsed, dict) else {}
-    code = error_code_of(str(body.get("__type", ""))) or f"HTTP{status}"
+    # botocore: the status code as text when the body names no type.
+    code = error_code_of(str(body.get("__type", ""))) or str(status)
     message = str(body.get("message", body.get("Message", "")))
     error: dict[str, Any] = {
         "Error": {"Code": code, "Message": message},

@@ -192,6 +192,10 @@ def test_request_body_writes_bytes_as_base64_and_escapes_to_ascii() -> None:
         ),
         ("com.amazon.coral.availability#ThrottlingException", "ThrottlingException"),
         ("ThrottlingException", "ThrottlingException"),
+        (
+            "com.amazon.coral.service#UnrecognizedClientException:http://internal.amazon.com/x",
+            "UnrecognizedClientException",
+        ),
     ],
 )
 def test_error_types_map_to_botocores_codes(type_: str, code: str) -> None:
@@ -219,7 +223,13 @@ def test_a_failed_condition_carries_the_old_item_and_a_5xx_without_body_has_a_co
     http.reply.content = b""
     with pytest.raises(ClientError) as caught:
         fast_client(http).put_item(TableName=TABLE, Item={})
-    assert caught.value.response["Error"]["Code"] == "HTTP503"
+    assert caught.value.response["Error"]["Code"] == "503"
+
+    http = RecordingHttp(_Reply(502, {}))
+    http.reply.content = b"<html>Bad Gateway</html>"
+    with pytest.raises(ClientError) as caught:
+        fast_client(http).batch_write_item(RequestItems={TABLE: []})
+    assert caught.value.response["Error"]["Code"] == "502"
 
 
 def test_unprocessed_items_come_back_in_client_shape() -> None:
