@@ -185,7 +185,7 @@ def run(args: argparse.Namespace) -> Results:
             )
 
         def do_consumer() -> None:
-            results.handler = consumer_bench.run_handler(
+            results.consumer_engines, results.handler = consumer_bench.run_engines(
                 box, messages=args.consumer_messages, item_bytes=args.item_bytes
             )
 

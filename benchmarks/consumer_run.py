@@ -1,7 +1,7 @@
 """The consumer handler fed real SQS messages, timed around `lambda_handler` calls only.
 
-Run as a child process with the destination account's AWS_* variables and TABLE_NAME, as the
-Lambda runtime would set them:
+Run as a child process with the destination account's AWS_* variables and TABLE_NAME (and
+WRITE_MODE, CONSUMER_ENGINE), as the Lambda runtime would set them:
 
     python -m benchmarks.consumer_run --queue-url URL --messages N
 
@@ -36,6 +36,11 @@ class ConsumerRunResult:
     items: int
     messages_failed: int
     handler_s: float
+    handler_cpu_s: float  # this process's CPU (every thread) inside lambda_handler
+    # The same after the first invocation (the cold start: clients made, DescribeTable), so
+    # that CPU per item is the steady state's.
+    warm_cpu_s: float
+    warm_items: int
 
     @property
     def items_per_s(self) -> float:
@@ -50,7 +55,8 @@ def consume(*, queue_url: str, messages: int, quiet: bool = True) -> ConsumerRun
         "Attributes"
     ]["QueueArn"]
     invocations = done = items = failed = 0
-    handler_s = 0.0
+    handler_s = handler_cpu_s = warm_cpu_s = 0.0
+    warm_items = 0
     empty_polls = 0
     while done < messages and empty_polls < 3:
         reply = sqs.receive_message(
@@ -69,15 +75,22 @@ def consume(*, queue_url: str, messages: int, quiet: bool = True) -> ConsumerRun
         context = RunnerContext(timeout_s=FUNCTION_TIMEOUT_S)
         log = io.StringIO()
         started = time.perf_counter()
+        started_cpu = time.process_time()
         with contextlib.redirect_stdout(log) if quiet else contextlib.nullcontext():
             response = lambda_handler(event, context)
+        cpu_s = time.process_time() - started_cpu
+        handler_cpu_s += cpu_s
         handler_s += time.perf_counter() - started
         invocations += 1
         unwritten = {f["itemIdentifier"] for f in response["batchItemFailures"]}
         written = [m for m in batch if m["MessageId"] not in unwritten]
         failed += len(unwritten)
         done += len(batch)
-        items += sum(len(decode_body(m["Body"])) for m in written)
+        written_items = sum(len(decode_body(m["Body"])) for m in written)
+        items += written_items
+        if invocations > 1:
+            warm_cpu_s += cpu_s
+            warm_items += written_items
         if written:
             sqs.delete_message_batch(
                 QueueUrl=queue_url,
@@ -92,6 +105,9 @@ def consume(*, queue_url: str, messages: int, quiet: bool = True) -> ConsumerRun
         items=items,
         messages_failed=failed,
         handler_s=handler_s,
+        handler_cpu_s=handler_cpu_s,
+        warm_cpu_s=warm_cpu_s,
+        warm_items=warm_items,
     )
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.consumer_bench import EndToEndResult, HandlerResult
+from benchmarks.consumer_bench import ConsumerEnginesResult, EndToEndResult, HandlerResult
 from benchmarks.cost import CostResult
 from benchmarks.engines import EnginesResult
 from benchmarks.profile import ProfileResult
@@ -28,6 +28,7 @@ class Results:
     rate: list[RateRun] = field(default_factory=list)
     cost: CostResult | None = None
     handler: HandlerResult | None = None
+    consumer_engines: ConsumerEnginesResult | None = None
     end_to_end: EndToEndResult | None = None
     profile: ProfileResult | None = None
     engines: EnginesResult | None = None
@@ -165,6 +166,28 @@ def to_markdown(results: Results) -> str:
                 f"**{_n(h.items_per_s)} items/s** written",
                 "-",
                 "-" if not h.messages_failed else f"{h.messages_failed} messages failed",
+            )
+        )
+    if (ce := results.consumer_engines) is not None:
+        for run in ce.runs:
+            rows.append(
+                (
+                    f"5. consumer client CPU per written item, {run.engine} engine, {run.mode}"
+                    f" ({_n(run.warm_items)} items after the cold start)",
+                    f"**{run.cpu_us_per_item:.0f} µs/item**; on Lambda at 512 MB (0.3 vCPU):"
+                    f" {_n(run.lambda_items_per_s)} items/s per instance,"
+                    f" {run.lambda_gb_s_per_million_items:.0f} GB-s per million items",
+                    "-",
+                    "-",
+                )
+            )
+        rows.append(
+            (
+                "5. consumer fast engine's CPU per item against botocore's (overwrite;"
+                f" skip-existing {ce.share('skip-existing'):.2f}x)",
+                f"**{ce.overwrite_share:.2f}x**",
+                f"<= {ce.target_share:.2f}x",
+                _verdict(ce.passed),
             )
         )
     if (e := results.end_to_end) is not None:

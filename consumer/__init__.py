@@ -5,12 +5,14 @@ else (asynccopy/sandbox/package.py), and the producer imports the wire format fr
 
     wire.py               the message body: AttributeValue JSON in a versioned envelope
     contract.py           the Lambda wire types: SQS event in, partial batch response out
-    config.py             TABLE_NAME, WRITE_MODE and DEAD_LETTER_QUEUE_URL, parsed once
+    config.py             TABLE_NAME, WRITE_MODE, DEAD_LETTER_QUEUE_URL, CONSUMER_ENGINE
     table.py              the destination table's key schema (DescribeTable), checked per item
     message.py            one SQS record decoded into items, or the reason it cannot be
     calls.py              clients whose every call ends before the invocation's deadline
     retry.py              the one retry policy (the producer's too): retryable errors, jittered
                           backoff, the invocation's deadline
+    fast_dynamodb.py      the fast engine: signed JSON requests, no serializer or parser
+    engines.py            CONSUMER_ENGINE: fast (the default) or botocore's client
     errors.py             DynamoDB's error codes that refuse an item for good
     versions.py           the newer-wins rule
     dead_letters.py       refused items, each sent alone to the dead-letter queue
@@ -19,5 +21,7 @@ else (asynccopy/sandbox/package.py), and the producer imports the wire format fr
     item_writer.py        one item, one PutItem (conditional or not); refusals rejected
     batch_writer.py       overwrite: BatchWriteItem, UnprocessedItems retried until the deadline
     conditional_writer.py skip-existing / newer-wins: concurrent conditional PutItem
+    throttles.py          counting the calls DynamoDB throttled, for the metrics
+    metrics.py            the invocation's metrics as one CloudWatch EMF log line
     handler.py            lambda_handler and handle_batch, the core the local runner shares
 """

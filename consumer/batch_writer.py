@@ -30,7 +30,7 @@ from consumer.table import KeySchema
 from consumer.wire import Item
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
+    from consumer.fast_dynamodb import DynamoDBWrites
 
 MAX_ITEMS_PER_CALL: Final = 25  # BatchWriteItem limit
 # Messages written at once: a Lambda batch is 10 messages by default.
@@ -49,7 +49,7 @@ class BatchWriter:
     def __init__(
         self,
         *,
-        clients: BoundedClients[DynamoDBClient],
+        clients: BoundedClients[DynamoDBWrites],
         schema: KeySchema,
         backoff: Backoff[None],
         items: ItemWriter,

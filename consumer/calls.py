@@ -21,7 +21,9 @@ from typing import Final, Generic, TypeVar
 
 from botocore.config import Config
 
-ClientT = TypeVar("ClientT")
+# Covariant: clients of a wider protocol (consumer.fast_dynamodb.DynamoDBWrites) are accepted.
+ClientT = TypeVar("ClientT", covariant=True)
+_FixedT = TypeVar("_FixedT")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -74,10 +76,10 @@ class BoundedClients(Generic[ClientT]):
         self._clients: dict[CallTimeouts, ClientT] = {}
         self._lock = threading.Lock()
 
-    @classmethod
-    def fixed(cls, client: ClientT) -> BoundedClients[ClientT]:
+    @staticmethod
+    def fixed(client: _FixedT) -> BoundedClients[_FixedT]:
         """The same client whatever the time left (its own timeouts apply): for fakes."""
-        return cls(lambda _timeouts: client)
+        return BoundedClients(lambda _timeouts: client)
 
     def rung_within(self, remaining_s: float) -> CallTimeouts | None:
         """The longest timeouts that end within `remaining_s`, or None if none do."""

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 WriteModeKind = Literal["overwrite", "skip-existing", "newer-wins"]
+ConsumerEngine = Literal["fast", "botocore"]  # see consumer.engines
 
 DEFAULT_WRITE_THREADS: Final = 8
 # DynamoDB attribute names are 1..255 bytes; anything printable goes, the expression uses #names.
@@ -65,6 +66,7 @@ class ConsumerConfig:
     # Where items the destination refuses for good go, one message each (the template sets it
     # to its dead-letter queue). None: a refused item fails its message, which is retried.
     dead_letter_queue_url: str | None = None
+    engine: ConsumerEngine = "fast"
 
     def __post_init__(self) -> None:
         if not self.table_name:
@@ -87,7 +89,13 @@ class ConsumerConfig:
             raise ConfigError(
                 variable="WRITE_THREADS", value=threads, problem="must be an integer"
             ) from None
+        engine = environ.get("CONSUMER_ENGINE", "fast")
+        if engine not in ("fast", "botocore"):
+            raise ConfigError(
+                variable="CONSUMER_ENGINE", value=engine, problem="expected fast or botocore"
+            )
         return cls(
+            engine="fast" if engine == "fast" else "botocore",
             table_name=environ.get("TABLE_NAME", ""),
             write_mode=WriteMode.parse(environ.get("WRITE_MODE", "overwrite")),
             write_threads=write_threads,

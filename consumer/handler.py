@@ -20,9 +20,12 @@ from consumer.calls import BoundedClients, CallTimeouts, botocore_config
 from consumer.config import ConsumerConfig
 from consumer.contract import LambdaContext, PartialBatchResponse, SqsEvent
 from consumer.dead_letters import DeadLetterQueue, DeadLetterSink, NoDeadLetterQueue
+from consumer.engines import dynamodb_writes
 from consumer.message import DecodedMessage, decode_record
+from consumer.metrics import InvocationMetrics
 from consumer.results import AllMessagesFailedError, BatchSummary, MessageResult
 from consumer.retry import Backoff, Deadline, writer_backoff
+from consumer.throttles import ThrottleCounter, counting
 from consumer.writer import Writer, make_writer
 
 if TYPE_CHECKING:
@@ -108,17 +111,24 @@ def dead_letter_sink(
     )
 
 
-_container: tuple[Writer, ConsumerConfig] | None = None
+_container: tuple[Writer, ConsumerConfig, ThrottleCounter] | None = None
 
 
-def _container_writer(context: LambdaContext) -> tuple[Writer, ConsumerConfig]:
+def _container_writer(context: LambdaContext) -> tuple[Writer, ConsumerConfig, ThrottleCounter]:
     # Built once per execution environment: DescribeTable runs on the cold start only, within
     # the first invocation's deadline.
     global _container
     if _container is None:
         config = ConsumerConfig.from_env(os.environ)
-        clients = dynamodb_clients(
-            os.environ, max_pool_connections=max(10, config.write_threads + 2)
+        throttles = ThrottleCounter()
+        clients = counting(
+            dynamodb_writes(
+                boto3.Session(),
+                engine=config.engine,
+                endpoint_url=_endpoint(os.environ, "dynamodb"),
+                max_pool_connections=max(10, config.write_threads + 2),
+            ),
+            throttles,
         )
         backoff = writer_backoff()
         writer = make_writer(
@@ -128,10 +138,36 @@ def _container_writer(context: LambdaContext) -> tuple[Writer, ConsumerConfig]:
             dead_letters=dead_letter_sink(config, os.environ, backoff=backoff),
             deadline=Deadline.from_context(context, safety_margin_ms=config.safety_margin_ms),
         )
-        _container = (writer, config)
+        _container = (writer, config, throttles)
     return _container
 
 
+def _print_log_and_metrics(
+    config: ConsumerConfig, context: Any, throttles: ThrottleCounter, throttled_before: int
+) -> Callable[[BatchSummary], None]:
+    def on_summary(summary: BatchSummary) -> None:
+        _print_log_line(summary)
+        metrics = InvocationMetrics(
+            summary=summary, throttled_calls=throttles.count - throttled_before
+        )
+        function_name = str(
+            getattr(context, "function_name", "") or os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")
+        )
+        line = metrics.emf_line(
+            dimensions={"FunctionName": function_name, "Table": config.table_name},
+            timestamp_ms=int(time.time() * 1000),
+        )
+        print(line, flush=True)  # CloudWatch Logs extracts the metrics from this line
+
+    return on_summary
+
+
 def lambda_handler(event: Any, context: Any) -> PartialBatchResponse:
-    writer, config = _container_writer(context)
-    return handle_batch(event, context, writer=writer, safety_margin_ms=config.safety_margin_ms)
+    writer, config, throttles = _container_writer(context)
+    return handle_batch(
+        event,
+        context,
+        writer=writer,
+        safety_margin_ms=config.safety_margin_ms,
+        on_summary=_print_log_and_metrics(config, context, throttles, throttles.count),
+    )

@@ -25,7 +25,7 @@ from consumer.versions import Verdict, newer_wins, unusable_version
 from consumer.wire import Item, key_to_text
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
+    from consumer.fast_dynamodb import DynamoDBWrites
 
 _NO_TIME: Final = "no time left for PutItem before the deadline"
 _CONDITION_FAILED: Final = "ConditionalCheckFailedException"
@@ -35,7 +35,7 @@ class ItemWriter:
     def __init__(
         self,
         *,
-        clients: BoundedClients[DynamoDBClient],
+        clients: BoundedClients[DynamoDBWrites],
         schema: KeySchema,
         mode: WriteMode,
         backoff: Backoff[None],

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from consumer.contract import SqsRecord
 from consumer.table import KeySchema
-from consumer.wire import Item, MessageDecodeError, decode_body, key_to_text
+from consumer.wire import Item, MessageDecodeError, decode_body
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -30,7 +30,7 @@ def decode_record(record: SqsRecord, schema: KeySchema) -> DecodedMessage | Unwr
         items = decode_body(record["body"])
     except MessageDecodeError as err:
         return UnwritableMessage(message_id=message_id, reason=str(err))
-    unique: dict[str, Item] = {}
+    unique: dict[tuple[object, ...], Item] = {}
     for index, item in enumerate(items):
         problem = schema.mismatch(item)
         if problem is not None:
@@ -38,6 +38,7 @@ def decode_record(record: SqsRecord, schema: KeySchema) -> DecodedMessage | Unwr
                 message_id=message_id,
                 reason=f"item {index} {problem} (the message was built for another table)",
             )
-        # BatchWriteItem rejects a request that names one key twice.
-        unique[key_to_text({name: item[name] for name in schema.key_names})] = item
+        # BatchWriteItem rejects a request that names one key twice. The key's values (str or
+        # bytes, of the one type `mismatch` checked) identify it: no need to render it as text.
+        unique[tuple(item[name][schema.key_types[name]] for name in schema.key_names)] = item
     return DecodedMessage(message_id=message_id, items=tuple(unique.values()))

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from consumer.wire import Item
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
+    from consumer.fast_dynamodb import DynamoDBWrites
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -48,7 +48,7 @@ class KeySchema:
         return None
 
 
-def describe_key_schema(client: DynamoDBClient, table_name: str) -> KeySchema:
+def describe_key_schema(client: DynamoDBWrites, table_name: str) -> KeySchema:
     table = client.describe_table(TableName=table_name)["Table"]
     types = {d["AttributeName"]: d["AttributeType"] for d in table["AttributeDefinitions"]}
     roles = {k["KeyType"]: k["AttributeName"] for k in table["KeySchema"]}

@@ -15,7 +15,7 @@ from consumer.retry import Backoff, Deadline, writer_backoff
 from consumer.table import KeySchema, describe_key_schema
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
+    from consumer.fast_dynamodb import DynamoDBWrites
 
 
 class Writer(Protocol):
@@ -28,7 +28,7 @@ class Writer(Protocol):
 
 
 def make_writer(
-    clients: BoundedClients[DynamoDBClient],
+    clients: BoundedClients[DynamoDBWrites],
     config: ConsumerConfig,
     *,
     schema: KeySchema | None = None,

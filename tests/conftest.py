@@ -16,6 +16,7 @@ from collections.abc import Iterator
 import pytest
 
 from asynccopy.sandbox import SandboxServer, ServerConfig
+from consumer.config import ConsumerEngine
 from tests.hypothesis_profiles import load_profile
 from tests.sandbox_helpers import Sandbox, free_port
 
@@ -60,3 +61,10 @@ def sandbox(sandbox_server: SandboxServer) -> Sandbox:
     """The session's sandbox server, emptied of every table, queue and function."""
     sandbox_server.reset()
     return Sandbox(server=sandbox_server)
+
+
+@pytest.fixture(params=["fast", "botocore"])
+def consumer_engine(request: pytest.FixtureRequest) -> ConsumerEngine:
+    """Each consumer test that writes runs on both of the consumer's engines (consumer.engines)."""
+    engine: ConsumerEngine = request.param
+    return engine

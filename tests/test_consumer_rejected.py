@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from consumer.calls import BoundedClients
-from consumer.config import ConsumerConfig
+from consumer.config import ConsumerConfig, ConsumerEngine
 from consumer.dead_letters import (
     ERROR_CODE_ATTRIBUTE,
     ERROR_MESSAGE_ATTRIBUTE,
@@ -289,7 +289,7 @@ def test_consume_writes_every_good_item_and_rejects_each_refused_one_to_the_dlq(
 
 
 def test_newer_wins_against_the_sandbox_rejects_what_it_cannot_compare(
-    sandbox: Sandbox, tmp_path: Path
+    sandbox: Sandbox, tmp_path: Path, consumer_engine: ConsumerEngine
 ) -> None:
     seeded = seed_source(sandbox, tmp_path, items=8, item_bytes=200)
     source = {i[KEY]["S"]: i for i in seeded.items}
@@ -315,7 +315,12 @@ def test_newer_wins_against_the_sandbox_rejects_what_it_cannot_compare(
     response = handle_batch(
         receive_event(sandbox, seeded, messages=1),
         FixedContext(30_000),
-        writer=writer_for(sandbox, f"newer-wins:{v}", dead_letter_queue_url=seeded.dlq_url),
+        writer=writer_for(
+            sandbox,
+            f"newer-wins:{v}",
+            engine=consumer_engine,
+            dead_letter_queue_url=seeded.dlq_url,
+        ),
         on_summary=summaries.append,
     )
     assert response == {"batchItemFailures": []}

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from consumer.config import ConsumerEngine
 from consumer.contract import SqsEvent
 from consumer.handler import handle_batch
 from consumer.results import BatchSummary
@@ -26,11 +27,12 @@ from tests.test_consumer_support import (
 ITEMS = 250  # 10 messages: one Lambda batch
 
 
-def deliver(sandbox: Sandbox, ev: SqsEvent, mode: str) -> tuple[Any, BatchSummary]:
+def deliver(
+    sandbox: Sandbox, ev: SqsEvent, mode: str, engine: ConsumerEngine
+) -> tuple[Any, BatchSummary]:
     summaries: list[BatchSummary] = []
-    response = handle_batch(
-        ev, FixedContext(30_000), writer=writer_for(sandbox, mode), on_summary=summaries.append
-    )
+    writer = writer_for(sandbox, mode, engine=engine)
+    response = handle_batch(ev, FixedContext(30_000), writer=writer, on_summary=summaries.append)
     return response, summaries[0]
 
 
@@ -42,18 +44,18 @@ def put_all(sandbox: Sandbox, items: list[Item]) -> None:
 
 @pytest.mark.parametrize("mode", ["overwrite", "skip-existing", "newer-wins:updatedAt"])
 def test_delivering_the_same_messages_twice_leaves_the_destination_unchanged(
-    sandbox: Sandbox, tmp_path: Path, mode: str
+    sandbox: Sandbox, tmp_path: Path, consumer_engine: ConsumerEngine, mode: str
 ) -> None:
     seeded = seed_and_send(sandbox, tmp_path, items=ITEMS)
     ev = receive_event(sandbox, seeded, messages=10)
 
-    response, first = deliver(sandbox, ev, mode)
+    response, first = deliver(sandbox, ev, mode, consumer_engine)
     assert response == {"batchItemFailures": []}
     assert (first.items_written, first.items_skipped) == (ITEMS, 0)
     after_first = scan_all(sandbox.dest("dynamodb"))
     assert_same_items(seeded.items, after_first)
 
-    response, second = deliver(sandbox, ev, mode)
+    response, second = deliver(sandbox, ev, mode, consumer_engine)
     assert response == {"batchItemFailures": []}
     expected = (ITEMS, 0) if mode == "overwrite" else (0, ITEMS)
     assert (second.items_written, second.items_skipped) == expected
@@ -61,7 +63,7 @@ def test_delivering_the_same_messages_twice_leaves_the_destination_unchanged(
 
 
 def test_newer_wins_keeps_newer_destination_items_and_replaces_older_ones(
-    sandbox: Sandbox, tmp_path: Path
+    sandbox: Sandbox, tmp_path: Path, consumer_engine: ConsumerEngine
 ) -> None:
     seeded = seed_and_send(sandbox, tmp_path, items=ITEMS)
     source = by_key(seeded.items)
@@ -76,7 +78,10 @@ def test_newer_wins_keeps_newer_destination_items_and_replaces_older_ones(
     put_all(sandbox, newer + older)
 
     response, summary = deliver(
-        sandbox, receive_event(sandbox, seeded, messages=10), "newer-wins:updatedAt"
+        sandbox,
+        receive_event(sandbox, seeded, messages=10),
+        "newer-wins:updatedAt",
+        consumer_engine,
     )
 
     assert response == {"batchItemFailures": []}
@@ -89,7 +94,9 @@ def test_newer_wins_keeps_newer_destination_items_and_replaces_older_ones(
     assert_same_items(list(expected.values()), scan_all(sandbox.dest("dynamodb")))
 
 
-def test_skip_existing_keeps_every_existing_item(sandbox: Sandbox, tmp_path: Path) -> None:
+def test_skip_existing_keeps_every_existing_item(
+    sandbox: Sandbox, tmp_path: Path, consumer_engine: ConsumerEngine
+) -> None:
     seeded = seed_and_send(sandbox, tmp_path, items=ITEMS)
     source = by_key(seeded.items)
     existing = [
@@ -98,7 +105,7 @@ def test_skip_existing_keeps_every_existing_item(sandbox: Sandbox, tmp_path: Pat
     put_all(sandbox, existing)
 
     response, summary = deliver(
-        sandbox, receive_event(sandbox, seeded, messages=10), "skip-existing"
+        sandbox, receive_event(sandbox, seeded, messages=10), "skip-existing", consumer_engine
     )
 
     assert response == {"batchItemFailures": []}
@@ -108,7 +115,7 @@ def test_skip_existing_keeps_every_existing_item(sandbox: Sandbox, tmp_path: Pat
 
 
 def test_a_poison_message_fails_alone_and_the_rest_of_its_batch_is_written(
-    sandbox: Sandbox, tmp_path: Path
+    sandbox: Sandbox, tmp_path: Path, consumer_engine: ConsumerEngine
 ) -> None:
     seeded = seed_and_send(
         sandbox, tmp_path, items=200, extra=['{"v":1,"items":[{"userid":{"Q":1}}]}']
@@ -122,7 +129,7 @@ def test_a_poison_message_fails_alone_and_the_rest_of_its_batch_is_written(
         seeded.queue_arn,
     )
 
-    response, summary = deliver(sandbox, ev, "overwrite")
+    response, summary = deliver(sandbox, ev, "overwrite", consumer_engine)
 
     assert response == {"batchItemFailures": [{"itemIdentifier": poison}]}
     assert "unknown type tag 'Q'" in (summary.failures[0].failure or "")

@@ -9,13 +9,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import boto3
+
 from asynccopy.consume.events import lambda_event
+from asynccopy.sandbox.accounts import DEST_ACCOUNT, REGION, SANDBOX_SECRET
 from asynccopy.sandbox.seed import SeedConfig, SeedResult, seed
 from asynccopy.verify.compare import items_equal
 from consumer.calls import BoundedClients
-from consumer.config import ConsumerConfig, WriteMode
+from consumer.config import ConsumerConfig, ConsumerEngine, WriteMode
 from consumer.contract import SqsEvent
 from consumer.dead_letters import DeadLetterQueue
+from consumer.engines import dynamodb_writes
+from consumer.fast_dynamodb import DynamoDBWrites
 from consumer.retry import writer_backoff
 from consumer.wire import Item, decode_body, encode_items
 from consumer.writer import Writer, make_writer
@@ -176,10 +181,24 @@ def queue_counts(sandbox: Sandbox, queue_url: str) -> tuple[int, int]:
     )
 
 
+def engine_clients(sandbox: Sandbox, engine: ConsumerEngine) -> BoundedClients[DynamoDBWrites]:
+    """The Lambda's DynamoDB clients on `engine`, as the destination account."""
+    session = boto3.Session(
+        aws_access_key_id=DEST_ACCOUNT, aws_secret_access_key=SANDBOX_SECRET, region_name=REGION
+    )
+    return dynamodb_writes(
+        session, engine=engine, endpoint_url=sandbox.endpoint_url, max_pool_connections=20
+    )
+
+
 def writer_for(
-    sandbox: Sandbox, mode: str = "overwrite", *, dead_letter_queue_url: str | None = None
+    sandbox: Sandbox,
+    mode: str = "overwrite",
+    *,
+    engine: ConsumerEngine,
+    dead_letter_queue_url: str | None = None,
 ) -> Writer:
-    """The handler's writer on the sandbox's destination; refused items go to
+    """The handler's writer on the sandbox's destination, on `engine`; refused items go to
     `dead_letter_queue_url` if given, else fail their message."""
     config = ConsumerConfig(
         table_name=TABLE,
@@ -193,9 +212,7 @@ def writer_for(
             queue_url=dead_letter_queue_url,
             backoff=writer_backoff(),
         )
-    return make_writer(
-        BoundedClients.fixed(sandbox.dest("dynamodb")), config, dead_letters=dead_letters
-    )
+    return make_writer(engine_clients(sandbox, engine), config, dead_letters=dead_letters)
 
 
 def by_key(items: Sequence[Item]) -> dict[str, Item]:

@@ -14,6 +14,7 @@ from asynccopy.consume.events import RunnerContext
 from asynccopy.consume.progress import Progress
 from asynccopy.consume.stats import RunStats
 from asynccopy.copy.progress import ProgressMode
+from consumer.config import ConsumerEngine
 from consumer.results import BatchSummary, MessageResult
 from tests.sandbox_helpers import DEST_ACCOUNT, Sandbox
 from tests.test_consumer_support import (
@@ -73,15 +74,16 @@ def test_consume_until_empty_writes_everything_and_dead_letters_the_poison(
 
 @pytest.mark.timeout(180)
 def test_consume_skip_existing_twice_reports_skips_and_changes_nothing(
-    sandbox: Sandbox, tmp_path: Path
+    sandbox: Sandbox, tmp_path: Path, consumer_engine: ConsumerEngine
 ) -> None:
     seeded = seed_and_send(sandbox, tmp_path, items=1000)
-    code, first, stderr = consume(sandbox, seeded.queue_url, "--mode", "skip-existing")
+    engine = ("--engine", consumer_engine)
+    code, first, stderr = consume(sandbox, seeded.queue_url, "--mode", "skip-existing", *engine)
     assert code == 0, stderr
     assert (first["items_written"], first["items_skipped"]) == (1000, 0)
 
     send_bodies(sandbox.dest("sqs"), seeded.queue_url, bodies_for(seeded.items))
-    code, second, stderr = consume(sandbox, seeded.queue_url, "--mode", "skip-existing")
+    code, second, stderr = consume(sandbox, seeded.queue_url, "--mode", "skip-existing", *engine)
     assert code == 0, stderr
     assert (second["items_written"], second["items_skipped"]) == (0, 1000)
     assert "1000 skipped" in stderr

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from asynccopy.aws import AwsTarget
+from asynccopy.config import Engine
 from asynccopy.consume.config import MAX_RECEIVE_BATCH, RunnerConfig, parse_write_mode
 from asynccopy.errors import ExitCode
 from consumer.config import DEFAULT_WRITE_THREADS
@@ -46,6 +47,14 @@ def consume(
         max=64,
         help="Conditional puts in flight per batch.",
     ),
+    engine: Engine = typer.Option(
+        Engine.FAST,
+        "--engine",
+        envvar="CONSUMER_ENGINE",
+        case_sensitive=False,
+        help="How items are written, as the Lambda's CONSUMER_ENGINE: fast (signed JSON built "
+        "from the messages' items) or botocore (boto3's client). Both send the same bytes.",
+    ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress on stderr."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
     profile: str | None = typer.Option(None, "--profile", help="AWS profile."),
@@ -77,6 +86,7 @@ def consume(
         until_empty=until_empty,
         wait_time_s=wait_time_s,
         write_threads=write_threads,
+        engine="fast" if engine is Engine.FAST else "botocore",
     )
     from rich.console import Console
 

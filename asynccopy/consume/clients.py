@@ -16,9 +16,11 @@ from asynccopy.aws import DEFAULT_REGION, AwsTarget, endpoint_for
 from asynccopy.errors import AssumeRoleError, CredentialsError, ProfileNotFoundError
 from asynccopy.retry import error_code
 from consumer.calls import BoundedClients, CallTimeouts, botocore_config
+from consumer.config import ConsumerEngine
+from consumer.engines import dynamodb_writes
+from consumer.fast_dynamodb import DynamoDBWrites
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_sqs import SQSClient
 
 
@@ -71,17 +73,16 @@ def sqs_client(session: boto3.Session, target: AwsTarget, *, connections: int) -
 
 
 def dynamodb_clients(
-    session: boto3.Session, target: AwsTarget, *, connections: int
-) -> BoundedClients[DynamoDBClient]:
-    """The writers' clients: one attempt per call, timeouts that end before the deadline."""
-    endpoint = endpoint_for(target, "dynamodb")
-
-    def make(timeouts: CallTimeouts) -> DynamoDBClient:
-        config = botocore_config(timeouts, max_pool_connections=connections)
-        client: DynamoDBClient = session.client("dynamodb", endpoint_url=endpoint, config=config)
-        return client
-
-    return BoundedClients(make)
+    session: boto3.Session, target: AwsTarget, *, connections: int, engine: ConsumerEngine
+) -> BoundedClients[DynamoDBWrites]:
+    """The writers' clients on `engine`: one attempt per call, timeouts that end before the
+    deadline."""
+    return dynamodb_writes(
+        session,
+        engine=engine,
+        endpoint_url=endpoint_for(target, "dynamodb"),
+        max_pool_connections=connections,
+    )
 
 
 def dead_letter_sqs_clients(session: boto3.Session, target: AwsTarget) -> BoundedClients[SQSClient]:

@@ -7,7 +7,7 @@ from typing import Final
 
 from asynccopy.aws import AwsTarget
 from asynccopy.errors import InputError
-from consumer.config import DEFAULT_WRITE_THREADS, ConfigError, WriteMode
+from consumer.config import DEFAULT_WRITE_THREADS, ConfigError, ConsumerEngine, WriteMode
 
 MAX_RECEIVE_BATCH: Final = 10  # ReceiveMessage returns at most 10 messages
 
@@ -36,6 +36,7 @@ class RunnerConfig:
     # queue's visibility timeout, so a batch finishes before its messages reappear.
     batch_timeout_s: float = 60.0
     write_threads: int = DEFAULT_WRITE_THREADS
+    engine: ConsumerEngine = "fast"  # as the Lambda's CONSUMER_ENGINE
     # Empty receives in a row, each finding the queue drained, before --until-empty stops:
     # SQS's message counts are approximate.
     empty_checks: int = 2

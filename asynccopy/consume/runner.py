@@ -245,7 +245,9 @@ def build_runner(
     session = open_sync_session(config.target)
     connections = config.concurrency * (config.write_threads + 2)
     sqs = sqs_client(session, config.target, connections=config.concurrency * 2 + 2)
-    dynamodb = dynamodb_clients(session, config.target, connections=connections)
+    dynamodb = dynamodb_clients(
+        session, config.target, connections=connections, engine=config.engine
+    )
     dead_letter = find_dead_letter_queue(sqs, config.queue_url)
     backoff = writer_backoff()
     dead_letters: DeadLetterSink
@@ -262,13 +264,14 @@ def build_runner(
         write_mode=config.write_mode,
         write_threads=config.write_threads,
         dead_letter_queue_url=dead_letter.url,
+        engine=config.engine,
     )
     try:
         writer = make_writer(dynamodb, consumer_config, backoff=backoff, dead_letters=dead_letters)
     except (BotoCoreError, ClientError) as exc:
         raise InputError(
             f"cannot describe table {config.table_name!r}: {error_code(exc)}",
-            hint=f"check --table, the region ({dynamodb.longest().meta.region_name}) and that your"
+            hint=f"check --table, the region ({session.region_name}) and that your"
             " credentials may call DescribeTable",
         ) from exc
     if dead_letter.url is None:
