@@ -20,6 +20,10 @@ app = typer.Typer(
     add_completion=False,
     # Rich tracebacks print local variables, which can hold credentials.
     pretty_exceptions_enable=False,
+    # typer coerces every option value it did not get as a bool through a pydantic adapter,
+    # including this group's own --help when a subcommand is run: a False default keeps
+    # `asynccopy copy --help` from importing pydantic (about a quarter of its start-up).
+    context_settings={"default_map": {"help": False, "sandbox": {"help": False}}},
 )
 app.add_typer(sandbox.app, name="sandbox")
 copy.register(app)
