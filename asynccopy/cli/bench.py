@@ -19,7 +19,9 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
 
-    from asynccopy.bench.bench import BenchConfig, BenchResult, StepResult
+    from asynccopy.bench.advice import BenchResult
+    from asynccopy.bench.bench import BenchConfig
+    from asynccopy.bench.steps import StepResult
 
 BENCH: Final = "Benchmark"
 OUTPUT: Final = "Output"
