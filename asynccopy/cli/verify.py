@@ -12,7 +12,8 @@ from asynccopy.config import DEFAULT_CONCURRENCY, Engine
 from asynccopy.read.rate import parse_rate
 
 if TYPE_CHECKING:
-    from asynccopy.verify.verify import VerifyConfig, VerifyResult
+    from asynccopy.verify.config import VerifyConfig
+    from asynccopy.verify.result import VerifyResult
 
 DEST = "Destination table credentials (default: the source side's)"
 OUTPUT = options.OUTPUT
@@ -88,7 +89,7 @@ def verify_command(
     selection = options.selection(
         keys, query, scan, filter_expression, values, names, segments, segment
     )
-    from asynccopy.verify.verify import VerifyConfig
+    from asynccopy.verify.config import VerifyConfig
 
     config = VerifyConfig(
         table=table,
