@@ -22,8 +22,8 @@ from asynccopy.read.tables import describe_table
 from asynccopy.sandbox import SandboxServer
 from asynccopy.send.packing import DEFAULT_MAX_MESSAGE_BYTES
 from asynccopy.send.sender import queue_max_message_bytes
+from tests.consumer_helpers import received_items
 from tests.sandbox_helpers import DEST_ACCOUNT, SOURCE_ACCOUNT, Sandbox, create_table
-from tests.test_consumer_support import received_items
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "bad-input.md"
 QUEUE = "bad-input"

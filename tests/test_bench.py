@@ -13,17 +13,8 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from asynccopy.bench.bench import (
-    BenchResult,
-    Criteria,
-    Latency,
-    Limit,
-    Recommendation,
-    StepResult,
-    burst_caveats,
-    classify,
-    recommend,
-)
+from asynccopy.bench.advice import BenchResult, burst_caveats, classify, recommend
+from asynccopy.bench.steps import Criteria, Latency, Limit, Recommendation, StepResult
 from asynccopy.cli.bench import parse_steps, render
 from asynccopy.errors import InputError
 from asynccopy.sandbox.seed import SeedConfig, seed

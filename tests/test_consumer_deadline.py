@@ -24,8 +24,8 @@ from consumer.results import AllMessagesFailedError
 from consumer.retry import writer_backoff
 from consumer.wire import encode_items
 from consumer.writer import make_writer
+from tests.consumer_helpers import FixedContext, receive_event, seed_and_send
 from tests.sandbox_helpers import DEST_ACCOUNT, Sandbox
-from tests.test_consumer_support import FixedContext, receive_event, seed_and_send
 from tests.test_consumer_unit import SCHEMA, FakeTime, event, item, run
 
 

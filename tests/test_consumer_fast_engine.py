@@ -29,8 +29,7 @@ from consumer.retry import Deadline, writer_backoff
 from consumer.table import KeySchema
 from consumer.wire import Item
 from consumer.writer import make_writer
-from tests.sandbox_helpers import Sandbox, hard_items
-from tests.test_consumer_support import (
+from tests.consumer_helpers import (
     TABLE,
     FixedContext,
     assert_same_items,
@@ -38,6 +37,7 @@ from tests.test_consumer_support import (
     scan_all,
     seed_and_send,
 )
+from tests.sandbox_helpers import Sandbox, hard_items
 
 ENDPOINT = "http://127.0.0.1:9"  # never reached: both engines' sends are captured
 

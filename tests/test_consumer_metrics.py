@@ -16,8 +16,7 @@ from consumer.config import ConsumerEngine
 from consumer.metrics import METRIC_UNITS, NAMESPACE, InvocationMetrics
 from consumer.results import BatchSummary, MessageResult
 from consumer.throttles import CountingDynamoDB, ThrottleCounter
-from tests.sandbox_helpers import Sandbox
-from tests.test_consumer_support import (
+from tests.consumer_helpers import (
     TABLE,
     FixedContext,
     assert_same_items,
@@ -25,6 +24,7 @@ from tests.test_consumer_support import (
     scan_all,
     seed_and_send,
 )
+from tests.sandbox_helpers import Sandbox
 
 # "Specification: Embedded metric format" (CloudWatch User Guide): the units a MetricDefinition
 # may name.

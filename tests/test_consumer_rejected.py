@@ -21,8 +21,7 @@ from consumer.dead_letters import (
 from consumer.handler import handle_batch
 from consumer.retry import Deadline, writer_backoff
 from consumer.wire import decode_body, encode_items
-from tests.sandbox_helpers import DEST_ACCOUNT, Sandbox
-from tests.test_consumer_support import (
+from tests.consumer_helpers import (
     KEY,
     TABLE,
     FixedContext,
@@ -36,6 +35,7 @@ from tests.test_consumer_support import (
     wait_for,
     writer_for,
 )
+from tests.sandbox_helpers import DEST_ACCOUNT, Sandbox
 from tests.test_consumer_unit import (
     FakeDynamo,
     FakeTime,

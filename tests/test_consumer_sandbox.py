@@ -13,8 +13,7 @@ from consumer.contract import SqsEvent
 from consumer.handler import handle_batch
 from consumer.results import BatchSummary
 from consumer.wire import Item
-from tests.sandbox_helpers import Sandbox
-from tests.test_consumer_support import (
+from tests.consumer_helpers import (
     FixedContext,
     assert_same_items,
     by_key,
@@ -23,6 +22,7 @@ from tests.test_consumer_support import (
     seed_and_send,
     writer_for,
 )
+from tests.sandbox_helpers import Sandbox
 
 ITEMS = 250  # 10 messages: one Lambda batch
 

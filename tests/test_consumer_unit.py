@@ -20,7 +20,7 @@ from consumer.retry import Deadline, writer_backoff
 from consumer.table import KeySchema
 from consumer.wire import Item, encode_items
 from consumer.writer import Writer, make_writer
-from tests.test_consumer_support import FixedContext
+from tests.consumer_helpers import FixedContext
 
 SCHEMA = KeySchema(
     table_name="users", partition_key="userid", sort_key=None, key_types={"userid": "S"}

@@ -17,8 +17,8 @@ import pytest
 from asynccopy.sandbox.seed import QUEUE_NAME
 from asynccopy.verify.compare import items_equal
 from consumer.wire import Item, decode_body
+from tests.consumer_helpers import queue_counts, receive_bodies, received_items, seed_users
 from tests.sandbox_helpers import Sandbox, create_table, hard_items
-from tests.test_consumer_support import queue_counts, receive_bodies, received_items, seed_users
 
 TABLE = "users"
 ENGINES = ("fast", "botocore")

@@ -28,14 +28,14 @@ from asynccopy.sandbox.deploy import (
 )
 from asynccopy.sandbox.profiles import SOURCE_PROFILE
 from asynccopy.sandbox.seed import SeedConfig, seed
-from tests.sandbox_helpers import DEST_ACCOUNT, Sandbox
-from tests.test_consumer_support import (
+from tests.consumer_helpers import (
     assert_same_items,
     count_items,
     queue_counts,
     scan_all,
     wait_for,
 )
+from tests.sandbox_helpers import DEST_ACCOUNT, Sandbox
 
 ITEMS = 2_000
 

@@ -11,8 +11,8 @@ import pytest
 
 from asynccopy.sandbox.profiles import DEST_PROFILE, SOURCE_PROFILE
 from asynccopy.sandbox.seed import SeedConfig, seed
+from tests.consumer_helpers import count_items, wait_for
 from tests.sandbox_helpers import Sandbox
-from tests.test_consumer_support import count_items, wait_for
 
 
 def _copy_then_verify(sandbox: Sandbox, tmp_path: Path, *, items: int, consumer: str) -> None:

@@ -31,8 +31,7 @@ from consumer.results import BatchSummary
 from consumer.retry import Deadline, writer_backoff
 from consumer.table import KeySchema
 from consumer.writer import make_writer
-from tests.sandbox_helpers import DEST_ACCOUNT, SOURCE_ACCOUNT, Sandbox
-from tests.test_consumer_support import (
+from tests.consumer_helpers import (
     FixedContext,
     assert_same_items,
     bodies_for,
@@ -45,6 +44,7 @@ from tests.test_consumer_support import (
     shorten_redrive,
     wait_for,
 )
+from tests.sandbox_helpers import DEST_ACCOUNT, SOURCE_ACCOUNT, Sandbox
 
 TABLE = "users"
 POISON = '{"v":7,"items":[]}'

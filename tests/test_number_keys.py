@@ -33,10 +33,10 @@ from asynccopy.sandbox import SandboxServer
 from asynccopy.sandbox.profiles import DEST_PROFILE, SOURCE_PROFILE
 from asynccopy.verify.verify import VerifyConfig, verify
 from consumer.wire import Item
+from tests.consumer_helpers import received_items
 from tests.hypothesis_profiles import examples
 from tests.sandbox_helpers import Sandbox, create_table
 from tests.strategies import NumberValue, neighbour, number_texts, number_values, storable
-from tests.test_consumer_support import received_items
 
 N_TABLE = KeySchema(partition=KeyAttribute(name="id", type="N"))
 

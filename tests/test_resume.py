@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
+from tests.consumer_helpers import received_items, seed_users
 from tests.sandbox_helpers import Sandbox, create_table
-from tests.test_consumer_support import received_items, seed_users
 
 TABLE = "users"
 ITEMS = 2_000

@@ -16,8 +16,7 @@ from asynccopy.consume.stats import RunStats
 from asynccopy.copy.progress import ProgressMode
 from consumer.config import ConsumerEngine
 from consumer.results import BatchSummary, MessageResult
-from tests.sandbox_helpers import DEST_ACCOUNT, Sandbox
-from tests.test_consumer_support import (
+from tests.consumer_helpers import (
     assert_same_items,
     bodies_for,
     scan_all,
@@ -25,6 +24,7 @@ from tests.test_consumer_support import (
     send_bodies,
     shorten_redrive,
 )
+from tests.sandbox_helpers import DEST_ACCOUNT, Sandbox
 
 POISON = '{"v":7,"items":[]}'
 

@@ -17,9 +17,9 @@ import pytest
 
 from asynccopy.sandbox.profiles import DEST_PROFILE, SOURCE_PROFILE
 from asynccopy.sandbox.seed import SeedConfig, seed
+from tests.consumer_helpers import received_items
 from tests.sandbox_helpers import DEST_ACCOUNT, SOURCE_ACCOUNT, Sandbox
 from tests.test_bad_input import make_world
-from tests.test_consumer_support import received_items
 
 SECRET = "FAKEsecretKEY0do0not0print0wJalrXUtnFEMI"
 TOKEN = "FAKEsessionTOKEN0do0not0print0IQoJb3JpZ2luX2VjEOr"

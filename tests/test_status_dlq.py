@@ -6,9 +6,7 @@ import json
 import signal
 from pathlib import Path
 
-from tests.sandbox_helpers import DEST_ACCOUNT, Sandbox
-from tests.test_consumer_rejected import recreate_users_with_email_index
-from tests.test_consumer_support import (
+from tests.consumer_helpers import (
     KEY,
     TABLE,
     bodies_for,
@@ -17,6 +15,8 @@ from tests.test_consumer_support import (
     send_bodies,
     shorten_redrive,
 )
+from tests.sandbox_helpers import DEST_ACCOUNT, Sandbox
+from tests.test_consumer_rejected import recreate_users_with_email_index
 
 
 def _consume(sandbox: Sandbox, queue_url: str) -> int:

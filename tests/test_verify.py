@@ -15,7 +15,7 @@ from asynccopy.aws import AwsTarget
 from asynccopy.read.tables import KeyAttribute, KeySchema, TableInfo
 from asynccopy.sandbox.profiles import DEST_PROFILE, SOURCE_PROFILE
 from asynccopy.sandbox.seed import SeedConfig, seed
-from asynccopy.verify.verify import _table_arn
+from asynccopy.verify.tables import _table_arn
 from tests.sandbox_helpers import Sandbox, create_table, hard_items
 
 ITEMS = 300

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Annotated, Final
 
 import typer
 
-from asynccopy.aws import AwsTarget
 from asynccopy.bench.defaults import DEFAULT_STEP_SECONDS, DEFAULT_STEPS_PERCENT, MAX_STEPS
 from asynccopy.cli import options
 from asynccopy.config import DEFAULT_CONCURRENCY, Engine, KeysSelection, ScanSelection
@@ -18,8 +17,11 @@ from asynccopy.read.rate import parse_number, parse_rate
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.table import Table
 
-    from asynccopy.bench.bench import BenchResult, StepResult
+    from asynccopy.bench.advice import BenchResult
+    from asynccopy.bench.bench import BenchConfig
+    from asynccopy.bench.steps import StepResult
 
 BENCH: Final = "Benchmark"
 OUTPUT: Final = "Output"
@@ -67,21 +69,19 @@ def _row(step: StepResult, result: BenchResult) -> list[str]:
     return row
 
 
-def render(result: BenchResult, console: Console) -> None:
-    """The steps as a table, then the recommendation, on `console`."""
-    from rich import box
-    from rich.table import Table
-
-    from asynccopy.copy.summary import reasons_text
-
-    console.print(
+def _describe(result: BenchResult) -> str:
+    return (
         f"bench {result.table}: {result.workload}; 100% = {result.base_description}; "
         f"{result.step_seconds:g} s per step, concurrency {result.concurrency}, "
         f"engine {result.engine}"
-        + ("" if result.queue_url is None else f"; reads and sends to {result.queue_url}"),
-        markup=False,
-        highlight=False,
+        + ("" if result.queue_url is None else f"; reads and sends to {result.queue_url}")
     )
+
+
+def _table(result: BenchResult) -> Table:
+    from rich import box
+    from rich.table import Table
+
     # Compact headers and borders: the table fits 80 columns, where piped output is drawn.
     table = Table(
         box=box.SIMPLE_HEAD,
@@ -104,7 +104,12 @@ def render(result: BenchResult, console: Console) -> None:
         table.add_column("sent", justify="right", no_wrap=True)
     for step in result.steps:
         table.add_row(*_row(step, result))
-    console.print(table)
+    return table
+
+
+def _render_steps_notes(result: BenchResult, console: Console) -> None:
+    from asynccopy.copy.summary import reasons_text
+
     for step in result.steps:
         if step.error is not None:
             console.print(f"step {step.percent:g}% stopped: {step.error}", markup=False)
@@ -114,6 +119,9 @@ def render(result: BenchResult, console: Console) -> None:
                 markup=False,
                 highlight=False,
             )
+
+
+def _render_advice(result: BenchResult, console: Console) -> None:
     advice = result.recommendation
     if advice.limit is not None:
         console.print(f"verdict: limit [bold]{advice.limit}[/]", highlight=False)
@@ -131,83 +139,85 @@ def render(result: BenchResult, console: Console) -> None:
     console.print(f"  ({advice.reason})", markup=False, highlight=False)
 
 
-def bench_command(
-    table: options.TableOpt,
-    keys: options.KeysOpt = None,
-    scan: Annotated[
-        bool,
-        typer.Option(
-            "--scan",
-            help="Read with a parallel Scan (the default), from the top again when it ends.",
-            rich_help_panel=options.SELECTION,
-        ),
-    ] = False,
-    filter_expression: options.FilterOpt = None,
-    values: options.ValuesOpt = None,
-    names: options.NamesOpt = None,
-    segments: Annotated[
-        int | None,
-        typer.Option(
-            "--segments",
-            metavar="N",
-            help="Scan segments read in parallel (default: --concurrency).",
-            rich_help_panel=options.SELECTION,
-        ),
-    ] = None,
-    segment: options.SegmentOpt = None,
-    rate: Annotated[
-        str | None,
-        typer.Option(
-            "--rate",
-            help="The 100% step in RCU/s (or a share of provisioned RCU, 40%). Default: the "
-            "table's provisioned RCU, or an on-demand table's warm throughput or maximum "
-            "(the lower); required for an on-demand table that reports neither.",
-            rich_help_panel=BENCH,
-        ),
-    ] = None,
-    steps: Annotated[
-        str,
-        typer.Option(
-            "--steps",
-            metavar="P1,P2,...",
-            help="The steps, in percent of the 100% step.",
-            rich_help_panel=BENCH,
-        ),
-    ] = DEFAULT_STEPS_TEXT,
-    step_seconds: Annotated[
-        float,
-        typer.Option(
-            "--step-seconds", min=0.5, max=3600, help="Seconds per step.", rich_help_panel=BENCH
-        ),
-    ] = DEFAULT_STEP_SECONDS,
-    queue_url: Annotated[
-        str | None,
-        typer.Option(
-            "--queue-url",
-            help="Also pack and send what each step reads to this queue, to measure the whole "
-            "producer. This writes REAL messages: use a scratch queue, or purge it afterwards "
-            "(a consumer on it would write the items to its table).",
-            rich_help_panel=BENCH,
-        ),
-    ] = None,
-    consistent_read: options.ConsistentReadOpt = False,
-    concurrency: options.ConcurrencyOpt = DEFAULT_CONCURRENCY,
-    engine: options.EngineOpt = Engine.FAST,
-    profile: options.ProfileOpt = None,
-    region: options.RegionOpt = None,
-    endpoint_url: options.EndpointUrlOpt = None,
-    role_arn: options.RoleArnOpt = None,
-    queue_profile: options.QueueProfileOpt = None,
-    queue_region: options.QueueRegionOpt = None,
-    queue_endpoint_url: options.QueueEndpointUrlOpt = None,
-    queue_role_arn: options.QueueRoleArnOpt = None,
-    as_json: Annotated[
-        bool,
-        typer.Option("--json", help="Print the result as JSON on stdout.", rich_help_panel=OUTPUT),
-    ] = False,
-) -> None:
-    """Measure read throughput against capacity, step by step, and recommend --rate and
-    --concurrency for `copy`. Reads only, unless --queue-url is given."""
+def render(result: BenchResult, console: Console) -> None:
+    """The steps as a table, then the recommendation, on `console`."""
+    console.print(_describe(result), markup=False, highlight=False)
+    console.print(_table(result))
+    _render_steps_notes(result, console)
+    _render_advice(result, console)
+
+
+BenchScanOpt = Annotated[
+    bool,
+    typer.Option(
+        "--scan",
+        help="Read with a parallel Scan (the default), from the top again when it ends.",
+        rich_help_panel=options.SELECTION,
+    ),
+]
+BenchSegmentsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--segments",
+        metavar="N",
+        help="Scan segments read in parallel (default: --concurrency).",
+        rich_help_panel=options.SELECTION,
+    ),
+]
+BenchRateOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--rate",
+        help="The 100% step in RCU/s (or a share of provisioned RCU, 40%). Default: the "
+        "table's provisioned RCU, or an on-demand table's warm throughput or maximum "
+        "(the lower); required for an on-demand table that reports neither.",
+        rich_help_panel=BENCH,
+    ),
+]
+StepsOpt = Annotated[
+    str,
+    typer.Option(
+        "--steps",
+        metavar="P1,P2,...",
+        help="The steps, in percent of the 100% step.",
+        rich_help_panel=BENCH,
+    ),
+]
+StepSecondsOpt = Annotated[
+    float,
+    typer.Option(
+        "--step-seconds", min=0.5, max=3600, help="Seconds per step.", rich_help_panel=BENCH
+    ),
+]
+BenchQueueUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--queue-url",
+        help="Also pack and send what each step reads to this queue, to measure the whole "
+        "producer. This writes REAL messages: use a scratch queue, or purge it afterwards "
+        "(a consumer on it would write the items to its table).",
+        rich_help_panel=BENCH,
+    ),
+]
+BenchJsonOpt = Annotated[
+    bool,
+    typer.Option("--json", help="Print the result as JSON on stdout.", rich_help_panel=OUTPUT),
+]
+
+
+def bench_selection(
+    *,
+    keys: str | None,
+    scan: bool,
+    filter_expression: str | None,
+    values: str | None,
+    names: str | None,
+    segments: int | None,
+    segment: str | None,
+    concurrency: int,
+) -> KeysSelection | ScanSelection:
+    """The workload: the key file, or a Scan (the default) with one segment per reader unless
+    --segments or --segment says otherwise."""
     selection = options.selection_from_flags(
         keys=keys,
         query=None,
@@ -220,36 +230,21 @@ def bench_command(
         segment=segment,
     )
     assert isinstance(selection, KeysSelection | ScanSelection)
+    return selection
+
+
+def run_bench(config: BenchConfig) -> BenchResult:
+    """The steps, each reported on stderr as it ends; returns them with the recommendation."""
     import anyio
     from rich.console import Console
 
-    from asynccopy.bench.bench import BenchConfig, bench
+    from asynccopy.bench.bench import bench
 
-    config = BenchConfig(
-        table=table,
-        workload=selection,
-        rate=None if rate is None else parse_rate(rate),
-        steps_percent=parse_steps(steps),
-        step_seconds=step_seconds,
-        concurrency=concurrency,
-        consistent_read=consistent_read,
-        queue_url=queue_url,
-        engine=engine,
-        source=AwsTarget(
-            profile=profile, region=region, endpoint_url=endpoint_url, role_arn=role_arn
-        ),
-        queue=AwsTarget(
-            profile=queue_profile,
-            region=queue_region,
-            endpoint_url=queue_endpoint_url,
-            role_arn=queue_role_arn,
-        ),
-    )
     console = Console(stderr=True)
-    if queue_url is not None:
+    if config.queue_url is not None:
         console.print(
-            f"[yellow]note[/]: every step sends what it reads to {queue_url}: these are real "
-            "messages (purge the queue afterwards if it is not a scratch queue)",
+            f"[yellow]note[/]: every step sends what it reads to {config.queue_url}: these are "
+            "real messages (purge the queue afterwards if it is not a scratch queue)",
             highlight=False,
         )
     total = len(config.steps_percent)
@@ -267,6 +262,63 @@ def bench_command(
 
     result = anyio.run(partial(bench, config, on_step=on_step, stdin=sys.stdin.buffer))
     render(result, console)
+    return result
+
+
+def bench_command(
+    table: options.TableOpt,
+    keys: options.KeysOpt = None,
+    scan: BenchScanOpt = False,
+    filter_expression: options.FilterOpt = None,
+    values: options.ValuesOpt = None,
+    names: options.NamesOpt = None,
+    segments: BenchSegmentsOpt = None,
+    segment: options.SegmentOpt = None,
+    rate: BenchRateOpt = None,
+    steps: StepsOpt = DEFAULT_STEPS_TEXT,
+    step_seconds: StepSecondsOpt = DEFAULT_STEP_SECONDS,
+    queue_url: BenchQueueUrlOpt = None,
+    consistent_read: options.ConsistentReadOpt = False,
+    concurrency: options.ConcurrencyOpt = DEFAULT_CONCURRENCY,
+    engine: options.EngineOpt = Engine.FAST,
+    profile: options.ProfileOpt = None,
+    region: options.RegionOpt = None,
+    endpoint_url: options.EndpointUrlOpt = None,
+    role_arn: options.RoleArnOpt = None,
+    queue_profile: options.QueueProfileOpt = None,
+    queue_region: options.QueueRegionOpt = None,
+    queue_endpoint_url: options.QueueEndpointUrlOpt = None,
+    queue_role_arn: options.QueueRoleArnOpt = None,
+    as_json: BenchJsonOpt = False,
+) -> None:
+    """Measure read throughput against capacity, step by step, and recommend --rate and
+    --concurrency for `copy`. Reads only, unless --queue-url is given."""
+    workload = bench_selection(
+        keys=keys,
+        scan=scan,
+        filter_expression=filter_expression,
+        values=values,
+        names=names,
+        segments=segments,
+        segment=segment,
+        concurrency=concurrency,
+    )
+    from asynccopy.bench.bench import BenchConfig
+
+    config = BenchConfig(
+        table=table,
+        workload=workload,
+        rate=None if rate is None else parse_rate(rate),
+        steps_percent=parse_steps(steps),
+        step_seconds=step_seconds,
+        concurrency=concurrency,
+        consistent_read=consistent_read,
+        queue_url=queue_url,
+        engine=engine,
+        source=options.aws_target(profile, region, endpoint_url, role_arn),
+        queue=options.aws_target(queue_profile, queue_region, queue_endpoint_url, queue_role_arn),
+    )
+    result = run_bench(config)
     if as_json:
         print(json.dumps(result.to_json()))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -13,58 +14,98 @@ from asynccopy.consume.config import MAX_RECEIVE_BATCH, RunnerConfig, parse_writ
 from asynccopy.errors import ExitCode
 from consumer.config import DEFAULT_WRITE_THREADS
 
+if TYPE_CHECKING:
+    from asynccopy.consume.stats import RunSummary
 
-def consume(
-    queue_url: str = typer.Option(..., "--queue-url", help="The queue to consume."),
-    table: str = typer.Option(..., "--table", help="The destination table."),
-    mode: str = typer.Option(
-        "overwrite",
+
+QueueUrlOpt = Annotated[str, typer.Option("--queue-url", help="The queue to consume.")]
+TableOpt = Annotated[str, typer.Option("--table", help="The destination table.")]
+ModeOpt = Annotated[
+    str,
+    typer.Option(
         "--mode",
         help="overwrite | skip-existing | newer-wins:<attribute> (as the Lambda's WRITE_MODE).",
     ),
-    concurrency: int = typer.Option(
-        2, "--concurrency", min=1, max=64, help="Batches in flight at once."
-    ),
-    batch_size: int = typer.Option(
-        MAX_RECEIVE_BATCH,
+]
+ConcurrencyOpt = Annotated[
+    int, typer.Option("--concurrency", min=1, max=64, help="Batches in flight at once.")
+]
+BatchSizeOpt = Annotated[
+    int,
+    typer.Option(
         "--batch-size",
         min=1,
         max=MAX_RECEIVE_BATCH,
         help="Messages per batch (ReceiveMessage: at most 10).",
     ),
-    until_empty: bool = typer.Option(
-        False,
-        "--until-empty",
-        help="Stop once the queue stays empty (nothing visible or in flight).",
+]
+UntilEmptyOpt = Annotated[
+    bool,
+    typer.Option(
+        "--until-empty", help="Stop once the queue stays empty (nothing visible or in flight)."
     ),
-    wait_time_s: int = typer.Option(
-        5, "--wait-time-seconds", min=0, max=20, help="Long-poll wait per receive."
+]
+WaitTimeOpt = Annotated[
+    int,
+    typer.Option("--wait-time-seconds", min=0, max=20, help="Long-poll wait per receive."),
+]
+WriteThreadsOpt = Annotated[
+    int,
+    typer.Option("--write-threads", min=1, max=64, help="Conditional puts in flight per batch."),
+]
+ProgressOpt = Annotated[bool, typer.Option("--progress/--no-progress", help="Progress on stderr.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")]
+ProfileOpt = Annotated[str | None, typer.Option("--profile", help="AWS profile.")]
+RegionOpt = Annotated[str | None, typer.Option("--region", help="AWS region.")]
+EndpointUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--endpoint-url", help="Endpoint URL (else AWS_ENDPOINT_URL_<SERVICE>, AWS_ENDPOINT_URL)."
     ),
-    write_threads: int = typer.Option(
-        DEFAULT_WRITE_THREADS,
-        "--write-threads",
-        min=1,
-        max=64,
-        help="Conditional puts in flight per batch.",
-    ),
-    engine: Engine = typer.Option(
-        Engine.FAST,
+]
+RoleArnOpt = Annotated[str | None, typer.Option("--role-arn", help="Role to assume first.")]
+ConsumerEngineOpt = Annotated[
+    Engine,
+    typer.Option(
         "--engine",
         envvar="CONSUMER_ENGINE",
         case_sensitive=False,
         help="How items are written, as the Lambda's CONSUMER_ENGINE: fast (signed JSON built "
         "from the messages' items) or botocore (boto3's client). Both send the same bytes.",
     ),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress on stderr."),
-    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
-    profile: str | None = typer.Option(None, "--profile", help="AWS profile."),
-    region: str | None = typer.Option(None, "--region", help="AWS region."),
-    endpoint_url: str | None = typer.Option(
-        None,
-        "--endpoint-url",
-        help="Endpoint URL (else AWS_ENDPOINT_URL_<SERVICE>, AWS_ENDPOINT_URL).",
-    ),
-    role_arn: str | None = typer.Option(None, "--role-arn", help="Role to assume first."),
+]
+
+
+def run_consumer(config: RunnerConfig, *, progress: bool) -> RunSummary:
+    """The runner, with its progress on stderr, until the queue stays empty or Ctrl-C."""
+    from asynccopy.cli import options
+    from asynccopy.consume.progress import Progress
+    from asynccopy.consume.runner import build_runner
+    from asynccopy.consume.stats import RunStats
+
+    console, mode = options.stderr_console(progress=progress)
+    stats = RunStats()
+    with Progress(stats, mode=mode, console=console) as shown:
+        runner = build_runner(config, stats=stats, say=shown.say)
+        return runner.run(threading.Event())
+
+
+def consume(
+    queue_url: QueueUrlOpt,
+    table: TableOpt,
+    mode: ModeOpt = "overwrite",
+    concurrency: ConcurrencyOpt = 2,
+    batch_size: BatchSizeOpt = MAX_RECEIVE_BATCH,
+    until_empty: UntilEmptyOpt = False,
+    wait_time_s: WaitTimeOpt = 5,
+    write_threads: WriteThreadsOpt = DEFAULT_WRITE_THREADS,
+    engine: ConsumerEngineOpt = Engine.FAST,
+    progress: ProgressOpt = True,
+    as_json: JsonOpt = False,
+    profile: ProfileOpt = None,
+    region: RegionOpt = None,
+    endpoint_url: EndpointUrlOpt = None,
+    role_arn: RoleArnOpt = None,
 ) -> None:
     """Write a queue's items to a table with the consumer Lambda's own handler, locally.
 
@@ -88,20 +129,7 @@ def consume(
         write_threads=write_threads,
         engine="fast" if engine is Engine.FAST else "botocore",
     )
-    from rich.console import Console
-
-    from asynccopy.consume.progress import Progress
-    from asynccopy.consume.runner import build_runner
-    from asynccopy.consume.stats import RunStats
-    from asynccopy.copy.progress import ProgressMode
-
-    console = Console(stderr=True)
-    stats = RunStats()
-    with Progress(
-        stats, mode=ProgressMode.choose(enabled=progress, console=console), console=console
-    ) as shown:
-        runner = build_runner(config, stats=stats, say=shown.say)
-        summary = runner.run(threading.Event())
+    summary = run_consumer(config, progress=progress)
     typer.echo(f"consume: {summary.describe()}", err=True)
     if as_json:
         typer.echo(summary.to_json())

@@ -1,24 +1,31 @@
-"""Typer options shared by `copy`, `verify` and `bench`, and `selection_from_flags`, which
-turns the selection flags into a Selection.
+"""The flag groups shared by `copy`, `verify` and `bench`, declared once, and one function per
+group that turns its values into config.
 
     selection   --keys | --query/--values/--names/--filter | --scan/--segments/--segment
-    source      --profile --region --endpoint-url --role-arn
+                -> `selection(...)` (or `selection_from_flags`, by keyword) -> a Selection
+    source      --profile --region --endpoint-url --role-arn        -> `aws_target(...)`
     queue       --queue-profile --queue-region --queue-endpoint-url --queue-role-arn
+                -> `aws_target(...)`
     rate        --rate, --consistent-read, --concurrency, --engine
+    output      --json, --progress/--no-progress -> `stderr_console`, `print_result`
 
-`copy` uses them all; `verify` the selection, source and rate options; `bench` the source
-and queue options, --consistent-read, --concurrency, --engine and most selection options (it
-declares its own --scan, --segments and --rate, and has no --query). `consume` declares its
-own. Each alias is an `Annotated` type: declare a parameter with it.
+`copy` uses them all; `verify` the selection, source, rate and output options; `bench` the
+source and queue options, --consistent-read, --concurrency, --engine and most selection
+options (it declares its own --scan, --segments and --rate, and has no --query). `consume`
+declares its own (its help words them for the Lambda's side). Each alias is an `Annotated`
+type: declare a parameter with it. Nothing here imports rich or anyio: `--help` stays quick.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from typing import Annotated
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from asynccopy.aws import AwsTarget
 from asynccopy.config import (
     MAX_SCAN_SEGMENTS,
     Engine,
@@ -30,10 +37,16 @@ from asynccopy.config import Selection as Selection
 from asynccopy.errors import SelectionError
 from asynccopy.read.keys import parse_names_json, parse_values_json
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from asynccopy.copy.progress import ProgressMode
+
 SELECTION = "Selection (exactly one of --keys, --query, --scan)"
 SOURCE = "Source table credentials (AWS CLI style)"
 QUEUE = "Queue credentials (default: the source side's)"
 READ = "Reading"
+OUTPUT = "Output"
 
 TableOpt = Annotated[str, typer.Option("--table", help="The source table's name.")]
 KeysOpt = Annotated[
@@ -176,6 +189,42 @@ EngineOpt = Annotated[
     ),
 ]
 
+JsonOpt = Annotated[
+    bool,
+    typer.Option("--json", help="Print one JSON summary on stdout.", rich_help_panel=OUTPUT),
+]
+ProgressOpt = Annotated[
+    bool,
+    typer.Option(
+        "--progress/--no-progress", help="Show progress on stderr.", rich_help_panel=OUTPUT
+    ),
+]
+
+
+def aws_target(
+    profile: str | None, region: str | None, endpoint_url: str | None, role_arn: str | None, /
+) -> AwsTarget:
+    """One side's credential flags, in the order every side declares them: profile, region,
+    endpoint URL, role ARN (--profile ..., --queue-profile ..., --dest-profile ...)."""
+    return AwsTarget(profile=profile, region=region, endpoint_url=endpoint_url, role_arn=role_arn)
+
+
+def stderr_console(*, progress: bool) -> tuple[Console, ProgressMode]:
+    """The console that progress and notes go to (stderr: stdout is for the result), and the
+    progress mode --progress/--no-progress and the terminal allow."""
+    from rich.console import Console
+
+    from asynccopy.copy.progress import ProgressMode
+
+    console = Console(stderr=True)
+    return console, ProgressMode.choose(enabled=progress, console=console)
+
+
+def print_result(*, as_json: bool, document: Callable[[], object], text: Callable[[], str]) -> None:
+    """The result on stdout: one JSON document with --json, else the text for a person."""
+    print(json.dumps(document()) if as_json else text())
+
+
 _SEGMENT = re.compile(r"\s*([0-9]+)\s*/\s*([0-9]+)\s*")
 
 
@@ -204,18 +253,7 @@ def _segments(segments: int | None, segment: str | None) -> tuple[int, tuple[int
     return total, tuple(range(total))
 
 
-def selection_from_flags(
-    *,
-    keys: str | None,
-    query: str | None,
-    scan: bool,
-    filter_expression: str | None = None,
-    values: str | None = None,
-    names: str | None = None,
-    segments: int | None = None,
-    segment: str | None = None,
-) -> Selection:
-    """Exactly one selection, or a SelectionError (exit 2) naming the conflict."""
+def _check_one_of(*, keys: str | None, query: str | None, scan: bool) -> None:
     chosen = [
         flag
         for flag, given in (
@@ -231,6 +269,46 @@ def selection_from_flags(
             + (f" (got {' and '.join(chosen)})" if chosen else ""),
             hint="e.g. --keys keys.txt",
         )
+
+
+def selection(
+    keys: str | None,
+    query: str | None,
+    scan: bool,
+    filter_expression: str | None,
+    values: str | None,
+    names: str | None,
+    segments: int | None,
+    segment: str | None,
+    /,
+) -> Selection:
+    """`selection_from_flags` for a command that declares every selection flag, in the order
+    declared here (the call then fits one line)."""
+    return selection_from_flags(
+        keys=keys,
+        query=query,
+        scan=scan,
+        filter_expression=filter_expression,
+        values=values,
+        names=names,
+        segments=segments,
+        segment=segment,
+    )
+
+
+def selection_from_flags(
+    *,
+    keys: str | None,
+    query: str | None,
+    scan: bool,
+    filter_expression: str | None = None,
+    values: str | None = None,
+    names: str | None = None,
+    segments: int | None = None,
+    segment: str | None = None,
+) -> Selection:
+    """Exactly one selection, or a SelectionError (exit 2) naming the conflict."""
+    _check_one_of(keys=keys, query=query, scan=scan)
     if not scan and (segments is not None or segment is not None):
         raise SelectionError(
             "--segments and --segment go with --scan",

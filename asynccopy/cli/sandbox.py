@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from asynccopy.sandbox import DEST_ACCOUNT, SOURCE_ACCOUNT, SandboxServer, ServerConfig, account_env
 from asynccopy.sandbox.profiles import DEST_PROFILE, SOURCE_PROFILE, write_profiles
 from asynccopy.sandbox.server import DEFAULT_PORT
+
+if TYPE_CHECKING:
+    from asynccopy.sandbox.deploy import DeployResult
 
 app = typer.Typer(
     help="Run a local AWS emulator with a source account (111111111111) and a destination"
@@ -139,23 +143,11 @@ def deploy_consumer(
 ) -> None:
     """Deploy deploy/template.yaml with CloudFormation in the destination account (the queue,
     its dead-letter queue and the consumer Lambda), as `aws cloudformation deploy` does."""
-    from asynccopy.sandbox.deploy import (
-        DeployConfig,
-        aws_commands,
-        delete_consumer,
-        parse_parameter,
-    )
+    from asynccopy.sandbox.deploy import DeployConfig, parse_parameter
     from asynccopy.sandbox.deploy import deploy_consumer as run_deploy
 
-    def say(line: str) -> None:
-        typer.echo(line, err=True)
-
     if delete:
-        endpoint = _running_server(port).config.endpoint_url
-        if delete_consumer(stack_name, endpoint_url=endpoint, say=say):
-            typer.echo(f"stack {stack_name} deleted")
-        else:
-            typer.echo(f"stack {stack_name} does not exist; nothing to delete")
+        _delete_stack(stack_name, port=port)
         return
     config = DeployConfig(
         stack_name=stack_name,
@@ -165,7 +157,27 @@ def deploy_consumer(
         overrides=tuple(parse_parameter(text) for text in parameter or ()),
     )
     server = _running_server(port)
-    result = run_deploy(config, endpoint_url=server.config.endpoint_url, say=say)
+    _print_deployment(run_deploy(config, endpoint_url=server.config.endpoint_url, say=_say))
+
+
+def _say(line: str) -> None:
+    typer.echo(line, err=True)
+
+
+def _delete_stack(stack_name: str, *, port: int) -> None:
+    from asynccopy.sandbox.deploy import delete_consumer
+
+    endpoint = _running_server(port).config.endpoint_url
+    if delete_consumer(stack_name, endpoint_url=endpoint, say=_say):
+        typer.echo(f"stack {stack_name} deleted")
+    else:
+        typer.echo(f"stack {stack_name} does not exist; nothing to delete")
+
+
+def _print_deployment(result: DeployResult) -> None:
+    """The stack's parameters and outputs, then the same deployment as `aws` commands."""
+    from asynccopy.sandbox.deploy import aws_commands
+
     params = result.parameters
     typer.echo(
         f"stack {result.stack_name} {result.action}: WriteMode={params.get('WriteMode')}"

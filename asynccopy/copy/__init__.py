@@ -1,6 +1,9 @@
 """`asynccopy copy`'s core: a CopyConfig in, a CopySummary out.
 
-copier.py      validate everything, then run the pipeline, then summarize
+copier.py      the run: prepare, then the pipeline under progress, Ctrl-C and checkpoint
+prepare.py     everything checked before the first send: queue URL, clients, table, key plan
+resume.py      the checkpoint during a run: resume it, write it, finish it
+outcome.py     the summary (and a dry run's plan) from what the run counted
 pipeline.py    the task graph (read -> pack -> send): the only module with task groups
                and streams
 checkpoint.py  what SQS acknowledged, recorded for --resume

@@ -1,6 +1,6 @@
 """What `--resume` needs, recorded as SQS acknowledges it and written atomically.
 
-Three parts, each usable alone:
+The parts, each usable alone:
 
     DeliveryTracker   charges every packed message to the pages whose items it holds; a page
                       is settled once every such message is acknowledged (or one has failed)
@@ -11,6 +11,9 @@ Three parts, each usable alone:
     Checkpoint        the file: a fingerprint of what is copied, the books, counts; JSON,
                       mode 0600, replaced atomically (temp file in the same directory, fsync,
                       os.replace); never a credential, only names, keys and counts
+    CheckpointKeeper  one run's checkpoint, the only interface the copier uses: it starts
+                      from the checkpoint resumed (or a new one), hands out the tracker that
+                      moves its book, and takes the snapshots that are written
 
 A failed page (a key that could not be read, a message SQS refused) is never recorded as done:
 a resumed copy tries it again. Items sent after the recorded point are sent again on resume,
@@ -37,7 +40,7 @@ import os
 import tempfile
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, Protocol
@@ -246,14 +249,21 @@ class _Run:
 class DeliveryTracker:
     """Which pages are fully acknowledged by SQS, from the packer's and the senders' events.
 
-    Items enter the packer in order and messages leave it in order, so a FIFO of
-    (page, item count) runs says which pages each finished message holds.
+    Items enter the packer in order and messages leave it in order (MessagePacker keeps that
+    order: send/packing.py), so a FIFO of (page, item count) runs says which pages each
+    finished message holds.
+
+    A finished message is tracked by `id()`, not by value: two messages can have equal bodies
+    (an item read twice), yet each must settle its own pages. The id is safe as a key because
+    `_owners` holds the message itself until it is released, so no other object can be given
+    that id while the entry exists.
     """
 
     def __init__(self, book: Book | None = None) -> None:
         self.book: Book = book if book is not None else NullBook()
         self._runs: deque[_Run] = deque()
-        self._owners: dict[int, tuple[Message, list[PageTicket]]] = {}  # by id(message)
+        # id(message) -> (the message, kept alive so its id stays its own; the pages it holds)
+        self._owners: dict[int, tuple[Message, list[PageTicket]]] = {}
 
     def open(self, page: Page) -> PageTicket:
         ticket = PageTicket(
@@ -530,36 +540,104 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-@dataclass(kw_only=True, slots=True)
-class CheckpointKeeper:
-    """One run's checkpoint: where it started, its book, and snapshots of both to write."""
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Snapshot:
+    """A checkpoint to write, and how far the book had moved when it was taken."""
 
-    path: Path
-    base: Checkpoint  # as loaded (resuming) or as new, with this run counted
-    book: LineBook | SegmentBook
-    items_sent: Callable[[], int]  # this run's, for items_sent_total
-    written_changes: int = field(default=-1)
+    checkpoint: Checkpoint
+    changes: int
+
+
+class CheckpointKeeper:
+    """One run's checkpoint: where it started, its book, and snapshots of both to write.
+
+    The copier uses it only through these methods: `start` one, hand `tracker()` to the
+    pipeline, write a `snapshot()` when `dirty` and report it `written`, and `finish_key_file`
+    before the final snapshot of a complete copy.
+    """
+
+    def __init__(
+        self,
+        *,
+        path: Path,
+        base: Checkpoint,
+        book: LineBook | SegmentBook,
+        items_sent: Callable[[], int],
+    ) -> None:
+        self.path = path
+        self._base = base  # as loaded (resuming) or as new, with this run counted
+        self._book = book
+        self._items_sent = items_sent  # this run's, for items_sent_total
+        self._written_changes = -1
+
+    @classmethod
+    def start(
+        cls,
+        path: Path,
+        *,
+        table: str,
+        queue_url: str,
+        selection: Mapping[str, Any],
+        key_file: bool,
+        resumed: Checkpoint | None,
+        items_sent: Callable[[], int],
+    ) -> CheckpointKeeper:
+        """This run's keeper: from the checkpoint it resumes (already checked to match), or a
+        new one for `selection` (its `selection_identity`)."""
+        base = resumed or Checkpoint(
+            fingerprint=fingerprint(table=table, queue_url=queue_url, selection=selection),
+            table=table,
+            queue_url=queue_url,
+            selection=selection,
+            done_line=0 if key_file else None,
+            segments=None if key_file else {},
+        )
+        base = replace(base, runs=base.runs + 1, selection=selection)
+        book: LineBook | SegmentBook
+        if base.done_line is not None:
+            book = LineBook(done_line=base.done_line, keys_done=base.items_done)
+        else:
+            book = SegmentBook(base.segments)
+        return cls(path=path, base=base, book=book, items_sent=items_sent)
+
+    def tracker(self) -> DeliveryTracker:
+        """The tracker that moves this keeper's book as SQS acknowledges pages."""
+        return DeliveryTracker(self._book)
 
     @property
     def dirty(self) -> bool:
-        return self.book.changes != self.written_changes
+        return self._book.changes != self._written_changes
 
-    def snapshot(self, *, complete: bool = False) -> Checkpoint:
-        book = self.book
+    def finish_key_file(self, lines_total: int) -> None:
+        """A complete copy of a key file: every line is done, including blank and comment
+        lines after the last key, which no chunk accounts for."""
+        if isinstance(self._book, LineBook):
+            self._book.done_line = max(self._book.done_line, lines_total)
+
+    def snapshot(self, *, complete: bool = False) -> Snapshot:
+        """The checkpoint as of now; take it on the event loop's thread, for a consistent view."""
+        book = self._book
+        sent_total = self._base.items_sent_total + self._items_sent()
         if isinstance(book, LineBook):
-            return replace(
-                self.base,
+            checkpoint = replace(
+                self._base,
                 complete=complete,
                 done_line=book.done_line,
                 items_done=book.keys_done,
-                items_sent_total=self.base.items_sent_total + self.items_sent(),
+                items_sent_total=sent_total,
                 updated=_now(),
             )
-        return replace(
-            self.base,
-            complete=complete,
-            segments=dict(book.states),
-            items_done=book.items_done,
-            items_sent_total=self.base.items_sent_total + self.items_sent(),
-            updated=_now(),
-        )
+        else:
+            checkpoint = replace(
+                self._base,
+                complete=complete,
+                segments=dict(book.states),
+                items_done=book.items_done,
+                items_sent_total=sent_total,
+                updated=_now(),
+            )
+        return Snapshot(checkpoint=checkpoint, changes=book.changes)
+
+    def written(self, snapshot: Snapshot) -> None:
+        """`snapshot` is on disk: the keeper is clean until the book moves past it."""
+        self._written_changes = snapshot.changes

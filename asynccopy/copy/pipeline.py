@@ -125,6 +125,9 @@ async def _pack(
     stats: Stats,
     tracker: DeliveryTracker,
 ) -> None:
+    # One packer for every page, fed in the order pages arrive: the tracker's FIFO of page
+    # runs mirrors the packer's item order (see MessagePacker), so it must see each item as
+    # the packer does, `packed` right after `add`, and `charge` each message before sending.
     messages = MessagePacker(key_names=config.key_names, max_message_bytes=config.max_message_bytes)
     batcher = BatchPacker(max_batch_bytes=config.max_batch_bytes)
     async with pages, batches:

@@ -128,25 +128,13 @@ class DuplicateFinder:
         duplicates: list[int] = []  # ascending, each line once
         if self._candidates:
             self._flush()
-            lines = iter(reread())
-            consumed = 0
-            # fingerprint -> the distinct keys seen with it, each with the line it is first on
-            kept: dict[int, list[tuple[bytes, int]]] = {}
-            for line_no, fingerprint in self._candidate_lines():
-                line = next(itertools.islice(lines, line_no - consumed - 1, None), None)
-                consumed = line_no
-                key = canonical(line) if line is not None else None
-                if key is None or ((self._fingerprint(key) & _MASK) or 1) != fingerprint:
-                    raise LinesChangedError(f"line {line_no} is not the line first read")
-                same_fingerprint = kept.setdefault(fingerprint, [])
-                # bytes compared in full, never by fingerprint
-                earlier = next((first for seen, first in same_fingerprint if seen == key), None)
-                if earlier is None:
-                    same_fingerprint.append((key, line_no))
-                    continue
-                duplicates.append(line_no)
-                if self._first_duplicate is None:
-                    self._first_duplicate = (line_no, earlier)
+            assert self._spill is not None  # `_flush` ran
+            duplicates, self._first_duplicate = _exact_duplicates(
+                _candidate_lines(self._spill, self._candidates),
+                iter(reread()),
+                canonical=canonical,
+                fingerprint=self._fingerprint,
+            )
         self.close()
         self._duplicates = frozenset(duplicates)
         return self._duplicates
@@ -249,31 +237,70 @@ class DuplicateFinder:
     def _grow(self) -> None:
         """Double the table and insert every fingerprint again."""
         capacity = self._capacity * 2
-        table = array("Q", [0]) * capacity
-        for fingerprint in self._table:
-            if not fingerprint:
-                continue
-            slot = (fingerprint * capacity) >> 64
-            while table[slot]:
-                slot += 1
-                if slot == capacity:
-                    slot = 0
-            table[slot] = fingerprint
-        self._table = table
+        self._table = _rehashed(self._table, capacity)
         self._capacity = capacity
         self._limit = int(capacity * MAX_LOAD)
 
-    def _candidate_lines(self) -> Iterator[tuple[int, int]]:
-        """(line number, fingerprint) of every line whose fingerprint is a candidate, in order,
-        streamed from the spill file a block at a time."""
-        assert self._spill is not None  # `_flush` ran
-        spill = self._spill
-        spill.seek(0)
-        candidates = self._candidates
-        first_line = 1
-        while block := spill.read(SPILL_LINES * _SLOT_BYTES):
-            fingerprints = array("Q")
-            fingerprints.frombytes(block)
-            for index in [i for i, f in enumerate(fingerprints) if f in candidates]:
-                yield first_line + index, fingerprints[index]
-            first_line += len(fingerprints)
+
+def _candidate_lines(spill: IO[bytes], candidates: set[int]) -> Iterator[tuple[int, int]]:
+    """(line number, fingerprint) of every line whose fingerprint is a candidate, in order,
+    streamed from the spill file a block at a time."""
+    spill.seek(0)
+    first_line = 1
+    while block := spill.read(SPILL_LINES * _SLOT_BYTES):
+        fingerprints = array("Q")
+        fingerprints.frombytes(block)
+        for index in [i for i, f in enumerate(fingerprints) if f in candidates]:
+            yield first_line + index, fingerprints[index]
+        first_line += len(fingerprints)
+
+
+def _rehashed(old: array[int], capacity: int) -> array[int]:
+    """`old`'s fingerprints in a new table of `capacity` slots, placed as `_absorb` places them."""
+    table = array("Q", [0]) * capacity
+    for fingerprint in old:
+        if not fingerprint:
+            continue
+        slot = (fingerprint * capacity) >> 64
+        while table[slot]:
+            slot += 1
+            if slot == capacity:
+                slot = 0
+        table[slot] = fingerprint
+    return table
+
+
+def _exact_duplicates(
+    candidate_lines: Iterator[tuple[int, int]],
+    lines: Iterator[bytes],
+    *,
+    canonical: Callable[[bytes], bytes | None],
+    fingerprint: Fingerprint,
+) -> tuple[list[int], tuple[int, int] | None]:
+    """The candidate lines whose key repeats an earlier candidate's, compared byte for byte
+    (ascending, each line once), and the first of them with the line it repeats.
+
+    `lines` gives the file's lines again from the first; only the candidate lines are turned
+    into keys. Raises LinesChangedError if one is not the line first seen.
+    """
+    duplicates: list[int] = []
+    first_duplicate: tuple[int, int] | None = None
+    consumed = 0
+    # fingerprint -> the distinct keys seen with it, each with the line it is first on
+    kept: dict[int, list[tuple[bytes, int]]] = {}
+    for line_no, expected in candidate_lines:
+        line = next(itertools.islice(lines, line_no - consumed - 1, None), None)
+        consumed = line_no
+        key = canonical(line) if line is not None else None
+        if key is None or ((fingerprint(key) & _MASK) or 1) != expected:
+            raise LinesChangedError(f"line {line_no} is not the line first read")
+        same_fingerprint = kept.setdefault(expected, [])
+        # bytes compared in full, never by fingerprint
+        earlier = next((first for seen, first in same_fingerprint if seen == key), None)
+        if earlier is None:
+            same_fingerprint.append((key, line_no))
+            continue
+        duplicates.append(line_no)
+        if first_duplicate is None:
+            first_duplicate = (line_no, earlier)
+    return duplicates, first_duplicate

@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -26,7 +26,6 @@ import anyio.to_thread
 from rich.console import Console
 
 from asynccopy.aws import (
-    AwsTarget,
     client_config,
     endpoint_for,
     open_sessions,
@@ -34,152 +33,27 @@ from asynccopy.aws import (
 )
 from asynccopy.config import (
     BATCH_GET_MAX_KEYS,
-    DEFAULT_CONCURRENCY,
     Engine,
     KeysSelection,
-    Selection,
 )
 from asynccopy.copy.pipeline import read_pages
 from asynccopy.copy.progress import ProgressConfig, ProgressMode, show_progress
 from asynccopy.copy.stats import Stats
 from asynccopy.engine import Endpoint, open_fast_clients
-from asynccopy.errors import AsyncCopyError, ExitCode, InputError
+from asynccopy.errors import AsyncCopyError
 from asynccopy.read.base import Page, ReadContext
 from asynccopy.read.factory import build_source
 from asynccopy.read.keyfile import BatchGetReader
-from asynccopy.read.keys import describe_duplicates, duplicates_json, enter_key_file, key_digest
+from asynccopy.read.keys import KeyFilePlan, enter_key_file, key_digest
 from asynccopy.read.limiter import Limiter, make_limiter
-from asynccopy.read.rate import DEFAULT_RATE, RateSpec
-from asynccopy.read.tables import TableInfo, describe_table, resolve_table_rate
-from asynccopy.retry import Backoff, RetryPolicy
+from asynccopy.read.rate import ResolvedRate
+from asynccopy.read.tables import TableInfo, resolve_table_rate
+from asynccopy.retry import Backoff
 from asynccopy.verify.compare import diff_items
+from asynccopy.verify.config import VerifyConfig as VerifyConfig
+from asynccopy.verify.result import Difference, Tally, VerifyResult
+from asynccopy.verify.tables import describe_both
 from consumer.wire import Item, client_key, item_key, key_to_text
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class VerifyConfig:
-    table: str
-    selection: Selection
-    dest_table: str | None = None  # None: the source table's name
-    source: AwsTarget = field(default_factory=AwsTarget)
-    dest: AwsTarget = field(default_factory=AwsTarget)  # unset fields default to the source's
-    rate: RateSpec = DEFAULT_RATE
-    consistent_read: bool = False
-    concurrency: int = DEFAULT_CONCURRENCY
-    keys_shown: int = 5
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
-    engine: Engine = Engine.FAST
-
-    @property
-    def dest_target(self) -> AwsTarget:
-        return self.dest.or_else(self.source)
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Difference:
-    key: str  # key_to_text of the item's key
-    attributes: tuple[str, ...]  # paths that differ
-
-
-@dataclass(kw_only=True, slots=True)
-class _Tally:
-    compared: int = 0
-    identical: int = 0
-    missing: int = 0
-    different: int = 0
-    unreadable: int = 0  # keys that could not be read on either side after every retry
-    absent_from_source: int = 0
-    missing_keys: list[str] = field(default_factory=list)
-    differences: list[Difference] = field(default_factory=list)
-    unreadable_keys: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class VerifyResult:
-    table: str
-    dest_table: str
-    items_compared: int
-    items_identical: int
-    items_missing: int  # in the source, not in the destination
-    items_different: int
-    items_unreadable: int
-    keys_absent_from_source: int
-    missing_keys: tuple[str, ...]
-    differences: tuple[Difference, ...]
-    unreadable_keys: tuple[str, ...]
-    rcu_source: float
-    rcu_dest: float
-    elapsed_s: float
-    keys_duplicate: int = 0  # key-file lines skipped: an earlier line names the same key
-    first_duplicate: tuple[int, int] | None = None  # (that line, the earlier line)
-
-    @property
-    def identical(self) -> bool:
-        return self.items_identical == self.items_compared and self.items_unreadable == 0
-
-    @property
-    def exit_code(self) -> ExitCode:
-        return ExitCode.OK if self.identical else ExitCode.FAILURES
-
-    def verdict(self) -> str:
-        noun = "item" if self.items_compared == 1 else "items"
-        head = f"{self.items_identical} of {self.items_compared} {noun} identical"
-        if self.identical:
-            return head
-        parts = [
-            f"{count} {what}"
-            for count, what in (
-                (self.items_missing, "missing in the destination"),
-                (self.items_different, "different"),
-                (self.items_unreadable, "unreadable"),
-            )
-            if count
-        ]
-        return f"{head}; {', '.join(parts)}"
-
-    def render_text(self) -> str:
-        lines = [f"verify {self.table} -> {self.dest_table}: {self.verdict()}"]
-        if self.keys_absent_from_source:
-            absent = self.keys_absent_from_source
-            lines.append(
-                f"  {absent} listed {'key is' if absent == 1 else 'keys are'} not in the source"
-            )
-        if self.keys_duplicate:
-            lines.append(f"  {describe_duplicates(self.keys_duplicate, self.first_duplicate)}")
-        if self.missing_keys:
-            lines.append("  missing: " + ", ".join(self.missing_keys))
-        for difference in self.differences:
-            lines.append(f"  different: {difference.key} ({', '.join(difference.attributes)})")
-        if self.unreadable_keys:
-            lines.append("  unreadable: " + ", ".join(self.unreadable_keys))
-        lines.append(
-            f"  read {self.rcu_source:,.1f} RCU from the source and {self.rcu_dest:,.1f} RCU from"
-            f" the destination in {self.elapsed_s:.1f} s"
-        )
-        return "\n".join(lines)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "table": self.table,
-            "dest_table": self.dest_table,
-            "identical": self.identical,
-            "items_compared": self.items_compared,
-            "items_identical": self.items_identical,
-            "items_missing": self.items_missing,
-            "items_different": self.items_different,
-            "items_unreadable": self.items_unreadable,
-            "keys_absent_from_source": self.keys_absent_from_source,
-            "keys_duplicate": self.keys_duplicate,
-            "first_duplicate": duplicates_json(self.first_duplicate),
-            "missing_keys": list(self.missing_keys),
-            "different_keys": [
-                {"key": d.key, "attributes": list(d.attributes)} for d in self.differences
-            ],
-            "unreadable_keys": list(self.unreadable_keys),
-            "rcu_source": round(self.rcu_source, 3),
-            "rcu_dest": round(self.rcu_dest, 3),
-            "elapsed_s": round(self.elapsed_s, 3),
-        }
 
 
 class _VerifyView:
@@ -187,7 +61,7 @@ class _VerifyView:
 
     def __init__(
         self,
-        tally: _Tally,
+        tally: Tally,
         source: Stats,
         dest: Stats,
         *,
@@ -219,7 +93,7 @@ class _Checker:
     """Compares the source items of a page with the destination's, one BatchGetItem at a time."""
 
     def __init__(
-        self, reader: BatchGetReader, *, key_names: tuple[str, ...], tally: _Tally, shown: int
+        self, reader: BatchGetReader, *, key_names: tuple[str, ...], tally: Tally, shown: int
     ) -> None:
         self._reader = reader
         self._key_names = key_names
@@ -268,70 +142,6 @@ class _Checker:
         tally.unreadable_keys.extend(key_to_text(key) for key in keys[: max(0, room)])
 
 
-async def _table_arn(table: TableInfo, *, client: Any, session: Any, target: AwsTarget) -> str:
-    """The table's ARN from DescribeTable, or built from the caller's account where the
-    service reports none; "" when neither can be known."""
-    if table.arn:
-        return table.arn
-    try:
-        async with session.client("sts", endpoint_url=endpoint_for(target, "sts")) as sts:
-            account = (await sts.get_caller_identity())["Account"]
-    except Exception:  # no answer: the check below cannot tell, and verify goes on
-        return ""
-    return f"arn:aws:dynamodb:{client.meta.region_name}:{account}:table/{table.name}"
-
-
-def _check_distinct_tables(
-    config: VerifyConfig, *, source_arn: str, dest_arn: str, same_endpoint: bool
-) -> None:
-    """Refuses to compare a table with itself, which would find every item identical.
-
-    One ARN (account, region, name) at one endpoint is one table. Two endpoints that report
-    the same ARN are taken as two services, such as two local emulators.
-    """
-    if not source_arn or source_arn != dest_arn or not same_endpoint:
-        return
-    dest = config.dest
-    given = [
-        flag
-        for flag, value in (
-            ("--dest-table", config.dest_table),
-            ("--dest-profile", dest.profile),
-            ("--dest-region", dest.region),
-            ("--dest-endpoint-url", dest.endpoint_url),
-            ("--dest-role-arn", dest.role_arn),
-        )
-        if value is not None
-    ]
-    missing = []
-    if dest.profile is None and dest.role_arn is None:
-        missing.append("--dest-profile or --dest-role-arn for the destination's account")
-    if dest.region is None:
-        missing.append("--dest-region")
-    if config.dest_table is None:
-        missing.append("--dest-table")
-    if given:
-        why = f"{', '.join(given)} still name{'s' if len(given) == 1 else ''} the source table"
-    else:
-        why = "no --dest-* option was given, so the destination took the source's credentials,"
-        why += " region and table name"
-    hint = (
-        "name the destination with " + ", or ".join(missing)
-        if missing
-        else "check the --dest-* options: they lead to the source's account"
-    )
-    raise InputError(f"verify would compare {source_arn} with itself: {why}", hint=hint)
-
-
-def _check_same_key_schema(source: TableInfo, dest: TableInfo) -> None:
-    if source.key_schema != dest.key_schema:
-        raise InputError(
-            f"the destination table {dest.name!r} has key schema {dest.key_schema.attributes},"
-            f" the source table {source.name!r} has {source.key_schema.attributes}",
-            hint="compare tables with the same partition and sort keys",
-        )
-
-
 async def _fast_dynamodb(
     stack: contextlib.AsyncExitStack, session: Any, botocore_client: Any, *, concurrency: int
 ) -> Any:
@@ -346,6 +156,153 @@ async def _fast_dynamodb(
     return fast.dynamodb
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class _Sides:
+    """Both sides once checked: their tables, rates, and the clients that read per item."""
+
+    source_table: TableInfo
+    dest_table: TableInfo
+    source_rate: ResolvedRate
+    dest_rate: ResolvedRate
+    source_reads: Any
+    dest_reads: Any
+    key_plan: KeyFilePlan | None
+
+
+async def _open_sides(
+    config: VerifyConfig, stack: contextlib.ExitStack, stack_async: contextlib.AsyncExitStack
+) -> _Sides:
+    dest_target = config.dest_target
+    source_session, dest_session = await open_sessions(config.source, dest_target)
+    pool = client_config(concurrency=config.concurrency)
+    source_ddb = await stack_async.enter_async_context(
+        source_session.client(
+            "dynamodb", endpoint_url=endpoint_for(config.source, "dynamodb"), config=pool
+        )
+    )
+    dest_ddb = await stack_async.enter_async_context(
+        dest_session.client(
+            "dynamodb", endpoint_url=endpoint_for(dest_target, "dynamodb"), config=pool
+        )
+    )
+    # The reads per item: on the botocore clients, or on the fast engine as `copy`.
+    source_reads: Any = source_ddb
+    dest_reads: Any = dest_ddb
+    if config.engine is Engine.FAST:
+        source_reads = await _fast_dynamodb(
+            stack_async, source_session, source_ddb, concurrency=config.concurrency
+        )
+        dest_reads = await _fast_dynamodb(
+            stack_async, dest_session, dest_ddb, concurrency=config.concurrency
+        )
+    source_table, dest_table = await describe_both(
+        config,
+        source_ddb=source_ddb,
+        dest_ddb=dest_ddb,
+        source_session=source_session,
+        dest_session=dest_session,
+    )
+    source_rate = resolve_table_rate(config.rate, source_table, side="source")
+    dest_rate = resolve_table_rate(config.rate, dest_table, side="destination")
+    key_plan = None
+    if isinstance(config.selection, KeysSelection):
+        key_plan = await enter_key_file(
+            stack, config.selection.path, schema=source_table.key_schema
+        )
+    return _Sides(
+        source_table=source_table,
+        dest_table=dest_table,
+        source_rate=source_rate,
+        dest_rate=dest_rate,
+        source_reads=source_reads,
+        dest_reads=dest_reads,
+        key_plan=key_plan,
+    )
+
+
+def _result(
+    sides: _Sides, tally: Tally, *, source: Stats, dest: Stats, elapsed_s: float
+) -> VerifyResult:
+    key_plan = sides.key_plan
+    return VerifyResult(
+        table=sides.source_table.name,
+        dest_table=sides.dest_table.name,
+        items_compared=tally.compared,
+        items_identical=tally.identical,
+        items_missing=tally.missing,
+        items_different=tally.different,
+        items_unreadable=tally.unreadable,
+        keys_absent_from_source=tally.absent_from_source,
+        missing_keys=tuple(tally.missing_keys),
+        differences=tuple(tally.differences),
+        unreadable_keys=tuple(tally.unreadable_keys),
+        rcu_source=source.rcu_consumed,
+        rcu_dest=dest.rcu_consumed,
+        elapsed_s=elapsed_s,
+        keys_duplicate=0 if key_plan is None else key_plan.keys_duplicate,
+        first_duplicate=None if key_plan is None else key_plan.first_duplicate,
+    )
+
+
+async def _compare(
+    config: VerifyConfig,
+    sides: _Sides,
+    *,
+    console: Console,
+    progress: ProgressMode,
+    clock: Callable[[], float],
+) -> VerifyResult:
+    """Reads the selection at the source and compares it page by page with the destination."""
+    backoff = Backoff(policy=config.retry)
+    source_stats, dest_stats = Stats(), Stats()
+    source_limiter: Limiter = make_limiter(sides.source_rate.rcu_per_s, clock=clock)
+    source_context = ReadContext(
+        client=sides.source_reads, limiter=source_limiter, backoff=backoff, stats=source_stats
+    )
+    dest_context = ReadContext(
+        client=sides.dest_reads,
+        limiter=make_limiter(sides.dest_rate.rcu_per_s, clock=clock),
+        backoff=backoff,
+        stats=dest_stats,
+    )
+    source = build_source(
+        config.selection,
+        context=source_context,
+        table=sides.source_table,
+        key_plan=sides.key_plan,
+        consistent_read=config.consistent_read,
+        rate_rcu_per_s=sides.source_rate.rcu_per_s,
+    )
+    tally = Tally()
+    checker = _Checker(
+        BatchGetReader(
+            dest_context,
+            table=sides.dest_table.name,
+            consistent_read=config.consistent_read,
+            average_item_bytes=sides.dest_table.average_item_bytes,
+        ),
+        key_names=sides.source_table.key_schema.names,
+        tally=tally,
+        shown=config.keys_shown,
+    )
+    total = sides.key_plan.keys_total if sides.key_plan is not None else None
+    started = clock()
+    view = _VerifyView(tally, source_stats, dest_stats, total=total, started_s=started, clock=clock)
+    try:
+        async with anyio.create_task_group() as group:
+            group.start_soon(
+                partial(show_progress, console=console, config=ProgressConfig(mode=progress)),
+                view,
+            )
+            await read_pages(
+                source, checker.check, readers=config.concurrency, unit_buffer=config.concurrency
+            )
+            group.cancel_scope.cancel()
+    except* AsyncCopyError as errors:
+        raise errors.exceptions[0] from None
+    return _result(sides, tally, source=source_stats, dest=dest_stats, elapsed_s=clock() - started)
+
+
 async def verify(
     config: VerifyConfig,
     *,
@@ -355,126 +312,7 @@ async def verify(
 ) -> VerifyResult:
     """Compare the selected items; raises InputError (exit 2) for bad input."""
     console = console or Console(stderr=True)
-    dest_target = config.dest_target
-    source_session, dest_session = await open_sessions(config.source, dest_target)
-    pool = client_config(concurrency=config.concurrency)
     with contextlib.ExitStack() as stack:
-        async with (
-            contextlib.AsyncExitStack() as stack_async,
-            source_session.client(
-                "dynamodb", endpoint_url=endpoint_for(config.source, "dynamodb"), config=pool
-            ) as source_ddb,
-            dest_session.client(
-                "dynamodb", endpoint_url=endpoint_for(dest_target, "dynamodb"), config=pool
-            ) as dest_ddb,
-        ):
-            # The reads per item: on the botocore clients, or on the fast engine as `copy`.
-            source_reads: Any = source_ddb
-            dest_reads: Any = dest_ddb
-            if config.engine is Engine.FAST:
-                source_reads = await _fast_dynamodb(
-                    stack_async, source_session, source_ddb, concurrency=config.concurrency
-                )
-                dest_reads = await _fast_dynamodb(
-                    stack_async, dest_session, dest_ddb, concurrency=config.concurrency
-                )
-            source_table = await describe_table(
-                source_ddb, table=config.table, region=config.source.region
-            )
-            dest_table = await describe_table(
-                dest_ddb,
-                table=config.dest_table or config.table,
-                region=dest_target.region,
-                not_found_hint="check --dest-table, --dest-region and --dest-profile"
-                " (the destination side)",
-            )
-            _check_distinct_tables(
-                config,
-                source_arn=await _table_arn(
-                    source_table, client=source_ddb, session=source_session, target=config.source
-                ),
-                dest_arn=await _table_arn(
-                    dest_table, client=dest_ddb, session=dest_session, target=dest_target
-                ),
-                same_endpoint=source_ddb.meta.endpoint_url == dest_ddb.meta.endpoint_url,
-            )
-            _check_same_key_schema(source_table, dest_table)
-            source_rate = resolve_table_rate(config.rate, source_table, side="source")
-            dest_rate = resolve_table_rate(config.rate, dest_table, side="destination")
-            key_plan = None
-            if isinstance(config.selection, KeysSelection):
-                key_plan = await enter_key_file(
-                    stack, config.selection.path, schema=source_table.key_schema
-                )
-            backoff = Backoff(policy=config.retry)
-            source_stats, dest_stats = Stats(), Stats()
-            source_limiter: Limiter = make_limiter(source_rate.rcu_per_s, clock=clock)
-            source_context = ReadContext(
-                client=source_reads, limiter=source_limiter, backoff=backoff, stats=source_stats
-            )
-            dest_context = ReadContext(
-                client=dest_reads,
-                limiter=make_limiter(dest_rate.rcu_per_s, clock=clock),
-                backoff=backoff,
-                stats=dest_stats,
-            )
-            source = build_source(
-                config.selection,
-                context=source_context,
-                table=source_table,
-                key_plan=key_plan,
-                consistent_read=config.consistent_read,
-                rate_rcu_per_s=source_rate.rcu_per_s,
-            )
-            tally = _Tally()
-            checker = _Checker(
-                BatchGetReader(
-                    dest_context,
-                    table=dest_table.name,
-                    consistent_read=config.consistent_read,
-                    average_item_bytes=dest_table.average_item_bytes,
-                ),
-                key_names=source_table.key_schema.names,
-                tally=tally,
-                shown=config.keys_shown,
-            )
-            total = key_plan.keys_total if key_plan is not None else None
-            started = clock()
-            view = _VerifyView(
-                tally, source_stats, dest_stats, total=total, started_s=started, clock=clock
-            )
-            try:
-                async with anyio.create_task_group() as group:
-                    group.start_soon(
-                        partial(
-                            show_progress, console=console, config=ProgressConfig(mode=progress)
-                        ),
-                        view,
-                    )
-                    await read_pages(
-                        source,
-                        checker.check,
-                        readers=config.concurrency,
-                        unit_buffer=config.concurrency,
-                    )
-                    group.cancel_scope.cancel()
-            except* AsyncCopyError as errors:
-                raise errors.exceptions[0] from None
-            return VerifyResult(
-                table=source_table.name,
-                dest_table=dest_table.name,
-                items_compared=tally.compared,
-                items_identical=tally.identical,
-                items_missing=tally.missing,
-                items_different=tally.different,
-                items_unreadable=tally.unreadable,
-                keys_absent_from_source=tally.absent_from_source,
-                missing_keys=tuple(tally.missing_keys),
-                differences=tuple(tally.differences),
-                unreadable_keys=tuple(tally.unreadable_keys),
-                rcu_source=source_stats.rcu_consumed,
-                rcu_dest=dest_stats.rcu_consumed,
-                elapsed_s=clock() - started,
-                keys_duplicate=0 if key_plan is None else key_plan.keys_duplicate,
-                first_duplicate=None if key_plan is None else key_plan.first_duplicate,
-            )
+        async with contextlib.AsyncExitStack() as stack_async:
+            sides = await _open_sides(config, stack, stack_async)
+            return await _compare(config, sides, console=console, progress=progress, clock=clock)
