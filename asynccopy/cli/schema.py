@@ -16,72 +16,91 @@ DEST = "Destination (with --create; default: the source side's credentials)"
 OUTPUT = "Output"
 
 
+FormatOpt = Annotated[
+    OutputFormat,
+    typer.Option(
+        "--format",
+        case_sensitive=False,
+        help="cli-input-json: the input of `aws dynamodb create-table --cli-input-json`; "
+        "cloudformation: a template with the table as an AWS::DynamoDB::Table resource.",
+        rich_help_panel=OUTPUT,
+    ),
+]
+
+WarmThroughputOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--warm-throughput",
+        metavar="READS,WRITES",
+        help="Pre-warm the new table to these read and write units per second "
+        "(DynamoDB's WarmThroughput; a new on-demand table starts at 12,000 and 4,000).",
+        rich_help_panel=OUTPUT,
+    ),
+]
+
+CreateOpt = Annotated[
+    bool,
+    typer.Option(
+        "--create",
+        help="Create the table in the destination, wait until it and its indexes are "
+        "ACTIVE, and enable TTL. An existing table with the same key is left as it is; "
+        "one with another key is refused (exit 2).",
+        rich_help_panel=DEST,
+    ),
+]
+
+DryRunOpt = Annotated[
+    bool,
+    typer.Option(
+        "--dry-run",
+        help="With --create: print what would be created, and create nothing.",
+        rich_help_panel=DEST,
+    ),
+]
+
+DestTableOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--dest-table",
+        help="The new table's name (default: the source table's).",
+        rich_help_panel=DEST,
+    ),
+]
+
+DestProfileOpt = Annotated[
+    str | None, typer.Option("--dest-profile", help="AWS profile.", rich_help_panel=DEST)
+]
+
+DestRegionOpt = Annotated[
+    str | None, typer.Option("--dest-region", help="AWS region.", rich_help_panel=DEST)
+]
+
+DestEndpointUrlOpt = Annotated[
+    str | None,
+    typer.Option("--dest-endpoint-url", help="Endpoint URL.", rich_help_panel=DEST),
+]
+
+DestRoleArnOpt = Annotated[
+    str | None,
+    typer.Option("--dest-role-arn", help="Role to assume.", rich_help_panel=DEST),
+]
+
+
 def schema_command(
     table: options.TableOpt,
-    output_format: Annotated[
-        OutputFormat,
-        typer.Option(
-            "--format",
-            case_sensitive=False,
-            help="cli-input-json: the input of `aws dynamodb create-table --cli-input-json`; "
-            "cloudformation: a template with the table as an AWS::DynamoDB::Table resource.",
-            rich_help_panel=OUTPUT,
-        ),
-    ] = OutputFormat.CLI_INPUT_JSON,
-    warm_throughput: Annotated[
-        str | None,
-        typer.Option(
-            "--warm-throughput",
-            metavar="READS,WRITES",
-            help="Pre-warm the new table to these read and write units per second "
-            "(DynamoDB's WarmThroughput; a new on-demand table starts at 12,000 and 4,000).",
-            rich_help_panel=OUTPUT,
-        ),
-    ] = None,
-    create: Annotated[
-        bool,
-        typer.Option(
-            "--create",
-            help="Create the table in the destination, wait until it and its indexes are "
-            "ACTIVE, and enable TTL. An existing table with the same key is left as it is; "
-            "one with another key is refused (exit 2).",
-            rich_help_panel=DEST,
-        ),
-    ] = False,
-    dry_run: Annotated[
-        bool,
-        typer.Option(
-            "--dry-run",
-            help="With --create: print what would be created, and create nothing.",
-            rich_help_panel=DEST,
-        ),
-    ] = False,
-    dest_table: Annotated[
-        str | None,
-        typer.Option(
-            "--dest-table",
-            help="The new table's name (default: the source table's).",
-            rich_help_panel=DEST,
-        ),
-    ] = None,
+    output_format: FormatOpt = OutputFormat.CLI_INPUT_JSON,
+    warm_throughput: WarmThroughputOpt = None,
+    create: CreateOpt = False,
+    dry_run: DryRunOpt = False,
+    dest_table: DestTableOpt = None,
     profile: options.ProfileOpt = None,
     region: options.RegionOpt = None,
     endpoint_url: options.EndpointUrlOpt = None,
     role_arn: options.RoleArnOpt = None,
-    dest_profile: Annotated[
-        str | None, typer.Option("--dest-profile", help="AWS profile.", rich_help_panel=DEST)
-    ] = None,
-    dest_region: Annotated[
-        str | None, typer.Option("--dest-region", help="AWS region.", rich_help_panel=DEST)
-    ] = None,
-    dest_endpoint_url: Annotated[
-        str | None,
-        typer.Option("--dest-endpoint-url", help="Endpoint URL.", rich_help_panel=DEST),
-    ] = None,
-    dest_role_arn: Annotated[
-        str | None,
-        typer.Option("--dest-role-arn", help="Role to assume.", rich_help_panel=DEST),
-    ] = None,
+    dest_profile: DestProfileOpt = None,
+    dest_region: DestRegionOpt = None,
+    dest_endpoint_url: DestEndpointUrlOpt = None,
+    dest_role_arn: DestRoleArnOpt = None,
 ) -> None:
     """Print the source table's definition for CreateTable or CloudFormation, or create it in
     the destination account (--create)."""

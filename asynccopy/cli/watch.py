@@ -4,12 +4,15 @@ dead-letter queue listed, its keys written out, its messages redriven)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from asynccopy.aws import AwsTarget
 from asynccopy.errors import ExitCode, InputError
+
+if TYPE_CHECKING:
+    from asynccopy.watch.watcher import WatchResult
 
 CREDENTIALS = "Credentials (AWS CLI style; the region defaults to the queue URL's)"
 
@@ -40,24 +43,27 @@ def _target(
     return AwsTarget(profile=profile, region=region, endpoint_url=endpoint_url, role_arn=role_arn)
 
 
+StatusQueueUrlOpt = Annotated[str, typer.Option("--queue-url", help="The copy's queue.")]
+WatchOpt = Annotated[bool, typer.Option("--watch", help="Keep polling until the queue is drained.")]
+TimeoutOpt = Annotated[
+    float | None,
+    typer.Option("--timeout", metavar="SECONDS", min=1, help="With --watch: give up after."),
+]
+PollOpt = Annotated[
+    float,
+    typer.Option("--poll-seconds", min=0.1, max=60, help="With --watch: seconds between polls."),
+]
+StatusProgressOpt = Annotated[
+    bool, typer.Option("--progress/--no-progress", help="Progress on stderr.")
+]
+
+
 def status(
-    queue_url: Annotated[str, typer.Option("--queue-url", help="The copy's queue.")],
-    watch: Annotated[
-        bool, typer.Option("--watch", help="Keep polling until the queue is drained.")
-    ] = False,
-    timeout_s: Annotated[
-        float | None,
-        typer.Option("--timeout", metavar="SECONDS", min=1, help="With --watch: give up after."),
-    ] = None,
-    poll_s: Annotated[
-        float,
-        typer.Option(
-            "--poll-seconds", min=0.1, max=60, help="With --watch: seconds between polls."
-        ),
-    ] = 2.0,
-    progress: Annotated[
-        bool, typer.Option("--progress/--no-progress", help="Progress on stderr.")
-    ] = True,
+    queue_url: StatusQueueUrlOpt,
+    watch: WatchOpt = False,
+    timeout_s: TimeoutOpt = None,
+    poll_s: PollOpt = 2.0,
+    progress: StatusProgressOpt = True,
     as_json: JsonOpt = False,
     profile: ProfileOpt = None,
     region: RegionOpt = None,
@@ -101,6 +107,11 @@ def status(
             "status: interrupted (only the watching stopped: the queue is untouched)", err=True
         )
         raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+    raise typer.Exit(int(_report(result, as_json=as_json)))
+
+
+def _report(result: WatchResult, *, as_json: bool) -> ExitCode:
+    """The status lines on stderr (and the JSON on stdout); the exit code they mean."""
     d = result.depth
     dead = "no dead-letter queue" if d.dead_letters is None else f"{d.dead_letters:,} dead-letter"
     state = "drained" if result.drained else ("timed out" if result.timed_out else "not drained")
@@ -120,7 +131,7 @@ def status(
     if as_json:
         typer.echo(result.to_json())
     failed = bool(d.dead_letters) or result.timed_out
-    raise typer.Exit(int(ExitCode.FAILURES if failed else ExitCode.OK))
+    return ExitCode.FAILURES if failed else ExitCode.OK
 
 
 dlq_app = typer.Typer(invoke_without_command=True)
