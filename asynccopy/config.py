@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Final
 
 from asynccopy.aws import AwsTarget
+from asynccopy.read.projection import Projection
 from asynccopy.read.rate import DEFAULT_RATE, RateSpec
 from asynccopy.retry import RetryPolicy
 from consumer.wire import AttributeValue
@@ -104,6 +105,7 @@ class CopyConfig:
     checkpoint_path: Path | None = None  # None: keep no checkpoint (a dry run never does)
     resume: bool = False  # continue from checkpoint_path, which must then exist
     engine: Engine = Engine.FAST
+    projection: Projection | None = None  # None: whole items; else these paths and the key
 
     def __post_init__(self) -> None:
         if not 1 <= self.concurrency <= MAX_CONCURRENCY:

@@ -159,6 +159,7 @@ def copy_command(
     no_checkpoint: NoCheckpointOpt = False,
     engine: options.EngineOpt = Engine.FAST,
     resume: ResumeOpt = False,
+    attributes: options.AttributesOpt = None,
 ) -> None:
     """Copy selected items from a DynamoDB table to an SQS queue in another account."""
     selection = options.selection(
@@ -182,6 +183,7 @@ def copy_command(
         checkpoint_path=kept,
         resume=resume,
         engine=engine,
+        projection=options.projection(attributes),
     )
     summary = run_copy(config, progress=progress)
     print_summary(summary, as_json=as_json)

@@ -164,6 +164,7 @@ class Copier:
             rate_rcu_per_s=prepared.rate.rcu_per_s,
             sample=sample,
             after_line=0 if resume is None else resume.done_line or 0,
+            projection=config.projection,
         )
         if resume is not None and resume.segments:
             assert isinstance(source, ScanSource | QuerySource)
