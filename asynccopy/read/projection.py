@@ -40,10 +40,13 @@ class Projection:
     paths: tuple[tuple[Step, ...], ...]
 
     def with_keys(self, key_names: Iterable[str]) -> Projection:
-        """The paths and the key attributes not already read in full (the consumer needs them)."""
+        """The paths and the key attributes not already read in full (the consumer needs them);
+        a path inside a key attribute is dropped (DynamoDB refuses overlapping paths)."""
+        keys = tuple(key_names)
         whole = {path[0] for path in self.paths if len(path) == 1}
-        missing = tuple((name,) for name in key_names if name not in whole)
-        return Projection(paths=missing + self.paths)
+        missing = tuple((name,) for name in keys if name not in whole)
+        kept = tuple(path for path in self.paths if len(path) == 1 or path[0] not in keys)
+        return Projection(paths=missing + kept)
 
     def arguments(self, *, names: Mapping[str, str] | None = None) -> dict[str, object]:
         """ProjectionExpression and ExpressionAttributeNames (`names`, the caller's own
@@ -60,6 +63,10 @@ class Projection:
                     merged[f"#a{counter}"] = step
         expression = ", ".join(_render(path, placeholder) for path in self.paths)
         return {"ProjectionExpression": expression, "ExpressionAttributeNames": merged}
+
+
+def _show(path: tuple[Step, ...]) -> str:
+    return _render(path, {step: step for step in path if isinstance(step, str)})
 
 
 def _render(path: tuple[Step, ...], placeholder: Mapping[str, str]) -> str:
@@ -80,6 +87,13 @@ def parse_attributes(text: str) -> Projection:
             paths.append(path)
     if not paths:
         raise ProjectionError(text=text, problem="names no attribute")
+    for path in paths:
+        for other in paths:
+            # DynamoDB refuses a projection whose paths overlap ("Two document paths overlap").
+            if len(other) > len(path) and other[: len(path)] == path:
+                raise ProjectionError(
+                    text=text, problem=f"{_show(path)} already includes {_show(other)}"
+                )
     return Projection(paths=tuple(paths))
 
 
