@@ -179,6 +179,9 @@ ROWS: tuple[Row, ...] = (
     Row(id="attributes-overlap", args=_copy("--scan", "--attributes", "profile,profile.address"),
         message="--attributes 'profile,profile.address': profile already includes "
         "profile.address"),
+    Row(id="skip-expired-without-ttl", args=_keys("--skip-expired"), keys="user-0\n",
+        message="--skip-expired: table 'users' has no TTL attribute (TTL is DISABLED) (drop "
+        "--skip-expired: without TTL no item expires)"),
     Row(id="values-without-filter", args=_copy("--scan", "--values", '{":u": "x"}',
         "--checkpoint", "{tmp}/cp.json"),
         message="--values and --names go with --filter when scanning"),

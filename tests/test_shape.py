@@ -175,3 +175,95 @@ def test_verify_compares_only_the_chosen_attributes(
     code, summary, _ = _verify(sandbox, "--attributes", "name", "--engine", engine)
     assert code == 0, "status is not compared when only name is chosen"
     assert json.dumps(summary)
+
+
+# ---- items that should not travel ------------------------------------------------------------
+REP = {
+    "aws:rep:deleting": {"BOOL": False},
+    "aws:rep:updatetime": {"N": "1700000000.123456"},
+    "aws:rep:updateregion": {"S": "us-west-2"},
+}
+PAST_S, FUTURE_S = 1_000_000_000, 4_000_000_000  # 2001 and 2096
+
+
+def _seed_items(sandbox: Sandbox, tmp_path: Path, *, ttl: bool) -> tuple[Path, str]:
+    keys, queue_url = seed_users(sandbox, tmp_path, items=10)
+    ddb = sandbox.source("dynamodb")
+    if ttl:
+        ddb.update_time_to_live(
+            TableName="users",
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiresAt"},
+        )
+    extra: list[Item] = [
+        {"userid": {"S": "rep-0"}, "note": {"S": 'text with "aws:rep: inside'}, **REP},
+        {"userid": {"S": "rep-1"}, "profile": {"M": {"aws:rep:nested": {"S": "kept"}}}, **REP},
+        {"userid": {"S": "expired"}, "expiresAt": {"N": str(PAST_S)}},
+        {"userid": {"S": "alive"}, "expiresAt": {"N": str(FUTURE_S)}},
+        {"userid": {"S": "not-a-number"}, "expiresAt": {"S": str(PAST_S)}},
+    ]
+    for item in extra:
+        ddb.put_item(TableName="users", Item=item)
+    with keys.open("a") as lines:
+        lines.writelines(f"{item['userid']['S']}\n" for item in extra)
+    return keys, queue_url
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("selection", ["keys", "scan"])
+def test_replication_attributes_are_stripped_unless_kept(
+    sandbox: Sandbox, tmp_path: Path, engine: str, selection: str
+) -> None:
+    keys, queue_url = _seed_items(sandbox, tmp_path, ttl=False)
+    chosen = ["--keys", str(keys)] if selection == "keys" else ["--scan"]
+    base = ("copy", "--table", "users", *chosen, "--queue-url", queue_url, "--rate", "max")
+    code, summary, stderr = sandbox.run_json(*base, "--engine", engine, "--json")
+    assert code == 0, stderr
+    assert summary["items_replication_attributes_stripped"] == 2
+    received = {item["userid"]["S"]: item for item in received_items(sandbox, queue_url)}
+    assert not [name for item in received.values() for name in item if name.startswith("aws:rep:")]
+    assert received["rep-0"]["note"] == {"S": 'text with "aws:rep: inside'}
+    assert received["rep-1"]["profile"] == {"M": {"aws:rep:nested": {"S": "kept"}}}
+    assert len(received) == summary["items_sent"] == 15
+
+    code, summary, stderr = sandbox.run_json(
+        *base, "--keep-replication-attributes", "--engine", engine, "--json"
+    )
+    assert code == 0, stderr
+    assert summary["items_replication_attributes_stripped"] == 0
+    received = {item["userid"]["S"]: item for item in received_items(sandbox, queue_url)}
+    assert {name for name in received["rep-0"] if name.startswith("aws:rep:")} == set(REP)
+
+    text = sandbox.run_cli(*base, "--engine", engine, "--no-progress")
+    assert text.returncode == 0, text.stderr
+    assert "stripped aws:rep:* attributes from 2 items" in text.stdout
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_skip_expired_skips_items_whose_ttl_is_past(
+    sandbox: Sandbox, tmp_path: Path, engine: str
+) -> None:
+    keys, queue_url = _seed_items(sandbox, tmp_path, ttl=True)
+    base = ("copy", "--table", "users", "--keys", str(keys), "--queue-url", queue_url)
+    code, summary, stderr = sandbox.run_json(
+        *base, "--skip-expired", "--dry-run", "--sample", "100", "--engine", engine, "--json"
+    )
+    assert code == 0, stderr
+    assert summary["items_skipped_expired"] == 1
+    assert "expired" not in {item["userid"]["S"] for item in summary["sample_items"]}
+    text = sandbox.run_cli(*base, "--skip-expired", "--dry-run", "--sample", "100")
+    assert "skipped 1 expired item (TTL in the past, not yet deleted)" in text.stdout
+
+    code, summary, stderr = sandbox.run_json(
+        *base, "--skip-expired", "--rate", "max", "--engine", engine, "--json"
+    )
+    assert code == 0, stderr
+    assert summary["items_skipped_expired"] == 1
+    assert summary["items_read"] == 15
+    assert summary["items_sent"] == 14
+    sent = {item["userid"]["S"] for item in received_items(sandbox, queue_url)}
+    assert "expired" not in sent
+    assert {"alive", "not-a-number"} <= sent
+
+    code, summary, stderr = sandbox.run_json(*base, "--rate", "max", "--json")  # without the flag
+    assert code == 0, stderr
+    assert (summary["items_skipped_expired"], summary["items_sent"]) == (0, 15)

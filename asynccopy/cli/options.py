@@ -7,7 +7,8 @@ group that turns its values into config.
     queue       --queue-profile --queue-region --queue-endpoint-url --queue-role-arn
                 -> `aws_target(...)`
     rate        --rate, --consistent-read, --concurrency, --engine
-    shape       --attributes -> `projection(...)` (copy and verify)
+    shape       --attributes -> `projection(...)` (copy and verify);
+                --keep-replication-attributes, --skip-expired (copy) -> `item_shape(...)`
     output      --json, --progress/--no-progress -> `stderr_console`, `print_result`
 
 `copy` uses them all; `verify` the selection, source, rate and output options; `bench` the
@@ -30,6 +31,7 @@ from asynccopy.aws import AwsTarget
 from asynccopy.config import (
     MAX_SCAN_SEGMENTS,
     Engine,
+    ItemShape,
     KeysSelection,
     QuerySelection,
     ScanSelection,
@@ -204,6 +206,26 @@ AttributesOpt = Annotated[
     ),
 ]
 
+KeepReplicationOpt = Annotated[
+    bool,
+    typer.Option(
+        "--keep-replication-attributes",
+        help="Send the aws:rep:* attributes of legacy (2017.11.29) global tables too. By "
+        "default they are stripped: in a table that is or becomes a global table they break "
+        "its replication.",
+        rich_help_panel=SHAPE,
+    ),
+]
+SkipExpiredOpt = Annotated[
+    bool,
+    typer.Option(
+        "--skip-expired",
+        help="Skip items whose TTL attribute (from DescribeTimeToLive) is already in the past "
+        "but that DynamoDB has not deleted yet. Refused on a table without TTL.",
+        rich_help_panel=SHAPE,
+    ),
+]
+
 JsonOpt = Annotated[
     bool,
     typer.Option("--json", help="Print one JSON summary on stdout.", rich_help_panel=OUTPUT),
@@ -227,6 +249,15 @@ def aws_target(
 def projection(attributes: str | None) -> Projection | None:
     """--attributes parsed (None: whole items), or a ProjectionError (exit 2)."""
     return None if attributes is None else parse_attributes(attributes)
+
+
+def item_shape(attributes: str | None, keep_replication: bool, skip_expired: bool, /) -> ItemShape:
+    """The item-shape flags of `copy`, in the order it declares them."""
+    return ItemShape(
+        projection=projection(attributes),
+        keep_replication_attributes=keep_replication,
+        skip_expired=skip_expired,
+    )
 
 
 def stderr_console(*, progress: bool) -> tuple[Console, ProgressMode]:
