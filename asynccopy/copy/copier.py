@@ -45,7 +45,7 @@ from asynccopy.copy.resume import (
     write_final,
     write_now,
 )
-from asynccopy.copy.shaping import Expiry, ShapedSource, Shaping
+from asynccopy.copy.shaping import ShapedSource, Shaping
 from asynccopy.copy.stats import FailedKeyFile, Stats
 from asynccopy.copy.summary import CopySummary, DryRunPlan
 from asynccopy.errors import AsyncCopyError
@@ -171,17 +171,10 @@ class Copier:
         if resume is not None and resume.segments:
             assert isinstance(source, ScanSource | QuerySource)
             source = ResumedSegments(source, states=resume.segments)
-        shaping = self._shaping(prepared)
-        return (
-            ShapedSource(source, shaping=shaping, stats=self._stats) if shaping.active else source
+        shaping = Shaping.of(
+            config.shape, ttl_attribute=prepared.ttl_attribute, now_s=self._runtime.wall_clock
         )
-
-    def _shaping(self, prepared: Prepared) -> Shaping:
-        shape = self._config.shape
-        expiry = None
-        if prepared.ttl_attribute is not None:
-            expiry = Expiry(attribute=prepared.ttl_attribute, now_s=self._runtime.wall_clock)
-        return Shaping(strip_replication=not shape.keep_replication_attributes, expiry=expiry)
+        return ShapedSource.around(source, shaping=shaping, stats=self._stats)
 
     async def _watch_interrupts(self, stop: anyio.Event, hard: anyio.CancelScope) -> None:
         with anyio.open_signal_receiver(signal.SIGINT) as signals:

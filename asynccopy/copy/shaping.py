@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
+from asynccopy.config import ItemShape
 from asynccopy.copy.stats import Stats
 from asynccopy.read.base import Page, Source
 from asynccopy.send.packing import wire_json
@@ -68,6 +69,14 @@ class Shaping:
     strip_replication: bool = True
     expiry: Expiry | None = None
 
+    @classmethod
+    def of(
+        cls, shape: ItemShape, *, ttl_attribute: str | None, now_s: Callable[[], float]
+    ) -> Shaping:
+        """What `copy`'s flags ask for; `ttl_attribute` is set when --skip-expired is."""
+        expiry = None if ttl_attribute is None else Expiry(attribute=ttl_attribute, now_s=now_s)
+        return cls(strip_replication=not shape.keep_replication_attributes, expiry=expiry)
+
     @property
     def active(self) -> bool:
         return self.strip_replication or self.expiry is not None
@@ -80,6 +89,11 @@ class ShapedSource:
         self._source = source
         self._shaping = shaping
         self._stats = stats
+
+    @classmethod
+    def around(cls, source: Source[Any], *, shaping: Shaping, stats: Stats) -> Source[Any]:
+        """`source` shaped, or `source` itself when there is nothing to do."""
+        return cls(source, shaping=shaping, stats=stats) if shaping.active else source
 
     def units(self) -> AsyncGenerator[Any, None]:
         return self._source.units()
