@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Final
 
 from asynccopy.aws import AwsTarget
+from asynccopy.read.projection import Projection
 from asynccopy.read.rate import DEFAULT_RATE, RateSpec
 from asynccopy.retry import RetryPolicy
 from consumer.wire import AttributeValue
@@ -85,6 +86,15 @@ class ReadConfig:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class ItemShape:
+    """What of each selected item is sent."""
+
+    projection: Projection | None = None  # None: whole items; else these paths and the key
+    keep_replication_attributes: bool = False  # aws:rep:* of legacy global tables
+    skip_expired: bool = False  # items whose TTL attribute is already in the past
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class CopyConfig:
     table: str
     selection: Selection
@@ -104,6 +114,7 @@ class CopyConfig:
     checkpoint_path: Path | None = None  # None: keep no checkpoint (a dry run never does)
     resume: bool = False  # continue from checkpoint_path, which must then exist
     engine: Engine = Engine.FAST
+    shape: ItemShape = field(default_factory=ItemShape)
 
     def __post_init__(self) -> None:
         if not 1 <= self.concurrency <= MAX_CONCURRENCY:

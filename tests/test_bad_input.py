@@ -172,6 +172,16 @@ ROWS: tuple[Row, ...] = (
     Row(id="values-number-out-of-range",
         args=_copy("--scan", "--filter", "n > :n", "--values", '{":n": 1e200}'),
         message="--values :n: 1e200 is outside the range of DynamoDB numbers"),
+    Row(id="attributes-empty", args=_copy("--scan", "--attributes", ""),
+        message="--attributes '': names no attribute"),
+    Row(id="attributes-malformed", args=_copy("--scan", "--attributes", 'name,"city'),
+        message="--attributes 'name,\"city': a quoted name is not closed at character 11"),
+    Row(id="attributes-overlap", args=_copy("--scan", "--attributes", "profile,profile.address"),
+        message="--attributes 'profile,profile.address': profile already includes "
+        "profile.address"),
+    Row(id="skip-expired-without-ttl", args=_keys("--skip-expired"), keys="user-0\n",
+        message="--skip-expired: table 'users' has no TTL attribute (TTL is DISABLED) (drop "
+        "--skip-expired: without TTL no item expires)"),
     Row(id="values-without-filter", args=_copy("--scan", "--values", '{":u": "x"}',
         "--checkpoint", "{tmp}/cp.json"),
         message="--values and --names go with --filter when scanning"),

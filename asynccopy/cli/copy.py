@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
@@ -128,6 +128,13 @@ def print_summary(summary: CopySummary, *, as_json: bool) -> None:
     )
 
 
+def finish(config: CopyConfig, *, progress: bool, as_json: bool) -> NoReturn:
+    """Runs the copy, prints its summary and exits with its code."""
+    summary = run_copy(config, progress=progress)
+    print_summary(summary, as_json=as_json)
+    raise typer.Exit(int(summary.exit_code))
+
+
 def copy_command(
     table: options.TableOpt,
     queue_url: QueueUrlOpt,
@@ -159,6 +166,9 @@ def copy_command(
     no_checkpoint: NoCheckpointOpt = False,
     engine: options.EngineOpt = Engine.FAST,
     resume: ResumeOpt = False,
+    attributes: options.AttributesOpt = None,
+    keep_replication: options.KeepReplicationOpt = False,
+    skip_expired: options.SkipExpiredOpt = False,
 ) -> None:
     """Copy selected items from a DynamoDB table to an SQS queue in another account."""
     selection = options.selection(
@@ -182,10 +192,9 @@ def copy_command(
         checkpoint_path=kept,
         resume=resume,
         engine=engine,
+        shape=options.item_shape(attributes, keep_replication, skip_expired),
     )
-    summary = run_copy(config, progress=progress)
-    print_summary(summary, as_json=as_json)
-    raise typer.Exit(int(summary.exit_code))
+    finish(config, progress=progress, as_json=as_json)
 
 
 def register(app: typer.Typer) -> None:

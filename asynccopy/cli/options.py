@@ -7,6 +7,8 @@ group that turns its values into config.
     queue       --queue-profile --queue-region --queue-endpoint-url --queue-role-arn
                 -> `aws_target(...)`
     rate        --rate, --consistent-read, --concurrency, --engine
+    shape       --attributes -> `projection(...)` (copy and verify);
+                --keep-replication-attributes, --skip-expired (copy) -> `item_shape(...)`
     output      --json, --progress/--no-progress -> `stderr_console`, `print_result`
 
 `copy` uses them all; `verify` the selection, source, rate and output options; `bench` the
@@ -29,6 +31,7 @@ from asynccopy.aws import AwsTarget
 from asynccopy.config import (
     MAX_SCAN_SEGMENTS,
     Engine,
+    ItemShape,
     KeysSelection,
     QuerySelection,
     ScanSelection,
@@ -36,6 +39,7 @@ from asynccopy.config import (
 from asynccopy.config import Selection as Selection
 from asynccopy.errors import SelectionError
 from asynccopy.read.keys import parse_names_json, parse_values_json
+from asynccopy.read.projection import Projection, parse_attributes
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -46,6 +50,7 @@ SELECTION = "Selection (exactly one of --keys, --query, --scan)"
 SOURCE = "Source table credentials (AWS CLI style)"
 QUEUE = "Queue credentials (default: the source side's)"
 READ = "Reading"
+SHAPE = "What is read of each item"
 OUTPUT = "Output"
 
 TableOpt = Annotated[str, typer.Option("--table", help="The source table's name.")]
@@ -189,6 +194,38 @@ EngineOpt = Annotated[
     ),
 ]
 
+AttributesOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--attributes",
+        metavar="PATHS",
+        help="Read only these attributes (and always the key's): comma-separated paths, "
+        "e.g. userid,profile.address.city,tags[0]; quote a name holding a dot: '\"a.b\"'. "
+        "Saves bytes on the queue, not read capacity (DynamoDB charges the full item).",
+        rich_help_panel=SHAPE,
+    ),
+]
+
+KeepReplicationOpt = Annotated[
+    bool,
+    typer.Option(
+        "--keep-replication-attributes",
+        help="Send the aws:rep:* attributes of legacy (2017.11.29) global tables too. By "
+        "default they are stripped: in a table that is or becomes a global table they break "
+        "its replication.",
+        rich_help_panel=SHAPE,
+    ),
+]
+SkipExpiredOpt = Annotated[
+    bool,
+    typer.Option(
+        "--skip-expired",
+        help="Skip items whose TTL attribute (from DescribeTimeToLive) is already in the past "
+        "but that DynamoDB has not deleted yet. Refused on a table without TTL.",
+        rich_help_panel=SHAPE,
+    ),
+]
+
 JsonOpt = Annotated[
     bool,
     typer.Option("--json", help="Print one JSON summary on stdout.", rich_help_panel=OUTPUT),
@@ -207,6 +244,20 @@ def aws_target(
     """One side's credential flags, in the order every side declares them: profile, region,
     endpoint URL, role ARN (--profile ..., --queue-profile ..., --dest-profile ...)."""
     return AwsTarget(profile=profile, region=region, endpoint_url=endpoint_url, role_arn=role_arn)
+
+
+def projection(attributes: str | None) -> Projection | None:
+    """--attributes parsed (None: whole items), or a ProjectionError (exit 2)."""
+    return None if attributes is None else parse_attributes(attributes)
+
+
+def item_shape(attributes: str | None, keep_replication: bool, skip_expired: bool, /) -> ItemShape:
+    """The item-shape flags of `copy`, in the order it declares them."""
+    return ItemShape(
+        projection=projection(attributes),
+        keep_replication_attributes=keep_replication,
+        skip_expired=skip_expired,
+    )
 
 
 def stderr_console(*, progress: bool) -> tuple[Console, ProgressMode]:

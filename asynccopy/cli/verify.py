@@ -84,6 +84,7 @@ def verify_command(
     shown: ShowOpt = 5,
     as_json: options.JsonOpt = False,
     progress: options.ProgressOpt = True,
+    attributes: options.AttributesOpt = None,
 ) -> None:
     """Compare the selected items in the source and destination tables; exit 0 if identical."""
     selection = options.selection(
@@ -102,6 +103,7 @@ def verify_command(
         concurrency=concurrency,
         keys_shown=shown,
         engine=engine,
+        projection=options.projection(attributes),
     )
     result = run_verify(config, progress=progress)
     options.print_result(as_json=as_json, document=result.to_json, text=result.render_text)

@@ -45,6 +45,7 @@ from asynccopy.copy.resume import (
     write_final,
     write_now,
 )
+from asynccopy.copy.shaping import ShapedSource, Shaping
 from asynccopy.copy.stats import FailedKeyFile, Stats
 from asynccopy.copy.summary import CopySummary, DryRunPlan
 from asynccopy.errors import AsyncCopyError
@@ -65,6 +66,7 @@ class Runtime:
     console: Console = field(default_factory=lambda: Console(stderr=True))
     progress: ProgressMode = ProgressMode.OFF
     clock: Callable[[], float] = time.monotonic
+    wall_clock: Callable[[], float] = time.time  # epoch seconds: TTL values are compared to it
     stdin: IO[bytes] | None = None  # for `--keys -`; sys.stdin.buffer by default
     handle_signals: bool = False  # Ctrl-C stops reading and drains the sends (main thread only)
 
@@ -164,11 +166,15 @@ class Copier:
             rate_rcu_per_s=prepared.rate.rcu_per_s,
             sample=sample,
             after_line=0 if resume is None else resume.done_line or 0,
+            projection=config.shape.projection,
         )
         if resume is not None and resume.segments:
             assert isinstance(source, ScanSource | QuerySource)
-            return ResumedSegments(source, states=resume.segments)
-        return source
+            source = ResumedSegments(source, states=resume.segments)
+        shaping = Shaping.of(
+            config.shape, ttl_attribute=prepared.ttl_attribute, now_s=self._runtime.wall_clock
+        )
+        return ShapedSource.around(source, shaping=shaping, stats=self._stats)
 
     async def _watch_interrupts(self, stop: anyio.Event, hard: anyio.CancelScope) -> None:
         with anyio.open_signal_receiver(signal.SIGINT) as signals:

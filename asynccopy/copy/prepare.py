@@ -12,12 +12,17 @@ import contextlib
 from dataclasses import dataclass
 from typing import IO, Any
 
+from botocore.exceptions import ClientError
+
 from asynccopy.aws import client_config, endpoint_for, open_sessions, pool_connections
 from asynccopy.config import CopyConfig, Engine, KeysSelection, ScanSelection
 from asynccopy.engine import Endpoint, open_fast_clients
+from asynccopy.errors import InputError
 from asynccopy.read.keys import KeyFilePlan, enter_key_file
 from asynccopy.read.rate import ResolvedRate
 from asynccopy.read.tables import TableInfo, describe_table, resolve_table_rate
+from asynccopy.retry import error_code
+from asynccopy.schema.definition import ttl_attribute_of
 from asynccopy.send.queueurl import check_queue_url, open_queue_client, queue_target_for
 from asynccopy.send.sender import queue_max_message_bytes
 
@@ -28,6 +33,7 @@ class Prepared:
     rate: ResolvedRate
     max_message_bytes: int
     key_plan: KeyFilePlan | None
+    ttl_attribute: str | None = None  # --skip-expired: the table's TTL attribute
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -105,7 +111,35 @@ async def prepare(
         key_plan = await enter_key_file(
             stack, config.selection.path, schema=table.key_schema, stdin=stdin
         )
-    return Prepared(table=table, rate=rate, max_message_bytes=max_message_bytes, key_plan=key_plan)
+    ttl = await ttl_attribute(ddb, table=config.table) if config.shape.skip_expired else None
+    return Prepared(
+        table=table,
+        rate=rate,
+        max_message_bytes=max_message_bytes,
+        key_plan=key_plan,
+        ttl_attribute=ttl,
+    )
+
+
+async def ttl_attribute(ddb: Any, *, table: str) -> str:
+    """The table's TTL attribute (DescribeTimeToLive), or an InputError: --skip-expired needs
+    TTL on (or being turned on)."""
+    try:
+        reply = await ddb.describe_time_to_live(TableName=table)
+    except ClientError as exc:
+        raise InputError(
+            f"--skip-expired: cannot describe the TTL of table {table!r}: {error_code(exc)}",
+            hint="allow dynamodb:DescribeTimeToLive on the table, or drop --skip-expired",
+        ) from None
+    description = reply.get("TimeToLiveDescription", {})
+    name = ttl_attribute_of(description)
+    if name is None:
+        status = description.get("TimeToLiveStatus", "DISABLED")
+        raise InputError(
+            f"--skip-expired: table {table!r} has no TTL attribute (TTL is {status})",
+            hint="drop --skip-expired: without TTL no item expires",
+        )
+    return name
 
 
 def items_selected(config: CopyConfig, prepared: Prepared) -> tuple[int | None, bool]:

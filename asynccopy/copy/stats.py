@@ -34,6 +34,8 @@ class Stats:
     items_failed: int = 0
     items_dry_run: int = 0  # accepted by the dry-run sender: would have been sent
     items_skipped_by_resume: int = 0  # done by an earlier run, per the checkpoint (not read)
+    items_skipped_expired: int = 0  # read, TTL in the past: not sent (--skip-expired)
+    items_replication_attributes_stripped: int = 0  # sent without their aws:rep:* attributes
     messages_sent: int = 0
     batches_sent: int = 0
     bytes_sent: int = 0

@@ -55,6 +55,8 @@ class CopySummary:
     checkpoint: str | None = None  # the checkpoint file kept, if any
     resumed: bool = False
     items_skipped_by_resume: int = 0  # done by earlier runs (key file: keys, found or not)
+    items_skipped_expired: int = 0  # read with a TTL in the past (--skip-expired): not sent
+    items_replication_attributes_stripped: int = 0  # sent without their aws:rep:* attributes
     nothing_left: bool = False  # resumed a checkpoint that records a complete copy
     failed_by_reason: Mapping[str, int] = field(default_factory=dict)
     max_message_bytes: int | None = None  # the queue's MaximumMessageSize
@@ -101,6 +103,8 @@ class CopySummary:
             "checkpoint": self.checkpoint,
             "resumed": self.resumed,
             "items_skipped_by_resume": self.items_skipped_by_resume,
+            "items_skipped_expired": self.items_skipped_expired,
+            "items_replication_attributes_stripped": self.items_replication_attributes_stripped,
             "nothing_left": self.nothing_left,
             "failed_by_reason": dict(self.failed_by_reason),
             "keys_duplicate": self.keys_duplicate,
@@ -179,6 +183,8 @@ def build_summary(
         checkpoint=checkpoint,
         resumed=resumed,
         items_skipped_by_resume=stats.items_skipped_by_resume,
+        items_skipped_expired=stats.items_skipped_expired,
+        items_replication_attributes_stripped=stats.items_replication_attributes_stripped,
         nothing_left=nothing_left,
         failed_by_reason=dict(stats.failed_by_reason),
         max_message_bytes=max_message_bytes,
@@ -268,6 +274,18 @@ def _duplicates(summary: CopySummary) -> list[str]:
     return [f"  {describe_duplicates(summary.keys_duplicate, summary.first_duplicate)}"]
 
 
+def _shaped(summary: CopySummary) -> list[str]:
+    """The items not sent as read: skipped as expired, or stripped of aws:rep:* attributes."""
+    lines = []
+    if summary.items_skipped_expired:
+        count = _counted(summary.items_skipped_expired, "expired item")
+        lines.append(f"  skipped {count} (TTL in the past, not yet deleted)")
+    if summary.items_replication_attributes_stripped:
+        count = _counted(summary.items_replication_attributes_stripped, "item")
+        lines.append(f"  stripped aws:rep:* attributes from {count}")
+    return lines
+
+
 def render_text(summary: CopySummary) -> str:
     """The summary for people: a few aligned lines."""
     lines: list[str] = []
@@ -293,6 +311,7 @@ def render_text(summary: CopySummary) -> str:
             f" {_counted(plan.estimated_request_units, 'SQS 64 KB request unit')}",
             f"  rate             {summary.rate_description}",
             f"  duration         {seconds}",
+            *_shaped(summary),
             f"  sample items     {len(plan.sample_items)}",
         ]
         lines += [f"    {key_to_text(item)}" for item in plan.sample_items]
@@ -313,6 +332,7 @@ def render_text(summary: CopySummary) -> str:
             f"  read {summary.items_read:,} · missing {summary.items_missing:,}"
             f" · failed {summary.items_failed:,}",
             *_duplicates(summary),
+            *_shaped(summary),
             f"  {_counted(summary.messages_sent, 'message')} in"
             f" {_counted(summary.batches_sent, 'batch', 'batches')},"
             f" {_counted(summary.bytes_sent, 'byte')},"

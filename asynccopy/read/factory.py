@@ -10,6 +10,7 @@ from asynccopy.read.itemsize import pooled_read_units, read_units
 from asynccopy.read.keyfile import BatchGetReader, KeyFileSource
 from asynccopy.read.keys import KeyFilePlan
 from asynccopy.read.paging import PageReader
+from asynccopy.read.projection import Projection
 from asynccopy.read.query import QuerySource
 from asynccopy.read.scan import ScanSource
 from asynccopy.read.tables import TableInfo
@@ -55,11 +56,14 @@ def build_source(
     average_item_bytes: int | None = None,
     sample: int | None = None,
     after_line: int = 0,
+    projection: Projection | None = None,
 ) -> Source[Any]:
     """The source of `selection`; `sample` caps the items read (a dry run's sample), and a key
     file is read from the line after `after_line` (a resumed copy). Calls are sized to
     `call_budget_s` of the rate's budget, for items of `average_item_bytes` (by default the
-    table's average)."""
+    table's average). A `projection` reads only those attributes, and the key's."""
+    if projection is not None:
+        projection = projection.with_keys(table.key_schema.names)
     item_bytes = table.average_item_bytes if average_item_bytes is None else average_item_bytes
     item_rcu = per_item_rcu(
         selection, average_item_bytes=item_bytes, consistent_read=consistent_read
@@ -72,6 +76,7 @@ def build_source(
             table=table.name,
             consistent_read=consistent_read,
             average_item_bytes=item_bytes,
+            projection=projection,
         )
         chunk = keys_per_chunk(call_budget_rcu, item_rcu)
         if sample is not None:
@@ -94,6 +99,7 @@ def build_source(
         consistent_read=consistent_read,
         page_limit_items=limit,
         average_item_bytes=item_bytes,
+        projection=projection,
     )
     if isinstance(selection, QuerySelection):
         return QuerySource(pages, selection=selection)

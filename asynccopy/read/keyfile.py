@@ -20,6 +20,7 @@ from asynccopy.read.itemsize import (
     read_units,
 )
 from asynccopy.read.keys import KeyFilePlan, iter_keys, key_digest
+from asynccopy.read.projection import Projection
 from asynccopy.read.tables import KeySchema
 from consumer.wire import Item, item_key
 
@@ -110,10 +111,12 @@ class BatchGetReader:
         table: str,
         consistent_read: bool,
         average_item_bytes: int,
+        projection: Projection | None = None,
     ) -> None:
         self._context = context
         self._table = table
         self._consistent = consistent_read
+        self._projection = {} if projection is None else projection.arguments()
         self._estimator = CostEstimator(
             initial_rcu=read_units(average_item_bytes, consistent=consistent_read)
         )
@@ -124,7 +127,8 @@ class BatchGetReader:
             return reported
         items = reply.get("Responses", {}).get(self._table, [])
         unprocessed = len(reply.get("UnprocessedKeys", {}).get(self._table, {}).get("Keys", []))
-        # A key that is not found still costs one read unit, as a GetItem would.
+        # A key that is not found still costs one read unit, as a GetItem would. With a
+        # projection this under-counts: DynamoDB charges the full item, not what it returns.
         not_found = max(0, keys_asked - unprocessed - len(items))
         sizes = [_size_bound(item) for item in items] + [0] * not_found
         return batch_get_read_units(sizes, consistent=self._consistent)
@@ -144,7 +148,11 @@ class BatchGetReader:
                     partial(
                         context.client.batch_get_item,
                         RequestItems={
-                            self._table: {"Keys": pending, "ConsistentRead": self._consistent}
+                            self._table: {
+                                "Keys": pending,
+                                "ConsistentRead": self._consistent,
+                                **self._projection,
+                            }
                         },
                         ReturnConsumedCapacity="TOTAL",
                     ),

@@ -8,6 +8,7 @@ from typing import Any
 
 from asynccopy.read.base import CostEstimator, ReadContext, reported_rcu
 from asynccopy.read.itemsize import item_size_bytes, page_read_units, read_units
+from asynccopy.read.projection import Projection
 
 
 def expression_arguments(
@@ -39,9 +40,11 @@ class PageReader:
         consistent_read: bool,
         page_limit_items: int | None,
         average_item_bytes: int,
+        projection: Projection | None = None,
     ) -> None:
         self._context = context
         self._operation = operation
+        self._projection = projection
         self._table = table
         self._consistent = consistent_read
         self._limit = page_limit_items
@@ -55,7 +58,8 @@ class PageReader:
         reported = reported_rcu(reply, self._table)
         if reported is not None:
             return reported
-        # Without a report: the returned items only (a filter's discarded items are unseen).
+        # Without a report: the returned items only (a filter's discarded items are unseen,
+        # and a projection's items are smaller than the full items DynamoDB charges for).
         total = sum(item_size_bytes(item) for item in reply.get("Items", []))
         return page_read_units(total, consistent=self._consistent)
 
@@ -70,6 +74,10 @@ class PageReader:
             "ReturnConsumedCapacity": "TOTAL",
             **arguments,
         }
+        if self._projection is not None:
+            request.update(
+                self._projection.arguments(names=arguments.get("ExpressionAttributeNames"))
+            )
         if self._limit:
             request["Limit"] = self._limit
         last_key = start_key

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from asynccopy.aws import AwsTarget
 from asynccopy.config import DEFAULT_CONCURRENCY, Engine, Selection
+from asynccopy.read.projection import Projection
 from asynccopy.read.rate import DEFAULT_RATE, RateSpec
 from asynccopy.retry import RetryPolicy
 
@@ -23,6 +24,7 @@ class VerifyConfig:
     keys_shown: int = 5
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     engine: Engine = Engine.FAST
+    projection: Projection | None = None  # None: whole items; else both sides read alike
 
     @property
     def dest_target(self) -> AwsTarget:

@@ -272,6 +272,7 @@ async def _compare(
         key_plan=sides.key_plan,
         consistent_read=config.consistent_read,
         rate_rcu_per_s=sides.source_rate.rcu_per_s,
+        projection=config.projection,
     )
     tally = Tally()
     checker = _Checker(
@@ -280,6 +281,11 @@ async def _compare(
             table=sides.dest_table.name,
             consistent_read=config.consistent_read,
             average_item_bytes=sides.dest_table.average_item_bytes,
+            projection=(
+                None
+                if config.projection is None
+                else config.projection.with_keys(sides.dest_table.key_schema.names)
+            ),
         ),
         key_names=sides.source_table.key_schema.names,
         tally=tally,

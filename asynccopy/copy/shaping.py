@@ -1,0 +1,124 @@
+"""Items that should not travel as read: replication attributes stripped, expired items skipped.
+
+Legacy global tables (version 2017.11.29) add `aws:rep:deleting`, `aws:rep:updatetime` and
+`aws:rep:updateregion` to every item; written into a table that is (or becomes) a global table
+they break its replication, so they are stripped unless `--keep-replication-attributes`.
+`--skip-expired` skips items whose TTL attribute is already in the past: DynamoDB marks an item
+expired when "the epoch time value stored in the attribute is less than the current time", and
+deletes it only later ("typically within two days"; UpdateTimeToLive, the API reference), so
+reads still return it.
+
+`ShapedSource` wraps any Source; it counts per page, never per item.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncGenerator, Callable
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any, Final
+
+from asynccopy.config import ItemShape
+from asynccopy.copy.stats import Stats
+from asynccopy.read.base import Page, Source
+from asynccopy.send.packing import wire_json
+from consumer.wire import Item
+
+REPLICATION_PREFIX: Final = "aws:rep:"
+# How the prefix looks in an item's wire JSON, as a name: a cheap test before looking at names.
+_ENCODED_MARK: Final = '"aws:rep:'
+
+
+def strip_replication_attributes(item: Item) -> bool:
+    """Removes the `aws:rep:*` attributes from `item`; whether it had any. An item the fast
+    engine already encoded is searched as text first, and encoded again only if changed."""
+    encoded: str | None = getattr(item, "encoded", None)
+    if encoded is not None and _ENCODED_MARK not in encoded:
+        return False
+    names = [name for name in item if name.startswith(REPLICATION_PREFIX)]
+    if not names:
+        return False
+    for name in names:
+        del item[name]
+    if encoded is not None:
+        item.encoded = wire_json(item)  # type: ignore[attr-defined]
+    return True
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Expiry:
+    """Whether an item's TTL attribute (epoch seconds, a Number) is before `now_s()`."""
+
+    attribute: str
+    now_s: Callable[[], float]  # wall-clock time, injected
+
+    def expired(self, item: Item, *, now_s: float) -> bool:
+        value = item.get(self.attribute)
+        # TTL ignores an attribute that is not a Number: such an item never expires.
+        if not isinstance(value, dict) or not isinstance(value.get("N"), str):
+            return False
+        try:
+            return Decimal(value["N"]) < Decimal(now_s)
+        except InvalidOperation:
+            return False
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Shaping:
+    strip_replication: bool = True
+    expiry: Expiry | None = None
+
+    @classmethod
+    def of(
+        cls, shape: ItemShape, *, ttl_attribute: str | None, now_s: Callable[[], float]
+    ) -> Shaping:
+        """What `copy`'s flags ask for; `ttl_attribute` is set when --skip-expired is."""
+        expiry = None if ttl_attribute is None else Expiry(attribute=ttl_attribute, now_s=now_s)
+        return cls(strip_replication=not shape.keep_replication_attributes, expiry=expiry)
+
+    @property
+    def active(self) -> bool:
+        return self.strip_replication or self.expiry is not None
+
+
+class ShapedSource:
+    """Source: another source's pages, with `shaping` applied to their items."""
+
+    def __init__(self, source: Source[Any], *, shaping: Shaping, stats: Stats) -> None:
+        self._source = source
+        self._shaping = shaping
+        self._stats = stats
+
+    @classmethod
+    def around(cls, source: Source[Any], *, shaping: Shaping, stats: Stats) -> Source[Any]:
+        """`source` shaped, or `source` itself when there is nothing to do."""
+        return cls(source, shaping=shaping, stats=stats) if shaping.active else source
+
+    def units(self) -> AsyncGenerator[Any, None]:
+        return self._source.units()
+
+    async def pages(self, unit: Any) -> AsyncGenerator[Page, None]:
+        async with contextlib.aclosing(self._source.pages(unit)) as pages:
+            async for page in pages:
+                yield self._shape(page)
+
+    def _shape(self, page: Page) -> Page:
+        expiry, strip = self._shaping.expiry, self._shaping.strip_replication
+        now_s = expiry.now_s() if expiry is not None else 0.0
+        kept: list[Item] = []
+        stripped = 0
+        for item in page.items:
+            if expiry is not None and expiry.expired(item, now_s=now_s):
+                continue
+            if strip and strip_replication_attributes(item):
+                stripped += 1
+            kept.append(item)
+        skipped = len(page.items) - len(kept)
+        if skipped:
+            self._stats.items_skipped_expired += skipped
+            self._stats.record_read(items=skipped)  # read, and not sent: read is counted here
+        self._stats.items_replication_attributes_stripped += stripped
+        if not skipped and not stripped:
+            return page
+        return Page(items=kept, position=page.position, missing=page.missing, failed=page.failed)
