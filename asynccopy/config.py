@@ -11,32 +11,34 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
-from typing import Final
 
 from asynccopy.aws import AwsTarget
+from asynccopy.choices import (
+    BATCH_GET_MAX_KEYS,
+    DEFAULT_CONCURRENCY,
+    MAX_CONCURRENCY,
+    MAX_SCAN_SEGMENTS,
+    Engine,
+)
 from asynccopy.read.projection import Projection
 from asynccopy.read.rate import DEFAULT_RATE, RateSpec
 from asynccopy.retry import RetryPolicy
 from consumer.wire import AttributeValue
 
-DEFAULT_CONCURRENCY: Final = 8
-MAX_CONCURRENCY: Final = 256
-BATCH_GET_MAX_KEYS: Final = 100  # BatchGetItem limit
-MAX_SCAN_SEGMENTS: Final = 1_000_000  # DynamoDB's TotalSegments limit
-
-
-class Engine(StrEnum):
-    """How the calls made per item (BatchGetItem, Query, Scan, SendMessageBatch) are made.
-
-    FAST signs with botocore and sends on one aiohttp session, keeping items as the JSON they
-    arrive in (asynccopy.engine); BOTOCORE uses the aiobotocore clients. Both send the same
-    bytes and handle errors alike; every other call is on aiobotocore either way.
-    """
-
-    FAST = "fast"
-    BOTOCORE = "botocore"
+__all__ = [
+    "BATCH_GET_MAX_KEYS",
+    "DEFAULT_CONCURRENCY",
+    "MAX_CONCURRENCY",
+    "MAX_SCAN_SEGMENTS",
+    "CopyConfig",
+    "Engine",
+    "KeysSelection",
+    "QuerySelection",
+    "ReadConfig",
+    "ScanSelection",
+    "Selection",
+]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

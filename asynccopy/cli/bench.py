@@ -10,10 +10,9 @@ from typing import TYPE_CHECKING, Annotated, Final
 import typer
 
 from asynccopy.bench.defaults import DEFAULT_STEP_SECONDS, DEFAULT_STEPS_PERCENT, MAX_STEPS
+from asynccopy.choices import DEFAULT_CONCURRENCY, Engine
 from asynccopy.cli import options
-from asynccopy.config import DEFAULT_CONCURRENCY, Engine, KeysSelection, ScanSelection
 from asynccopy.errors import InputError
-from asynccopy.read.rate import parse_number, parse_rate
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -22,6 +21,7 @@ if TYPE_CHECKING:
     from asynccopy.bench.advice import BenchResult
     from asynccopy.bench.bench import BenchConfig
     from asynccopy.bench.steps import StepResult
+    from asynccopy.config import KeysSelection, ScanSelection
 
 BENCH: Final = "Benchmark"
 OUTPUT: Final = "Output"
@@ -30,6 +30,8 @@ DEFAULT_STEPS_TEXT: Final = ",".join(f"{percent:g}" for percent in DEFAULT_STEPS
 
 def parse_steps(text: str) -> tuple[float, ...]:
     """`25,50,75%` -> (25.0, 50.0, 75.0): shares of the base rate, in percent."""
+    from asynccopy.read.rate import parse_number
+
     steps: list[float] = []
     for part in text.split(","):
         cleaned = part.strip().removesuffix("%").strip()
@@ -218,6 +220,8 @@ def bench_selection(
 ) -> KeysSelection | ScanSelection:
     """The workload: the key file, or a Scan (the default) with one segment per reader unless
     --segments or --segment says otherwise."""
+    from asynccopy.config import KeysSelection, ScanSelection
+
     selection = options.selection_from_flags(
         keys=keys,
         query=None,
@@ -304,6 +308,7 @@ def bench_command(
         concurrency=concurrency,
     )
     from asynccopy.bench.bench import BenchConfig
+    from asynccopy.read.rate import parse_rate
 
     config = BenchConfig(
         table=table,

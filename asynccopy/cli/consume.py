@@ -8,13 +8,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from asynccopy.aws import AwsTarget
-from asynccopy.config import Engine
-from asynccopy.consume.config import MAX_RECEIVE_BATCH, RunnerConfig, parse_write_mode
+from asynccopy.choices import MAX_RECEIVE_BATCH, Engine
 from asynccopy.errors import ExitCode
 from consumer.config import DEFAULT_WRITE_THREADS
 
 if TYPE_CHECKING:
+    from asynccopy.consume.config import RunnerConfig
     from asynccopy.consume.stats import RunSummary
 
 
@@ -115,6 +114,9 @@ def consume(
     Exit 0 if every item was written or skipped, 1 if a message failed or an item was
     rejected, 2 on bad input, 130 on Ctrl-C.
     """
+    from asynccopy.aws import AwsTarget
+    from asynccopy.consume.config import RunnerConfig, parse_write_mode
+
     config = RunnerConfig(
         queue_url=queue_url,
         table_name=table,

@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
+from asynccopy.choices import DEFAULT_CONCURRENCY, Engine
 from asynccopy.cli import options
-from asynccopy.config import DEFAULT_CONCURRENCY, CopyConfig, Engine, Selection
 from asynccopy.errors import SelectionError
-from asynccopy.read.rate import parse_rate
 
 if TYPE_CHECKING:
+    from asynccopy.config import CopyConfig, Selection
     from asynccopy.copy.copier import Runtime
     from asynccopy.copy.summary import CopySummary
 
@@ -171,6 +171,8 @@ def copy_command(
     skip_expired: options.SkipExpiredOpt = False,
 ) -> None:
     """Copy selected items from a DynamoDB table to an SQS queue in another account."""
+    from asynccopy.config import CopyConfig
+
     selection = options.selection(
         keys, query, scan, filter_expression, values, names, segments, segment
     )
@@ -183,7 +185,7 @@ def copy_command(
         queue_url=queue_url,
         source=options.aws_target(profile, region, endpoint_url, role_arn),
         queue=options.aws_target(queue_profile, queue_region, queue_endpoint_url, queue_role_arn),
-        rate=parse_rate(rate),
+        rate=options.read_rate(rate),
         consistent_read=consistent_read,
         concurrency=concurrency,
         dry_run=dry_run,

@@ -15,7 +15,8 @@ group that turns its values into config.
 source and queue options, --consistent-read, --concurrency, --engine and most selection
 options (it declares its own --scan, --segments and --rate, and has no --query). `consume`
 declares its own (its help words them for the Lambda's side). Each alias is an `Annotated`
-type: declare a parameter with it. Nothing here imports rich or anyio: `--help` stays quick.
+type: declare a parameter with it. Nothing here imports rich, anyio, botocore or the config
+modules at import time (only asynccopy.choices): `--help` stays quick.
 """
 
 from __future__ import annotations
@@ -27,24 +28,17 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from asynccopy.aws import AwsTarget
-from asynccopy.config import (
-    MAX_SCAN_SEGMENTS,
-    Engine,
-    ItemShape,
-    KeysSelection,
-    QuerySelection,
-    ScanSelection,
-)
-from asynccopy.config import Selection as Selection
+from asynccopy.choices import MAX_SCAN_SEGMENTS, Engine
 from asynccopy.errors import SelectionError
-from asynccopy.read.keys import parse_names_json, parse_values_json
-from asynccopy.read.projection import Projection, parse_attributes
 
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from asynccopy.aws import AwsTarget
+    from asynccopy.config import ItemShape, Selection
     from asynccopy.copy.progress import ProgressMode
+    from asynccopy.read.projection import Projection
+    from asynccopy.read.rate import RateSpec
 
 SELECTION = "Selection (exactly one of --keys, --query, --scan)"
 SOURCE = "Source table credentials (AWS CLI style)"
@@ -243,21 +237,34 @@ def aws_target(
 ) -> AwsTarget:
     """One side's credential flags, in the order every side declares them: profile, region,
     endpoint URL, role ARN (--profile ..., --queue-profile ..., --dest-profile ...)."""
+    from asynccopy.aws import AwsTarget
+
     return AwsTarget(profile=profile, region=region, endpoint_url=endpoint_url, role_arn=role_arn)
 
 
 def projection(attributes: str | None) -> Projection | None:
     """--attributes parsed (None: whole items), or a ProjectionError (exit 2)."""
+    from asynccopy.read.projection import parse_attributes
+
     return None if attributes is None else parse_attributes(attributes)
 
 
 def item_shape(attributes: str | None, keep_replication: bool, skip_expired: bool, /) -> ItemShape:
     """The item-shape flags of `copy`, in the order it declares them."""
+    from asynccopy.config import ItemShape
+
     return ItemShape(
         projection=projection(attributes),
         keep_replication_attributes=keep_replication,
         skip_expired=skip_expired,
     )
+
+
+def read_rate(rate: str | None) -> RateSpec:
+    """--rate as a RateSpec (None: the default, 50% of the table's capacity), or a RateError."""
+    from asynccopy.read.rate import parse_rate
+
+    return parse_rate(rate)
 
 
 def stderr_console(*, progress: bool) -> tuple[Console, ProgressMode]:
@@ -359,6 +366,9 @@ def selection_from_flags(
     segment: str | None = None,
 ) -> Selection:
     """Exactly one selection, or a SelectionError (exit 2) naming the conflict."""
+    from asynccopy.config import KeysSelection, QuerySelection, ScanSelection
+    from asynccopy.read.keys import parse_names_json, parse_values_json
+
     _check_one_of(keys=keys, query=query, scan=scan)
     if not scan and (segments is not None or segment is not None):
         raise SelectionError(

@@ -8,7 +8,6 @@ from typing import Annotated
 
 import typer
 
-from asynccopy.aws import AwsTarget
 from asynccopy.cli import options
 from asynccopy.schema.definition import OutputFormat
 
@@ -106,21 +105,15 @@ def schema_command(
     the destination account (--create)."""
     import anyio
 
+    from asynccopy.aws import AwsTarget
     from asynccopy.schema.definition import parse_warm_throughput
     from asynccopy.schema.run import SchemaConfig, run_schema
 
-    dest = AwsTarget(
-        profile=dest_profile,
-        region=dest_region,
-        endpoint_url=dest_endpoint_url,
-        role_arn=dest_role_arn,
-    )
+    dest = options.aws_target(dest_profile, dest_region, dest_endpoint_url, dest_role_arn)
     config = SchemaConfig(
         table=table,
         dest_table=dest_table,
-        source=AwsTarget(
-            profile=profile, region=region, endpoint_url=endpoint_url, role_arn=role_arn
-        ),
+        source=options.aws_target(profile, region, endpoint_url, role_arn),
         dest=None if dest == AwsTarget() else dest,
         output_format=output_format,
         create=create,

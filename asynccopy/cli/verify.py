@@ -7,9 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from asynccopy.choices import DEFAULT_CONCURRENCY, Engine
 from asynccopy.cli import options
-from asynccopy.config import DEFAULT_CONCURRENCY, Engine
-from asynccopy.read.rate import parse_rate
 
 if TYPE_CHECKING:
     from asynccopy.verify.config import VerifyConfig
@@ -98,7 +97,7 @@ def verify_command(
         selection=selection,
         source=options.aws_target(profile, region, endpoint_url, role_arn),
         dest=options.aws_target(dest_profile, dest_region, dest_endpoint_url, dest_role_arn),
-        rate=parse_rate(rate),
+        rate=options.read_rate(rate),
         consistent_read=consistent_read,
         concurrency=concurrency,
         keys_shown=shown,

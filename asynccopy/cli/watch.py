@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from asynccopy.aws import AwsTarget
 from asynccopy.errors import ExitCode, InputError
 
 if TYPE_CHECKING:
+    from asynccopy.aws import AwsTarget
     from asynccopy.watch.watcher import WatchResult
 
 CREDENTIALS = "Credentials (AWS CLI style; the region defaults to the queue URL's)"
@@ -40,6 +40,8 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON 
 def _target(
     profile: str | None, region: str | None, endpoint_url: str | None, role_arn: str | None
 ) -> AwsTarget:
+    from asynccopy.aws import AwsTarget
+
     return AwsTarget(profile=profile, region=region, endpoint_url=endpoint_url, role_arn=role_arn)
 
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Final
 
 from asynccopy.aws import AwsTarget
+from asynccopy.choices import MAX_RECEIVE_BATCH
 from asynccopy.errors import InputError
 from consumer.config import DEFAULT_WRITE_THREADS, ConfigError, ConsumerEngine, WriteMode
 
-MAX_RECEIVE_BATCH: Final = 10  # ReceiveMessage returns at most 10 messages
+__all__ = ["MAX_RECEIVE_BATCH", "RunnerConfig", "parse_write_mode"]
 
 
 def parse_write_mode(text: str) -> WriteMode:

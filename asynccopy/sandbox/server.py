@@ -18,8 +18,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -240,6 +238,9 @@ class SandboxServer:
 
     def reset(self) -> None:
         """Drop every table, queue and function in both accounts."""
+        # urllib.request costs http.client, email and ssl: imported when used, not by `--help`.
+        import urllib.request
+
         request = urllib.request.Request(self.config.endpoint_url + RESET_PATH, method="POST")
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
@@ -252,6 +253,9 @@ class SandboxServer:
 
     # ---- helpers -------------------------------------------------------------------------
     def _healthy(self) -> bool:
+        import urllib.error
+        import urllib.request
+
         try:
             with urllib.request.urlopen(
                 self.config.endpoint_url + HEALTH_PATH, timeout=2
