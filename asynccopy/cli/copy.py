@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -79,6 +79,60 @@ ResumeOpt = Annotated[
         rich_help_panel=RESUME,
     ),
 ]
+WRITE_SIDE = "The write side"
+WaitOpt = Annotated[
+    bool,
+    typer.Option(
+        "--wait",
+        help="After the last send, watch the queue until the consumer has drained it "
+        "(no visible or in-flight message for 3 polls): messages waiting, in flight and "
+        "in the dead-letter queue, items written (estimate), rate, ETA. Exit 1 if the "
+        "dead-letter queue grew during the copy. Needs sqs:GetQueueAttributes on the "
+        "queue and its dead-letter queue.",
+        rich_help_panel=WRITE_SIDE,
+    ),
+]
+WaitTimeoutOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--wait-timeout",
+        metavar="SECONDS",
+        help="With --wait: stop watching after this long (exit 1; the consumer goes on).",
+        rich_help_panel=WRITE_SIDE,
+    ),
+]
+MaxQueueDepthOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--max-queue-depth",
+        metavar="N",
+        help="Pause reading while the queue holds more than N messages (visible + in "
+        "flight), polled about once a second; off by default.",
+        rich_help_panel=WRITE_SIDE,
+    ),
+]
+
+
+def write_side(
+    wait: bool, wait_timeout: float | None, max_queue_depth: int | None, *, dry_run: bool
+) -> dict[str, Any]:
+    """CopyConfig's write-side fields from the flags, or a SelectionError (exit 2)."""
+    if dry_run and (wait or max_queue_depth is not None):
+        raise SelectionError(
+            "--wait and --max-queue-depth cannot be combined with --dry-run",
+            hint="a dry run sends nothing: drop --dry-run to copy, or drop the write-side flags",
+        )
+    if wait_timeout is not None and (not wait or wait_timeout <= 0):
+        raise SelectionError(
+            f"--wait-timeout {wait_timeout:g} needs --wait and a positive number of seconds",
+            hint="e.g. --wait --wait-timeout 600",
+        )
+    if max_queue_depth is not None and max_queue_depth < 1:
+        raise SelectionError(
+            f"--max-queue-depth {max_queue_depth} must be at least 1",
+            hint="give the most messages the queue may hold, e.g. --max-queue-depth 4000",
+        )
+    return {"wait": wait, "wait_timeout_s": wait_timeout, "max_queue_depth": max_queue_depth}
 
 
 def checkpoint_path(
@@ -121,11 +175,13 @@ def run_copy(config: CopyConfig, *, progress: bool) -> CopySummary:
 
 
 def print_summary(summary: CopySummary, *, as_json: bool) -> None:
+    """The summary on stdout, then the exit with its code."""
     from asynccopy.copy.summary import render_text
 
     options.print_result(
         as_json=as_json, document=summary.to_json, text=partial(render_text, summary)
     )
+    raise typer.Exit(int(summary.exit_code))
 
 
 def copy_command(
@@ -159,6 +215,9 @@ def copy_command(
     no_checkpoint: NoCheckpointOpt = False,
     engine: options.EngineOpt = Engine.FAST,
     resume: ResumeOpt = False,
+    wait: WaitOpt = False,
+    wait_timeout: WaitTimeoutOpt = None,
+    max_queue_depth: MaxQueueDepthOpt = None,
 ) -> None:
     """Copy selected items from a DynamoDB table to an SQS queue in another account."""
     selection = options.selection(
@@ -182,10 +241,9 @@ def copy_command(
         checkpoint_path=kept,
         resume=resume,
         engine=engine,
+        **write_side(wait, wait_timeout, max_queue_depth, dry_run=dry_run),
     )
-    summary = run_copy(config, progress=progress)
-    print_summary(summary, as_json=as_json)
-    raise typer.Exit(int(summary.exit_code))
+    print_summary(run_copy(config, progress=progress), as_json=as_json)
 
 
 def register(app: typer.Typer) -> None:

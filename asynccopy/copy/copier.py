@@ -14,6 +14,7 @@ marks it complete.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import signal
 import time
@@ -47,6 +48,7 @@ from asynccopy.copy.resume import (
 )
 from asynccopy.copy.stats import FailedKeyFile, Stats
 from asynccopy.copy.summary import CopySummary, DryRunPlan
+from asynccopy.copy.wait import start_watch, wait_after
 from asynccopy.errors import AsyncCopyError
 from asynccopy.read.base import Page, ReadContext, Source
 from asynccopy.read.factory import build_source
@@ -294,9 +296,11 @@ class Copier:
                 )
                 source = self._source(prepared, context, sample=None, resume=resume)
                 sender = SqsSender(sends, queue_url=config.queue_url, backoff=backoff)
+                watch = await start_watch(config)
                 with steady_gc():
                     error = await self._run_pipeline(source, sender, limiter, prepared, keeper)
-                return self._summary(prepared, error=error)
+                waited = await wait_after(watch, config, runtime, stats, error=error)
+                return dataclasses.replace(self._summary(prepared, error=error), write_side=waited)
 
     async def _dry_run(
         self, prepared: Prepared, context: ReadContext, limiter: Limiter
