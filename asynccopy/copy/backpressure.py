@@ -5,8 +5,9 @@ outlive the queue's retention.
 The queue's depth (ApproximateNumberOfMessages + ...NotVisible) is polled at most every
 `poll_interval_s` (about 1 s): between polls the gate adds what it knows went out since, the
 messages sent and the items read but not yet sent (at this copy's items per message), so its
-estimate errs high, never low. Readers that pass at the same moment may each still read one
-page: the overshoot is about one page's messages per reader.
+estimate errs high, except for the one batch the packer may hold back (see `estimate`).
+Readers that pass at the same moment may each still read one page: the overshoot is that
+batch (10 messages) plus about one page's messages per reader.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import anyio
 from asynccopy.copy.stats import Stats
 from asynccopy.errors import AsyncCopyError
 from asynccopy.retry import error_code
-from asynccopy.send.packing import MAX_ITEMS_PER_MESSAGE
+from asynccopy.send.packing import MAX_ENTRIES_PER_BATCH, MAX_ITEMS_PER_MESSAGE
 
 DEFAULT_GATE_POLL_INTERVAL_S: Final = 1.0
 _DEPTH_ATTRIBUTES: Final = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
@@ -74,7 +75,11 @@ class QueueDepthGate:
                 self._sent_at_poll = self._stats.messages_sent
                 self.polls += 1
             sent_since = self._stats.messages_sent - self._sent_at_poll
-            return self._polled_depth + sent_since + self._unsent_messages()
+            # The packer holds back up to one batch (a partial message, and messages waiting
+            # to fill SendMessageBatch's 10 entries) until more is read or reading ends:
+            # counting those would keep the gate shut for good on an empty queue.
+            held = max(0, self._unsent_messages() - MAX_ENTRIES_PER_BATCH)
+            return self._polled_depth + sent_since + held
 
     async def wait_open(self) -> None:
         while True:
