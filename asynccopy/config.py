@@ -117,6 +117,9 @@ class CopyConfig:
     resume: bool = False  # continue from checkpoint_path, which must then exist
     engine: Engine = Engine.FAST
     shape: ItemShape = field(default_factory=ItemShape)
+    wait: bool = False  # after the last send, watch the queue until the consumer drained it
+    wait_timeout_s: float | None = None  # None: wait as long as it takes
+    max_queue_depth: int | None = None  # pause reading above it (visible + in flight); None: off
 
     def __post_init__(self) -> None:
         if not 1 <= self.concurrency <= MAX_CONCURRENCY:
@@ -125,6 +128,10 @@ class CopyConfig:
             raise ValueError("resume needs a checkpoint_path and is not for a dry run")
         if self.sample_items < 0:
             raise ValueError(f"sample_items={self.sample_items} must not be negative")
+        if self.wait and self.dry_run:
+            raise ValueError("wait is not for a dry run: it sends nothing to wait for")
+        if self.max_queue_depth is not None and self.max_queue_depth < 1:
+            raise ValueError(f"max_queue_depth={self.max_queue_depth} must be at least 1")
 
     @property
     def queue_target(self) -> AwsTarget:

@@ -2,6 +2,12 @@
 
 Cross-account sends need two grants: the queue policy in the destination account (see
 deploy/template.yaml) *and* this identity policy in the source account.
+
+`copy --wait` also counts the dead-letter queue's messages: it needs sqs:GetQueueAttributes
+and sqs:GetQueueUrl on the dead-letter queue as well (the template's DeadLetterQueuePolicy
+grants them on that side). The policy printed here names only the queue, whose URL it is
+given; add a statement for the dead-letter queue's ARN (the stack's DeadLetterQueueUrl)
+when you use --wait (docs/operations.md, "Waiting for the write side").
 """
 
 from __future__ import annotations

@@ -191,6 +191,13 @@ ROWS: tuple[Row, ...] = (
         "--no-checkpoint"),
     Row(id="dry-run-and-resume", args=_keys("--dry-run", "--resume"), keys="user-0\n",
         message="--resume cannot be combined with --dry-run"),
+    Row(id="dry-run-and-wait", args=_keys("--dry-run", "--wait"), keys="user-0\n",
+        message="--wait and --max-queue-depth cannot be combined with --dry-run (a dry run "
+        "sends nothing"),
+    Row(id="wait-timeout-without-wait", args=_keys("--wait-timeout", "60"), keys="user-0\n",
+        message="--wait-timeout 60 needs --wait and a positive number of seconds"),
+    Row(id="max-queue-depth-zero", args=_keys("--max-queue-depth", "0"), keys="user-0\n",
+        message="--max-queue-depth 0 must be at least 1"),
     Row(id="unknown-flag", args=_keys("--concurency", "4"), keys="user-0\n",
         message="No such option: --concurency"),
     Row(id="concurrency-zero", args=_keys("--concurrency", "0"), keys="user-0\n",

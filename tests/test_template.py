@@ -59,6 +59,16 @@ def test_only_the_producer_role_may_send(template: dict[str, Any]) -> None:
     assert sorted(allow["Action"]) == ["sqs:GetQueueAttributes", "sqs:SendMessage"]
 
 
+def test_the_producer_role_may_count_the_dead_letters_for_copy_wait(
+    template: dict[str, Any],
+) -> None:
+    policy = template["Resources"]["DeadLetterQueuePolicy"]["Properties"]["PolicyDocument"]
+    (allow,) = [s for s in policy["Statement"] if s["Effect"] == "Allow"]
+    assert allow["Principal"] == {"AWS": {"Ref": "ProducerRoleArn"}}
+    assert sorted(allow["Action"]) == ["sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
+    assert allow["Resource"] == {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
+
+
 def test_function_role_is_least_privilege(template: dict[str, Any]) -> None:
     (role,) = resources_of(template, "AWS::IAM::Role")
     statements = {s["Sid"]: s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -79,6 +79,86 @@ ResumeOpt = Annotated[
         rich_help_panel=RESUME,
     ),
 ]
+WRITE_SIDE = "The write side"
+WaitOpt = Annotated[
+    bool,
+    typer.Option(
+        "--wait",
+        help="After the last send, watch the queue until the consumer has drained it "
+        "(no visible or in-flight message for 3 polls): messages waiting, in flight and "
+        "in the dead-letter queue, items written (estimate), rate, ETA. Exit 1 if the "
+        "dead-letter queue grew during the copy. Needs sqs:GetQueueAttributes on the "
+        "queue and its dead-letter queue.",
+        rich_help_panel=WRITE_SIDE,
+    ),
+]
+WaitTimeoutOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--wait-timeout",
+        metavar="SECONDS",
+        help="With --wait: stop watching after this long (exit 1; the consumer goes on).",
+        rich_help_panel=WRITE_SIDE,
+    ),
+]
+MaxQueueDepthOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--max-queue-depth",
+        metavar="N",
+        help="Pause reading while the queue holds more than N messages (visible + in "
+        "flight), polled about once a second; off by default.",
+        rich_help_panel=WRITE_SIDE,
+    ),
+]
+
+
+def copy_config(**fields: Any) -> CopyConfig:
+    """CopyConfig, imported when a copy runs (its validation pulls in the cores: `--help` must
+    not)."""
+    from asynccopy.config import CopyConfig
+
+    return CopyConfig(**fields)
+
+
+def reading(
+    rate: str | None, consistent_read: bool, concurrency: int, engine: Engine, /
+) -> dict[str, Any]:
+    """CopyConfig's reading fields from the flags: --rate (or a RateError), --consistent-read,
+    --concurrency, --engine."""
+    return {
+        "rate": options.read_rate(rate),
+        "consistent_read": consistent_read,
+        "concurrency": concurrency,
+        "engine": engine,
+    }
+
+
+def output(dry_run: bool, sample: int, failed_out: Path | None, /) -> dict[str, Any]:
+    """CopyConfig's output fields from the flags: --dry-run, --sample, --failed-out."""
+    return {"dry_run": dry_run, "sample_items": sample, "failed_out": failed_out}
+
+
+def write_side(
+    wait: bool, wait_timeout: float | None, max_queue_depth: int | None, *, dry_run: bool
+) -> dict[str, Any]:
+    """CopyConfig's write-side fields from the flags, or a SelectionError (exit 2)."""
+    if dry_run and (wait or max_queue_depth is not None):
+        raise SelectionError(
+            "--wait and --max-queue-depth cannot be combined with --dry-run",
+            hint="a dry run sends nothing: drop --dry-run to copy, or drop the write-side flags",
+        )
+    if wait_timeout is not None and (not wait or wait_timeout <= 0):
+        raise SelectionError(
+            f"--wait-timeout {wait_timeout:g} needs --wait and a positive number of seconds",
+            hint="e.g. --wait --wait-timeout 600",
+        )
+    if max_queue_depth is not None and max_queue_depth < 1:
+        raise SelectionError(
+            f"--max-queue-depth {max_queue_depth} must be at least 1",
+            hint="give the most messages the queue may hold, e.g. --max-queue-depth 4000",
+        )
+    return {"wait": wait, "wait_timeout_s": wait_timeout, "max_queue_depth": max_queue_depth}
 
 
 def checkpoint_path(
@@ -121,17 +201,12 @@ def run_copy(config: CopyConfig, *, progress: bool) -> CopySummary:
 
 
 def print_summary(summary: CopySummary, *, as_json: bool) -> None:
+    """The summary on stdout, then the exit with its code."""
     from asynccopy.copy.summary import render_text
 
     options.print_result(
         as_json=as_json, document=summary.to_json, text=partial(render_text, summary)
     )
-
-
-def finish(config: CopyConfig, *, progress: bool, as_json: bool) -> NoReturn:
-    """Runs the copy, prints its summary and exits with its code."""
-    summary = run_copy(config, progress=progress)
-    print_summary(summary, as_json=as_json)
     raise typer.Exit(int(summary.exit_code))
 
 
@@ -169,34 +244,31 @@ def copy_command(
     attributes: options.AttributesOpt = None,
     keep_replication: options.KeepReplicationOpt = False,
     skip_expired: options.SkipExpiredOpt = False,
+    wait: WaitOpt = False,
+    wait_timeout: WaitTimeoutOpt = None,
+    max_queue_depth: MaxQueueDepthOpt = None,
 ) -> None:
     """Copy selected items from a DynamoDB table to an SQS queue in another account."""
-    from asynccopy.config import CopyConfig
-
     selection = options.selection(
         keys, query, scan, filter_expression, values, names, segments, segment
     )
     kept = checkpoint_path(
         table, selection, given=checkpoint, off=no_checkpoint, dry_run=dry_run, resume=resume
     )
-    config = CopyConfig(
+    config = copy_config(
         table=table,
         selection=selection,
         queue_url=queue_url,
         source=options.aws_target(profile, region, endpoint_url, role_arn),
         queue=options.aws_target(queue_profile, queue_region, queue_endpoint_url, queue_role_arn),
-        rate=options.read_rate(rate),
-        consistent_read=consistent_read,
-        concurrency=concurrency,
-        dry_run=dry_run,
-        sample_items=sample,
-        failed_out=failed_out,
+        **reading(rate, consistent_read, concurrency, engine),
+        **output(dry_run, sample, failed_out),
         checkpoint_path=kept,
         resume=resume,
-        engine=engine,
         shape=options.item_shape(attributes, keep_replication, skip_expired),
+        **write_side(wait, wait_timeout, max_queue_depth, dry_run=dry_run),
     )
-    finish(config, progress=progress, as_json=as_json)
+    print_summary(run_copy(config, progress=progress), as_json=as_json)
 
 
 def register(app: typer.Typer) -> None:

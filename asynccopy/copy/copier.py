@@ -14,6 +14,7 @@ marks it complete.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import signal
 import time
@@ -26,6 +27,7 @@ import anyio
 from rich.console import Console
 
 from asynccopy.config import CopyConfig
+from asynccopy.copy.backpressure import QueueDepthGate, make_gate
 from asynccopy.copy.checkpoint import WRITE_INTERVAL_S, Checkpoint, CheckpointKeeper
 from asynccopy.copy.outcome import dry_run_plan, summarize
 from asynccopy.copy.pipeline import PipelineConfig, run_pipeline
@@ -48,6 +50,7 @@ from asynccopy.copy.resume import (
 from asynccopy.copy.shaping import ShapedSource, Shaping
 from asynccopy.copy.stats import FailedKeyFile, Stats
 from asynccopy.copy.summary import CopySummary, DryRunPlan
+from asynccopy.copy.wait import start_watch, wait_after
 from asynccopy.errors import AsyncCopyError
 from asynccopy.read.base import Page, ReadContext, Source
 from asynccopy.read.factory import build_source
@@ -116,6 +119,21 @@ def steady_gc() -> Iterator[None]:
     finally:
         gc.set_threshold(*thresholds)
         gc.unfreeze()
+
+
+def skip_done(
+    stats: Stats, resume: Checkpoint, *, path: object, say: Callable[[str], None]
+) -> None:
+    """Counts what earlier runs did, so the progress total is what is left."""
+    stats.items_skipped_by_resume = resume.items_done
+    if stats.items_selected is not None:
+        stats.items_selected = max(0, stats.items_selected - resume.items_done)
+    if resume.complete:
+        return
+    say(
+        f"resuming from {path}: skipping {resume.items_done:,} "
+        f"items sent by earlier runs ({where_resumed(resume)})"
+    )
 
 
 class Copier:
@@ -206,6 +224,7 @@ class Copier:
         limiter: Limiter,
         prepared: Prepared,
         keeper: CheckpointKeeper | None = None,
+        gate: QueueDepthGate | None = None,
     ) -> str | None:
         """Runs the copy with the progress display; returns the error that stopped it, if any.
 
@@ -236,6 +255,7 @@ class Copier:
                     stats=stats,
                     stop=stop,
                     tracker=tracker,
+                    gate=gate,
                 )
                 finished = not stop.is_set()
                 group.cancel_scope.cancel()
@@ -252,19 +272,6 @@ class Copier:
                 if problem is not None:
                     error = problem if error is None else f"{error}; {problem}"
         return error
-
-    def _skip_done(self, resume: Checkpoint) -> None:
-        """Counts what earlier runs did, so the progress total is what is left."""
-        stats = self._stats
-        stats.items_skipped_by_resume = resume.items_done
-        if stats.items_selected is not None:
-            stats.items_selected = max(0, stats.items_selected - resume.items_done)
-        if resume.complete:
-            return
-        self._say(
-            f"resuming from {self._config.checkpoint_path}: skipping {resume.items_done:,} "
-            f"items sent by earlier runs ({where_resumed(resume)})"
-        )
 
     async def run(self) -> CopySummary:
         config, runtime, stats = self._config, self._runtime, self._stats
@@ -285,7 +292,7 @@ class Copier:
                     config, key_plan=prepared.key_plan, items_sent=lambda: stats.items_sent
                 )
                 if resume is not None:
-                    self._skip_done(resume)
+                    skip_done(stats, resume, path=config.checkpoint_path, say=self._say)
                     if resume.complete:
                         return self._summary(prepared, error=None, nothing_left=True)
                 if keeper is not None:  # the file exists from the start, and is writable
@@ -300,9 +307,20 @@ class Copier:
                 )
                 source = self._source(prepared, context, sample=None, resume=resume)
                 sender = SqsSender(sends, queue_url=config.queue_url, backoff=backoff)
+                watch = await start_watch(config)
+                gate = make_gate(
+                    config.max_queue_depth,
+                    clients.sqs,
+                    config.queue_url,
+                    stats=stats,
+                    clock=runtime.clock,
+                )
                 with steady_gc():
-                    error = await self._run_pipeline(source, sender, limiter, prepared, keeper)
-                return self._summary(prepared, error=error)
+                    error = await self._run_pipeline(
+                        source, sender, limiter, prepared, keeper, gate
+                    )
+                waited = await wait_after(watch, config, runtime, stats, error=error)
+                return dataclasses.replace(self._summary(prepared, error=error), write_side=waited)
 
     async def _dry_run(
         self, prepared: Prepared, context: ReadContext, limiter: Limiter

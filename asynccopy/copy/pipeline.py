@@ -8,6 +8,10 @@ and memory stays bounded whatever the number of keys (see config.py for the boun
 Setting `stop` cancels the reading stages only: pages already read are still packed, and
 every batch is sent before `run_pipeline` returns.
 
+With `--max-queue-depth`, the readers await a `backpressure.QueueDepthGate` before each read
+call (before a unit's first page, and before each next page): reading pauses while the queue
+is too deep, and packing and sending go on.
+
 Where a checkpoint goes (for `--resume`): a page's `position` says what it covers. A position
 is done when every message holding its items is in a SendResult's `sent`; for a key file,
 the highest `last_line` below which every chunk is done is the line to resume after; for a Scan
@@ -26,6 +30,7 @@ from typing import Any
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from asynccopy.copy.backpressure import QueueDepthGate
 from asynccopy.copy.checkpoint import DeliveryTracker
 from asynccopy.copy.stats import ITEM_TOO_LARGE, FailedKey, Stats
 from asynccopy.read.base import Page, Source
@@ -78,12 +83,19 @@ async def _read(
     source: Source[Any],
     units: MemoryObjectReceiveStream[Any],
     on_page: Callable[[Page], Awaitable[None]],
+    gate: QueueDepthGate | None,
 ) -> None:
     async with units:
         async for unit in units:
+            if gate is not None:
+                await gate.wait_open()
             async with contextlib.aclosing(source.pages(unit)) as page_stream:
                 async for page in page_stream:
+                    if gate is not None:
+                        gate.note_read(len(page.items))
                     await on_page(page)
+                    if gate is not None:  # the generator reads the next page when asked
+                        await gate.wait_open()
 
 
 async def read_pages(
@@ -92,6 +104,7 @@ async def read_pages(
     *,
     readers: int,
     unit_buffer: int,
+    gate: QueueDepthGate | None = None,
 ) -> None:
     """Read `source`'s units with `readers` concurrent workers, each page handed to `on_page`:
     the reading stage of the copy, and all of verify's."""
@@ -99,7 +112,7 @@ async def read_pages(
     async with anyio.create_task_group() as group:
         group.start_soon(_feed_units, source, unit_send)
         for _ in range(readers):
-            group.start_soon(_read, source, unit_receive.clone(), on_page)
+            group.start_soon(_read, source, unit_receive.clone(), on_page, gate)
         unit_receive.close()
 
 
@@ -109,11 +122,14 @@ async def _read_all(
     *,
     config: PipelineConfig,
     stop: anyio.Event | None,
+    gate: QueueDepthGate | None,
 ) -> None:
     async with pages, anyio.create_task_group() as watch:
         if stop is not None:
             watch.start_soon(_cancel_when_set, stop, watch.cancel_scope)
-        await read_pages(source, pages.send, readers=config.readers, unit_buffer=config.unit_buffer)
+        await read_pages(
+            source, pages.send, readers=config.readers, unit_buffer=config.unit_buffer, gate=gate
+        )
         watch.cancel_scope.cancel()  # reading is done: stop watching for `stop`
 
 
@@ -182,10 +198,12 @@ async def run_pipeline(
     stats: Stats,
     stop: anyio.Event | None = None,
     tracker: DeliveryTracker | None = None,
+    gate: QueueDepthGate | None = None,
 ) -> None:
     """Read everything `source` selects and send it; returns when the last batch is sent.
 
     `tracker` hears which pages SQS has acknowledged in full: the checkpoint's source.
+    `gate` (--max-queue-depth) holds the readers back while the queue is too deep.
     """
     tracker = tracker if tracker is not None else DeliveryTracker()
     page_send, page_receive = anyio.create_memory_object_stream[Page](config.page_buffer)
@@ -193,7 +211,7 @@ async def run_pipeline(
         config.batch_buffer
     )
     async with anyio.create_task_group() as group:
-        group.start_soon(partial(_read_all, source, page_send, config=config, stop=stop))
+        group.start_soon(partial(_read_all, source, page_send, config=config, stop=stop, gate=gate))
         group.start_soon(
             partial(_pack, page_receive, batch_send, config=config, stats=stats, tracker=tracker)
         )

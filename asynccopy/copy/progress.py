@@ -101,6 +101,7 @@ class ProgressView:
             f" | {_bytes(stats.bytes_sent)} in {stats.messages_sent:,} messages"
             f" | retries {stats.retries:,} · throttles {stats.throttles:,}"
             f" | elapsed {_duration(elapsed)} · ETA {eta}"
+            + ("" if stats.paused is None else f" | paused: {stats.paused}")
         )
 
 

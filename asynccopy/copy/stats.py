@@ -54,6 +54,7 @@ class Stats:
     on_failed: Callable[[Sequence[FailedKey]], None] | None = None
     failed_by_reason: dict[str, int] = field(default_factory=dict)  # items_failed by reason
     too_large_max_bytes: int = 0  # the largest message an ItemTooLarge item alone would need
+    paused: str | None = None  # why reading waits (--max-queue-depth), e.g. "queue depth 9 > 5"
 
     def record_read(self, *, items: int, missing: Sequence[Item] = ()) -> None:
         self.items_read += items

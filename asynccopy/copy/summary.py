@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from asynccopy.copy.stats import ITEM_TOO_LARGE, Stats
 from asynccopy.errors import ExitCode
 from asynccopy.read.keys import describe_duplicates, duplicates_json
 from consumer.wire import SQS_MAX_MESSAGE_BYTES, Item, key_to_text
+
+if TYPE_CHECKING:
+    from asynccopy.copy.wait import WriteSide
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -64,12 +67,14 @@ class CopySummary:
     keys_duplicate: int = 0  # key-file lines skipped: an earlier line names the same key
     first_duplicate: tuple[int, int] | None = None  # (that line, the earlier line)
     throttle_reasons: Mapping[str, int] = field(default_factory=dict)  # DynamoDB's, counted
+    write_side: WriteSide | None = None  # with --wait: the queue watched until drained
 
     @property
     def exit_code(self) -> ExitCode:
-        if self.interrupted:
+        waited = self.write_side
+        if self.interrupted or (waited is not None and waited.interrupted):
             return ExitCode.INTERRUPTED
-        if self.items_failed or self.error:
+        if self.items_failed or self.error or (waited is not None and waited.failed):
             return ExitCode.FAILURES
         return ExitCode.OK
 
@@ -109,6 +114,7 @@ class CopySummary:
             "failed_by_reason": dict(self.failed_by_reason),
             "keys_duplicate": self.keys_duplicate,
             "first_duplicate": duplicates_json(self.first_duplicate),
+            "write_side": None if self.write_side is None else self.write_side.to_dict(),
         }
         if self.plan is not None:
             plan = self.plan
@@ -350,6 +356,8 @@ def render_text(summary: CopySummary) -> str:
         lines += [f"    {key}" for key in summary.failed_sample]
     if summary.error:
         lines.append(f"  stopped early: {summary.error}")
+    if summary.write_side is not None:
+        lines += summary.write_side.lines()
     lines += _too_large_advice(summary)
     # Only what a retry can fix: an item too large fails again on every --resume.
     retryable = summary.items_failed - summary.failed_by_reason.get(ITEM_TOO_LARGE, 0)
