@@ -46,7 +46,22 @@ QUEUE = "Queue credentials (default: the source side's)"
 READ = "Reading"
 SHAPE = "What is read of each item"
 OUTPUT = "Output"
+DEST = "Destination table credentials (default: the source side's)"
 
+DestProfileOpt = Annotated[
+    str | None, typer.Option("--dest-profile", help="AWS profile.", rich_help_panel=DEST)
+]
+DestRegionOpt = Annotated[
+    str | None, typer.Option("--dest-region", help="AWS region.", rich_help_panel=DEST)
+]
+DestEndpointUrlOpt = Annotated[
+    str | None,
+    typer.Option("--dest-endpoint-url", help="Endpoint URL.", rich_help_panel=DEST),
+]
+DestRoleArnOpt = Annotated[
+    str | None,
+    typer.Option("--dest-role-arn", help="Role to assume.", rich_help_panel=DEST),
+]
 TableOpt = Annotated[str, typer.Option("--table", help="The source table's name.")]
 KeysOpt = Annotated[
     str | None,

@@ -11,7 +11,7 @@ import typer
 from asynccopy.cli import options
 from asynccopy.schema.definition import OutputFormat
 
-DEST = "Destination (with --create; default: the source side's credentials)"
+DEST = "Destination (with --create)"
 OUTPUT = "Output"
 
 
@@ -66,24 +66,6 @@ DestTableOpt = Annotated[
     ),
 ]
 
-DestProfileOpt = Annotated[
-    str | None, typer.Option("--dest-profile", help="AWS profile.", rich_help_panel=DEST)
-]
-
-DestRegionOpt = Annotated[
-    str | None, typer.Option("--dest-region", help="AWS region.", rich_help_panel=DEST)
-]
-
-DestEndpointUrlOpt = Annotated[
-    str | None,
-    typer.Option("--dest-endpoint-url", help="Endpoint URL.", rich_help_panel=DEST),
-]
-
-DestRoleArnOpt = Annotated[
-    str | None,
-    typer.Option("--dest-role-arn", help="Role to assume.", rich_help_panel=DEST),
-]
-
 
 def schema_command(
     table: options.TableOpt,
@@ -96,10 +78,10 @@ def schema_command(
     region: options.RegionOpt = None,
     endpoint_url: options.EndpointUrlOpt = None,
     role_arn: options.RoleArnOpt = None,
-    dest_profile: DestProfileOpt = None,
-    dest_region: DestRegionOpt = None,
-    dest_endpoint_url: DestEndpointUrlOpt = None,
-    dest_role_arn: DestRoleArnOpt = None,
+    dest_profile: options.DestProfileOpt = None,
+    dest_region: options.DestRegionOpt = None,
+    dest_endpoint_url: options.DestEndpointUrlOpt = None,
+    dest_role_arn: options.DestRoleArnOpt = None,
 ) -> None:
     """Print the source table's definition for CreateTable or CloudFormation, or create it in
     the destination account (--create)."""

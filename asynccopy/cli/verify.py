@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from asynccopy.verify.config import VerifyConfig
     from asynccopy.verify.result import VerifyResult
 
-DEST = "Destination table credentials (default: the source side's)"
+DEST = options.DEST
 OUTPUT = options.OUTPUT
 
 DestTableOpt = Annotated[
@@ -24,20 +24,6 @@ DestTableOpt = Annotated[
         help="The destination table's name (default: the source table's).",
         rich_help_panel=DEST,
     ),
-]
-DestProfileOpt = Annotated[
-    str | None, typer.Option("--dest-profile", help="AWS profile.", rich_help_panel=DEST)
-]
-DestRegionOpt = Annotated[
-    str | None, typer.Option("--dest-region", help="AWS region.", rich_help_panel=DEST)
-]
-DestEndpointUrlOpt = Annotated[
-    str | None,
-    typer.Option("--dest-endpoint-url", help="Endpoint URL.", rich_help_panel=DEST),
-]
-DestRoleArnOpt = Annotated[
-    str | None,
-    typer.Option("--dest-role-arn", help="Role to assume.", rich_help_panel=DEST),
 ]
 ShowOpt = Annotated[
     int,
@@ -76,10 +62,10 @@ def verify_command(
     region: options.RegionOpt = None,
     endpoint_url: options.EndpointUrlOpt = None,
     role_arn: options.RoleArnOpt = None,
-    dest_profile: DestProfileOpt = None,
-    dest_region: DestRegionOpt = None,
-    dest_endpoint_url: DestEndpointUrlOpt = None,
-    dest_role_arn: DestRoleArnOpt = None,
+    dest_profile: options.DestProfileOpt = None,
+    dest_region: options.DestRegionOpt = None,
+    dest_endpoint_url: options.DestEndpointUrlOpt = None,
+    dest_role_arn: options.DestRoleArnOpt = None,
     shown: ShowOpt = 5,
     as_json: options.JsonOpt = False,
     progress: options.ProgressOpt = True,
