@@ -1,15 +1,24 @@
-"""WatchUpdate -> stderr: a live line on a terminal, a plain line every few seconds otherwise
-(CI logs), nothing with --no-progress; the same modes as the other commands' progress."""
+"""WatchUpdate -> stderr: a live bar of messages drained with stat lines on a terminal, a plain
+line every few seconds otherwise (CI logs), nothing with --no-progress; the same modes as the
+other commands' progress."""
 
 from __future__ import annotations
 
 from types import TracebackType
 
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
 from rich.live import Live
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.text import Text
 
-from asynccopy.copy.progress import ProgressMode
+from asynccopy.copy.progress import ProgressMode, RateColumn
 from asynccopy.watch.watcher import Clock, WatchUpdate
 
 
@@ -30,13 +39,38 @@ class WatchDisplay:
         self._line_interval_s = line_interval_s
         self._live: Live | None = None
         self._last_line_s: float | None = None
+        self._bars = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            MofNCompleteColumn(),
+            RateColumn("msgs"),
+            TimeRemainingColumn(),
+            get_time=clock.monotonic,
+            auto_refresh=False,
+        )
+        self._drained = self._bars.add_task(prefix, total=None)
 
     def render(self, update: WatchUpdate) -> Text:
         return Text(f"{self._prefix}: {update.describe()}")
 
+    def draw(self, update: WatchUpdate) -> RenderableType:
+        """A bar of the messages drained of those seen (drained + still queued), stat lines."""
+        d = update.depth
+        self._bars.update(
+            self._drained,
+            completed=update.messages_drained,
+            total=update.messages_drained + d.pending,
+        )
+        dead = "unknown" if d.dead_letters is None else f"{d.dead_letters:,}"
+        lines = [f"waiting {d.visible:,} · in flight {d.in_flight:,} · dead-letter {dead}"]
+        if update.items_written_estimate is not None:
+            lines.append(f"~{update.items_written_estimate:,} items written (estimate)")
+        return Group(self._bars, *(Text(line) for line in lines))
+
     def update(self, update: WatchUpdate) -> None:
         if self._live is not None:
-            self._live.update(self.render(update), refresh=True)
+            self._live.update(self.draw(update), refresh=True)
         elif self._mode is ProgressMode.PLAIN:
             now = self._clock.monotonic()
             if self._last_line_s is None or now - self._last_line_s >= self._line_interval_s:
