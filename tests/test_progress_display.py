@@ -62,7 +62,7 @@ def test_copy_draws_bars_for_read_and_sent_and_stat_lines_beneath() -> None:
     assert "━" in read_row  # the bar itself
     assert "2.0 MB" in text
     assert "in 16 messages" in text
-    assert "read 12.5 RCU/s (allowed 30.0 of 30.0) · missing 2 · failed 0" in text
+    assert "rate 12.5 RCU/s (allowed 30.0 of 30.0) · missing 2 · failed 0" in text
     assert "retries 3 · throttles 1" in text
     assert "paused: queue depth 9 > 5" in text
 
@@ -152,4 +152,4 @@ def test_show_progress_draws_the_bars_on_a_terminal() -> None:
     text = console.export_text()
     assert "100%" in text
     assert "10/10" in text
-    assert "read 0.0 RCU/s (no limit)" in text
+    assert "rate 0.0 RCU/s (no limit)" in text

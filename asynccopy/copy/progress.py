@@ -153,7 +153,7 @@ class ProgressView:
         messages = f"in {stats.messages_sent:,} messages"
         self._bytes.update(self._sent_bytes, completed=stats.bytes_sent, messages=messages)
         lines = [
-            f"read {self._rate()} · missing {stats.items_missing:,}"
+            f"rate {self._rate()} · missing {stats.items_missing:,}"
             f" · failed {stats.items_failed:,}",
             f"retries {stats.retries:,} · throttles {stats.throttles:,}",
         ]
