@@ -4,9 +4,9 @@
 2. seed 10,000 items of every DynamoDB type in the source account
 3. deploy deploy/template.yaml in the destination account with CloudFormation: the queue, its
    dead-letter queue and the consumer Lambda (it prints the same deployment's AWS commands)
-4. copy every key from the source account into the stack's queue, with live progress
-5. wait until the Lambda has drained the queue
-6. verify the destination table against the source, item by item
+4. copy every key from the source account into the stack's queue, with live progress, and
+   with `copy --wait` watch the write side until the Lambda has drained the queue
+5. verify the destination table against the source, item by item
 
 The sandbox keeps running afterwards so the tables can be explored; `make sandbox-down` stops it.
 """
@@ -17,13 +17,11 @@ import os
 import shlex
 import subprocess
 import sys
-import time
-from typing import Any, Final
+from typing import Final
 
-from asynccopy.sandbox import DEST_ACCOUNT
 from asynccopy.sandbox.deploy import STACK_NAME, stack_outputs
 from asynccopy.sandbox.profiles import DEST_PROFILE, SOURCE_PROFILE, write_profiles
-from asynccopy.sandbox.seed import TABLE_NAME, client
+from asynccopy.sandbox.seed import TABLE_NAME
 from asynccopy.sandbox.server import DEFAULT_PORT, ServerConfig
 
 ITEMS: Final = 10_000
@@ -42,40 +40,6 @@ def _run(step: str, argv: list[str], env: dict[str, str]) -> None:
     done = subprocess.run([sys.executable, "-m", "asynccopy", *argv], env=env, check=False)
     if done.returncode != 0:
         raise DemoFailed(f"step '{step}' failed with exit code {done.returncode}")
-
-
-def _wait_for_drain(endpoint: str, queue_url: str, dlq_url: str) -> None:
-    """Until the destination table holds every item and the queue has nothing in flight."""
-    print(f"\n==> wait until the consumer Lambda has written all {ITEMS:,} items", flush=True)
-    sqs: Any = client("sqs", DEST_ACCOUNT, endpoint)
-    ddb: Any = client("dynamodb", DEST_ACCOUNT, endpoint)
-    deadline = time.monotonic() + DRAIN_TIMEOUT_S
-    last_report = 0.0
-    while True:
-        attributes = sqs.get_queue_attributes(
-            QueueUrl=queue_url,
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )["Attributes"]
-        queued = int(attributes["ApproximateNumberOfMessages"])
-        in_flight = int(attributes["ApproximateNumberOfMessagesNotVisible"])
-        # The emulator keeps ItemCount live (DynamoDB refreshes it about every six hours).
-        written = ddb.describe_table(TableName=TABLE_NAME)["Table"]["ItemCount"]
-        now = time.monotonic()
-        if now - last_report >= 2:
-            print(
-                f"   {written:,} items written; {queued} messages queued, {in_flight} in flight",
-                flush=True,
-            )
-            last_report = now
-        if written >= ITEMS and queued == 0 and in_flight == 0:
-            print(f"   {written:,} items written; the queue is empty", flush=True)
-            return
-        if now > deadline:
-            raise DemoFailed(
-                f"the consumer wrote {written} of {ITEMS} items in {DRAIN_TIMEOUT_S} s;"
-                f" see the dead-letter queue {dlq_url}"
-            )
-        time.sleep(0.5)
 
 
 def run_demo() -> None:
@@ -102,8 +66,11 @@ def run_demo() -> None:
     )
     outputs = stack_outputs(STACK_NAME, endpoint_url=endpoint)
     queue_url = outputs["QueueUrl"]
+    # --wait: the copy then watches the queue until the Lambda has drained it, and fails
+    # (exit 1) if the dead-letter queue grew or the drain took longer than the timeout.
     _run(
-        f"copy every key at {RATE_RCU_PER_S} RCU/s into the stack's queue",
+        f"copy every key at {RATE_RCU_PER_S} RCU/s into the stack's queue and wait until the"
+        " consumer Lambda has drained it",
         [
             "copy",
             "--profile",
@@ -116,10 +83,12 @@ def run_demo() -> None:
             queue_url,
             "--rate",
             str(RATE_RCU_PER_S),
+            "--wait",
+            "--wait-timeout",
+            str(DRAIN_TIMEOUT_S),
         ],
         env,
     )
-    _wait_for_drain(endpoint, queue_url, outputs["DeadLetterQueueUrl"])
     _run(
         "verify the destination table against the source",
         [
