@@ -216,6 +216,7 @@ def copy_command(
     keys: options.KeysOpt = None,
     query: options.QueryOpt = None,
     scan: options.ScanOpt = False,
+    index: options.IndexOpt = None,
     filter_expression: options.FilterOpt = None,
     values: options.ValuesOpt = None,
     names: options.NamesOpt = None,
@@ -250,7 +251,7 @@ def copy_command(
 ) -> None:
     """Copy selected items from a DynamoDB table to an SQS queue in another account."""
     selection = options.selection(
-        keys, query, scan, filter_expression, values, names, segments, segment
+        keys, query, scan, filter_expression, values, names, segments, segment, index
     )
     kept = checkpoint_path(
         table, selection, given=checkpoint, off=no_checkpoint, dry_run=dry_run, resume=resume

@@ -14,7 +14,8 @@ from asynccopy.copy.prepare import Prepared, scan_estimate
 from asynccopy.copy.stats import Stats
 from asynccopy.copy.summary import CopySummary, DryRunPlan, build_summary
 from asynccopy.read.factory import per_item_rcu
-from asynccopy.read.itemsize import pooled_read_units
+from asynccopy.read.itemsize import pooled_read_units, read_units
+from asynccopy.read.tables import IndexInfo
 from asynccopy.send.packing import MAX_ENTRIES_PER_BATCH, MAX_ITEMS_PER_MESSAGE
 from asynccopy.send.sender import SEND_BATCH_MAX_BYTES, request_units_for_bytes
 from consumer.wire import encode_items
@@ -25,11 +26,37 @@ def _read_units(config: CopyConfig, prepared: Prepared, count: int) -> float:
     if isinstance(config.selection, ScanSelection):
         # A Scan reads the whole segment; a filter saves no capacity.
         share = len(config.selection.segments) / config.selection.total_segments
-        return pooled_read_units(table.size_bytes * share, consistent=config.consistent_read)
-    return count * per_item_rcu(
-        config.selection,
-        average_item_bytes=table.average_item_bytes,
-        consistent_read=config.consistent_read,
+        pages = pooled_read_units(table.size_bytes * share, consistent=config.consistent_read)
+    else:
+        pages = count * per_item_rcu(
+            config.selection,
+            average_item_bytes=table.average_item_bytes,
+            consistent_read=config.consistent_read,
+        )
+    index = _index(config, prepared)
+    if index is None or index.projects_all:
+        return pages
+    # The index's pages (at most what reading the items themselves would cost), then each
+    # item again with BatchGetItem, rounded up to 4 KB per item.
+    return pages + count * read_units(table.average_item_bytes, consistent=config.consistent_read)
+
+
+def _index(config: CopyConfig, prepared: Prepared) -> IndexInfo | None:
+    name = getattr(config.selection, "index_name", None)
+    return None if name is None else prepared.table.index(name)
+
+
+def index_reads(config: CopyConfig, prepared: Prepared) -> str | None:
+    """How a copy --index reads, for the plan: the pages are the items, or each page's keys
+    are read whole with BatchGetItem (both reads charged to the --rate limiter)."""
+    index = _index(config, prepared)
+    if index is None:
+        return None
+    if index.projects_all:
+        return f"{index.describe()}: its pages are the items"
+    return (
+        f"{index.describe()}: each page's keys are read whole with BatchGetItem; "
+        "both reads are charged to the rate limit"
     )
 
 
@@ -64,6 +91,7 @@ def dry_run_plan(
         estimated_request_units=batches * units_per_batch,
         estimated_seconds=None if rate is None else rcu / rate,
         sample_items=tuple(sample_items),
+        index_reads=index_reads(config, prepared),
     )
 
 

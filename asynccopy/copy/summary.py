@@ -26,6 +26,8 @@ class DryRunPlan:
     estimated_request_units: int  # SQS 64 KB billing units
     estimated_seconds: float | None  # None: no rate limit
     sample_items: tuple[Item, ...]
+    # --index: how the index is read, e.g. "byEmail (global, projection KEYS_ONLY): ...".
+    index_reads: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -130,6 +132,7 @@ class CopySummary:
                 ),
                 # wire form: B as base64, as in the message bodies
                 sample_items=[json.loads(key_to_text(item)) for item in plan.sample_items],
+                index_reads=plan.index_reads,
             )
         return document
 
@@ -312,6 +315,7 @@ def render_text(summary: CopySummary) -> str:
             *_duplicates(summary),
             f"  average item     {plan.average_item_bytes:,} bytes (TableSizeBytes / ItemCount)",
             f"  estimated RCU    {plan.estimated_rcu:,.1f}",
+            *([f"  index            {plan.index_reads}"] if plan.index_reads else []),
             f"  messages         {plan.estimated_messages:,}",
             f"  SendMessageBatch {_counted(plan.estimated_batches, 'request')},"
             f" {_counted(plan.estimated_request_units, 'SQS 64 KB request unit')}",
