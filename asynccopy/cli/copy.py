@@ -204,8 +204,11 @@ def print_summary(summary: CopySummary, *, as_json: bool) -> None:
     """The summary on stdout, then the exit with its code."""
     from asynccopy.copy.summary import render_text
 
+    terminal = options.stdout_is_terminal()
     options.print_result(
-        as_json=as_json, document=summary.to_json, text=partial(render_text, summary)
+        as_json=as_json,
+        document=summary.to_json,
+        text=partial(render_text, summary, terminal=terminal),
     )
     raise typer.Exit(int(summary.exit_code))
 

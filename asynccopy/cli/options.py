@@ -304,6 +304,14 @@ def stderr_console(*, progress: bool) -> tuple[Console, ProgressMode]:
     return console, ProgressMode.choose(enabled=progress, console=console)
 
 
+def stdout_is_terminal() -> bool:
+    """Whether the result goes to a terminal, as rich decides it for progress (progress.py):
+    box characters and styles only there."""
+    from rich.console import Console
+
+    return Console().is_terminal
+
+
 def print_result(*, as_json: bool, document: Callable[[], object], text: Callable[[], str]) -> None:
     """The result on stdout: one JSON document with --json, else the text for a person."""
     print(json.dumps(document()) if as_json else text())
