@@ -64,6 +64,7 @@ class ScanSelection:
     filter_expression: str | None = None
     values: Mapping[str, AttributeValue] = field(default_factory=dict)
     names: Mapping[str, str] = field(default_factory=dict)
+    index_name: str | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.total_segments <= MAX_SCAN_SEGMENTS:

@@ -30,6 +30,7 @@ class ProducerGrant:
     table_arn: str
     queue_url: str
     queue_region: str | None = None
+    index_name: str | None = None  # copy --index: Query and Scan are authorised on its ARN
 
 
 def queue_arn_from_url(queue_url: str, *, region: str | None, partition: str = "aws") -> str:
@@ -70,7 +71,7 @@ def producer_policy(grant: ProducerGrant) -> dict[str, Any]:
                     "dynamodb:Query",
                     "dynamodb:Scan",
                 ],
-                "Resource": grant.table_arn,
+                "Resource": _table_resources(grant),
             },
             {
                 # GetQueueAttributes reads MaximumMessageSize once; without it asynccopy
@@ -82,6 +83,14 @@ def producer_policy(grant: ProducerGrant) -> dict[str, Any]:
             },
         ],
     }
+
+
+def _table_resources(grant: ProducerGrant) -> str | list[str]:
+    """The table's ARN, and its index's: a Query or Scan with IndexName is authorised on
+    TABLE_ARN/index/NAME, not on the table's ARN (DynamoDB's IAM resource types)."""
+    if grant.index_name is None:
+        return grant.table_arn
+    return [grant.table_arn, f"{grant.table_arn}/index/{grant.index_name}"]
 
 
 def render(policy: dict[str, Any]) -> str:

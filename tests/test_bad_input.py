@@ -50,8 +50,8 @@ class Row:
     foreign_checkpoint: bool = False  # {tmp}/cp.json recorded by a copy to another queue
 
 
-def _copy(*args: str) -> tuple[str, ...]:
-    return ("copy", "--table", "users", "--queue-url", "{queue}", *args)
+def _copy(*args: str, table: str = "users") -> tuple[str, ...]:
+    return ("copy", "--table", table, "--queue-url", "{queue}", *args)
 
 
 def _keys(*args: str, table: str = "users") -> tuple[str, ...]:
@@ -182,6 +182,17 @@ ROWS: tuple[Row, ...] = (
     Row(id="skip-expired-without-ttl", args=_keys("--skip-expired"), keys="user-0\n",
         message="--skip-expired: table 'users' has no TTL attribute (TTL is DISABLED) (drop "
         "--skip-expired: without TTL no item expires)"),
+    Row(id="index-missing",
+        args=_copy("--query", "tenant = :t", "--values", '{":t": "t"}', "--index", "nope",
+                   table="events"),
+        message="table 'events' has no index 'nope' (its indexes: byKind (global, projection "
+        "KEYS_ONLY), byTime (local, projection ALL))"),
+    Row(id="index-consistent-read-on-gsi",
+        args=_copy("--query", "kind = :k", "--values", '{":k": "k"}', "--index", "byKind",
+                   "--consistent-read", table="events"),
+        message="--consistent-read cannot read through global secondary index 'byKind'"),
+    Row(id="index-with-keys", args=_keys("--index", "byKind"), keys="user-0\n",
+        message="--index goes with --query or --scan, not --keys"),
     Row(id="values-without-filter", args=_copy("--scan", "--values", '{":u": "x"}',
         "--checkpoint", "{tmp}/cp.json"),
         message="--values and --names go with --filter when scanning"),
@@ -298,13 +309,41 @@ class World:
 
 
 def make_world(sandbox: Sandbox) -> World:
-    """Tables users (S), numbered (N), blobs (B), events (S+N); four queues in the destination
-    (one of them FIFO)."""
+    """Tables users (S), numbered (N), blobs (B), events (S+N, with a GSI and an LSI); four
+    queues in the destination (one of them FIFO)."""
     ddb = sandbox.source("dynamodb")
     create_table(ddb, "users", ("userid", "S"))
     create_table(ddb, "numbered", ("id", "N"))
     create_table(ddb, "blobs", ("blob", "B"))
-    create_table(ddb, "events", ("tenant", "S"), ("seq", "N"))
+    ddb.create_table(
+        TableName="events",
+        KeySchema=[
+            {"AttributeName": "tenant", "KeyType": "HASH"},
+            {"AttributeName": "seq", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": n, "AttributeType": t}
+            for n, t in (("tenant", "S"), ("seq", "N"), ("kind", "S"), ("at", "N"))
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "byKind",
+                "KeySchema": [{"AttributeName": "kind", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }
+        ],
+        LocalSecondaryIndexes=[
+            {
+                "IndexName": "byTime",
+                "KeySchema": [
+                    {"AttributeName": "tenant", "KeyType": "HASH"},
+                    {"AttributeName": "at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
     ddb.create_table(
         TableName=PROVISIONED,
         KeySchema=[{"AttributeName": "userid", "KeyType": "HASH"}],

@@ -33,6 +33,34 @@ def test_policy_grants_reads_on_the_table_and_sends_on_the_queue_only() -> None:
     assert all("*" not in action for s in policy["Statement"] for action in s["Action"])
 
 
+def test_policy_with_an_index_grants_reads_on_the_index_too() -> None:
+    policy = producer_policy(
+        ProducerGrant(
+            table_arn=TABLE,
+            queue_url="https://sqs.eu-west-1.amazonaws.com/222222222222/q",
+            index_name="byCustomer",
+        )
+    )
+    read, _ = policy["Statement"]
+    assert read["Resource"] == [TABLE, f"{TABLE}/index/byCustomer"]
+
+
+def test_cli_adds_the_index_arn() -> None:
+    done = subprocess.run(
+        [
+            *(sys.executable, "-m", "asynccopy", "iam-policy", "--table-arn", TABLE),
+            *("--queue-url", "https://sqs.eu-west-1.amazonaws.com/222222222222/q"),
+            *("--index", "byCustomer"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    read = json.loads(done.stdout)["Statement"][0]
+    assert read["Resource"] == [TABLE, f"{TABLE}/index/byCustomer"]
+
+
 @pytest.mark.parametrize(
     ("url", "arn"),
     [

@@ -204,8 +204,11 @@ def print_summary(summary: CopySummary, *, as_json: bool) -> None:
     """The summary on stdout, then the exit with its code."""
     from asynccopy.copy.summary import render_text
 
+    terminal = options.stdout_is_terminal()
     options.print_result(
-        as_json=as_json, document=summary.to_json, text=partial(render_text, summary)
+        as_json=as_json,
+        document=summary.to_json,
+        text=partial(render_text, summary, terminal=terminal),
     )
     raise typer.Exit(int(summary.exit_code))
 
@@ -216,6 +219,7 @@ def copy_command(
     keys: options.KeysOpt = None,
     query: options.QueryOpt = None,
     scan: options.ScanOpt = False,
+    index: options.IndexOpt = None,
     filter_expression: options.FilterOpt = None,
     values: options.ValuesOpt = None,
     names: options.NamesOpt = None,
@@ -250,7 +254,7 @@ def copy_command(
 ) -> None:
     """Copy selected items from a DynamoDB table to an SQS queue in another account."""
     selection = options.selection(
-        keys, query, scan, filter_expression, values, names, segments, segment
+        keys, query, scan, filter_expression, values, names, segments, segment, index
     )
     kept = checkpoint_path(
         table, selection, given=checkpoint, off=no_checkpoint, dry_run=dry_run, resume=resume

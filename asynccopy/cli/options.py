@@ -85,6 +85,17 @@ QueryOpt = Annotated[
 ScanOpt = Annotated[
     bool, typer.Option("--scan", help="Scan the whole table.", rich_help_panel=SELECTION)
 ]
+IndexOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--index",
+        metavar="NAME",
+        help="Read --query or --scan through this global or local secondary index; items "
+        "of an index that does not project every attribute are then read whole with "
+        "BatchGetItem.",
+        rich_help_panel=SELECTION,
+    ),
+]
 FilterOpt = Annotated[
     str | None,
     typer.Option(
@@ -293,6 +304,14 @@ def stderr_console(*, progress: bool) -> tuple[Console, ProgressMode]:
     return console, ProgressMode.choose(enabled=progress, console=console)
 
 
+def stdout_is_terminal() -> bool:
+    """Whether the result goes to a terminal, as rich decides it for progress (progress.py):
+    box characters and styles only there."""
+    from rich.console import Console
+
+    return Console().is_terminal
+
+
 def print_result(*, as_json: bool, document: Callable[[], object], text: Callable[[], str]) -> None:
     """The result on stdout: one JSON document with --json, else the text for a person."""
     print(json.dumps(document()) if as_json else text())
@@ -353,6 +372,7 @@ def selection(
     names: str | None,
     segments: int | None,
     segment: str | None,
+    index: str | None = None,
     /,
 ) -> Selection:
     """`selection_from_flags` for a command that declares every selection flag, in the order
@@ -366,7 +386,22 @@ def selection(
         names=names,
         segments=segments,
         segment=segment,
+        index=index,
     )
+
+
+def _check_keys_alone(expressions: bool, index: str | None) -> None:
+    """A SelectionError for flags a key file does not take: it names whole keys of the table."""
+    if expressions:
+        raise SelectionError(
+            "--filter, --values and --names go with --query or --scan, not --keys",
+            hint="a key file names whole keys: drop --filter, --values and --names",
+        )
+    if index is not None:
+        raise SelectionError(
+            "--index goes with --query or --scan, not --keys",
+            hint="a key file names the table's keys: drop --index",
+        )
 
 
 def selection_from_flags(
@@ -379,6 +414,7 @@ def selection_from_flags(
     names: str | None = None,
     segments: int | None = None,
     segment: str | None = None,
+    index: str | None = None,
 ) -> Selection:
     """Exactly one selection, or a SelectionError (exit 2) naming the conflict."""
     from asynccopy.config import KeysSelection, QuerySelection, ScanSelection
@@ -393,11 +429,7 @@ def selection_from_flags(
     parsed_values = parse_values_json(values, flag="--values") if values is not None else {}
     parsed_names = parse_names_json(names, flag="--names") if names is not None else {}
     if keys is not None:
-        if filter_expression or values is not None or names is not None:
-            raise SelectionError(
-                "--filter, --values and --names go with --query or --scan, not --keys",
-                hint="a key file names whole keys: drop --filter, --values and --names",
-            )
+        _check_keys_alone(bool(filter_expression) or values is not None or names is not None, index)
         return KeysSelection(path=keys)
     if query is not None:
         if values is None:
@@ -410,6 +442,7 @@ def selection_from_flags(
             values=parsed_values,
             names=parsed_names,
             filter_expression=filter_expression,
+            index_name=index,
         )
     if not filter_expression and (values is not None or names is not None):
         # DynamoDB refuses expression values or names that no expression uses.
@@ -424,4 +457,5 @@ def selection_from_flags(
         filter_expression=filter_expression,
         values=parsed_values,
         names=parsed_names,
+        index_name=index,
     )

@@ -13,9 +13,14 @@ def register(app: typer.Typer) -> None:
         queue_region: str | None = typer.Option(
             None, "--queue-region", help="The queue's region if its URL does not say."
         ),
+        index: str | None = typer.Option(
+            None, "--index", metavar="NAME", help="The index copy --index reads through."
+        ),
     ) -> None:
         """Print the least-privilege IAM policy for the producer (source account side)."""
         from asynccopy.policy import ProducerGrant, producer_policy, render
 
-        grant = ProducerGrant(table_arn=table_arn, queue_url=queue_url, queue_region=queue_region)
+        grant = ProducerGrant(
+            table_arn=table_arn, queue_url=queue_url, queue_region=queue_region, index_name=index
+        )
         typer.echo(render(producer_policy(grant)))

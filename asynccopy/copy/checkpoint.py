@@ -93,6 +93,8 @@ def selection_identity(selection: Selection, *, key_plan: KeyFilePlan | None) ->
         "filter": selection.filter_expression,
         "values": _values_json(selection.values),
         "names": dict(selection.names),
+        # Only when set: a checkpoint of a scan of the table keeps its fingerprint.
+        **({"index": selection.index_name} if selection.index_name else {}),
     }
 
 

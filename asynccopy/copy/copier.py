@@ -54,6 +54,7 @@ from asynccopy.copy.wait import start_watch, wait_after
 from asynccopy.errors import AsyncCopyError
 from asynccopy.read.base import Page, ReadContext, Source
 from asynccopy.read.factory import build_source
+from asynccopy.read.indexed import IndexFetchSource
 from asynccopy.read.limiter import Limiter, make_limiter
 from asynccopy.read.query import QuerySource
 from asynccopy.read.scan import ScanSource
@@ -187,7 +188,7 @@ class Copier:
             projection=config.shape.projection,
         )
         if resume is not None and resume.segments:
-            assert isinstance(source, ScanSource | QuerySource)
+            assert isinstance(source, ScanSource | QuerySource | IndexFetchSource)
             source = ResumedSegments(source, states=resume.segments)
         shaping = Shaping.of(
             config.shape, ttl_attribute=prepared.ttl_attribute, now_s=self._runtime.wall_clock

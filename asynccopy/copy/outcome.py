@@ -14,22 +14,62 @@ from asynccopy.copy.prepare import Prepared, scan_estimate
 from asynccopy.copy.stats import Stats
 from asynccopy.copy.summary import CopySummary, DryRunPlan, build_summary
 from asynccopy.read.factory import per_item_rcu
-from asynccopy.read.itemsize import pooled_read_units
+from asynccopy.read.itemsize import item_size_bytes, pooled_read_units, read_units
+from asynccopy.read.tables import IndexInfo
 from asynccopy.send.packing import MAX_ENTRIES_PER_BATCH, MAX_ITEMS_PER_MESSAGE
 from asynccopy.send.sender import SEND_BATCH_MAX_BYTES, request_units_for_bytes
 from consumer.wire import encode_items
 
 
-def _read_units(config: CopyConfig, prepared: Prepared, count: int) -> float:
+def _read_units(config: CopyConfig, prepared: Prepared, count: int, item_bytes: int) -> float:
     table = prepared.table
     if isinstance(config.selection, ScanSelection):
         # A Scan reads the whole segment; a filter saves no capacity.
         share = len(config.selection.segments) / config.selection.total_segments
-        return pooled_read_units(table.size_bytes * share, consistent=config.consistent_read)
-    return count * per_item_rcu(
-        config.selection,
-        average_item_bytes=table.average_item_bytes,
-        consistent_read=config.consistent_read,
+        pages = pooled_read_units(
+            table.item_count * share * item_bytes, consistent=config.consistent_read
+        )
+    else:
+        pages = count * per_item_rcu(
+            config.selection, average_item_bytes=item_bytes, consistent_read=config.consistent_read
+        )
+    index = _index(config, prepared)
+    if index is None or index.projects_all:
+        return pages
+    # The index's pages (at most what reading the items themselves would cost), then each
+    # item again with BatchGetItem, rounded up to 4 KB per item.
+    return pages + count * read_units(item_bytes, consistent=config.consistent_read)
+
+
+def average_item(
+    config: CopyConfig, prepared: Prepared, sample_items: Sequence[Any]
+) -> tuple[int, str]:
+    """The average item's size and what it was measured on. TableSizeBytes / ItemCount is
+    refreshed only about every six hours (and an emulator may not keep it), so the sample's
+    measured items are preferred; not with --attributes, whose sample is projected while
+    DynamoDB charges reads for the whole item."""
+    if sample_items and config.shape.projection is None:
+        sizes = [item_size_bytes(item) for item in sample_items]
+        return max(1, -(-sum(sizes) // len(sizes))), f"measured on {len(sizes)} sample items"
+    return prepared.table.average_item_bytes, "TableSizeBytes / ItemCount"
+
+
+def _index(config: CopyConfig, prepared: Prepared) -> IndexInfo | None:
+    name = getattr(config.selection, "index_name", None)
+    return None if name is None else prepared.table.index(name)
+
+
+def index_reads(config: CopyConfig, prepared: Prepared) -> str | None:
+    """How a copy --index reads, for the plan: the pages are the items, or each page's keys
+    are read whole with BatchGetItem (both reads charged to the --rate limiter)."""
+    index = _index(config, prepared)
+    if index is None:
+        return None
+    if index.projects_all:
+        return f"{index.describe()}: its pages are the items"
+    return (
+        f"{index.describe()}: each page's keys are read whole with BatchGetItem; "
+        "both reads are charged to the rate limit"
     )
 
 
@@ -42,11 +82,12 @@ def dry_run_plan(
     count = selected if selected is not None else 0
     if isinstance(config.selection, ScanSelection) and selected is None:
         count = scan_estimate(config.selection, table)  # a filter: plan for all it may keep
-    rcu = _read_units(config, prepared, count)
+    item_bytes, measured_on = average_item(config, prepared, sample_items)
+    rcu = _read_units(config, prepared, count, item_bytes)
     if sample_items:
         encoded = sum(len(encode_items([item])) for item in sample_items) / len(sample_items)
     else:
-        encoded = table.average_item_bytes * 2.0  # typed JSON roughly doubles an item
+        encoded = item_bytes * 2.0  # typed JSON roughly doubles an item
     per_message = max(1, min(MAX_ITEMS_PER_MESSAGE, int(prepared.max_message_bytes / encoded)))
     messages = -(-count // per_message)
     message_bytes = per_message * encoded
@@ -57,13 +98,16 @@ def dry_run_plan(
     rate = prepared.rate.rcu_per_s
     return DryRunPlan(
         max_message_bytes=prepared.max_message_bytes,
-        average_item_bytes=table.average_item_bytes,
+        average_item_bytes=item_bytes,
+        average_item_source=measured_on,
+        key_names=table.key_schema.names,
         estimated_rcu=rcu,
         estimated_messages=messages,
         estimated_batches=batches,
         estimated_request_units=batches * units_per_batch,
         estimated_seconds=None if rate is None else rcu / rate,
         sample_items=tuple(sample_items),
+        index_reads=index_reads(config, prepared),
     )
 
 

@@ -104,6 +104,9 @@ async def prepare(
 ) -> Prepared:
     """DescribeTable, the rate, the queue's MaximumMessageSize and the key file's plan."""
     table = await describe_table(ddb, table=config.table, region=config.source.region)
+    index_name = getattr(config.selection, "index_name", None)
+    if index_name is not None:
+        table.index(index_name, consistent_read=config.consistent_read)
     rate = resolve_table_rate(config.rate, table)
     max_message_bytes = await queue_max_message_bytes(sqs, queue_url=config.queue_url)
     key_plan = None

@@ -27,6 +27,7 @@ from asynccopy.copy.checkpoint import (
 )
 from asynccopy.errors import CheckpointError
 from asynccopy.read.base import Page
+from asynccopy.read.indexed import IndexFetchSource
 from asynccopy.read.keys import KeyFilePlan
 from asynccopy.read.query import QuerySource
 from asynccopy.read.scan import ScanSource
@@ -111,7 +112,10 @@ class ResumedSegments:
     records as done are skipped, the others restart from their LastEvaluatedKey."""
 
     def __init__(
-        self, source: ScanSource | QuerySource, *, states: Mapping[int, SegmentState]
+        self,
+        source: ScanSource | QuerySource | IndexFetchSource,
+        *,
+        states: Mapping[int, SegmentState],
     ) -> None:
         self._source = source
         self._states = states

@@ -26,6 +26,11 @@ class DryRunPlan:
     estimated_request_units: int  # SQS 64 KB billing units
     estimated_seconds: float | None  # None: no rate limit
     sample_items: tuple[Item, ...]
+    key_names: tuple[str, ...] = ()  # the table's key attributes: shown first in the sample
+    # What average_item_bytes was measured on: the sample's items, or the table's estimate.
+    average_item_source: str = "TableSizeBytes / ItemCount"
+    # --index: how the index is read, e.g. "byEmail (global, projection KEYS_ONLY): ...".
+    index_reads: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -130,6 +135,8 @@ class CopySummary:
                 ),
                 # wire form: B as base64, as in the message bodies
                 sample_items=[json.loads(key_to_text(item)) for item in plan.sample_items],
+                index_reads=plan.index_reads,
+                average_item_source=plan.average_item_source,
             )
         return document
 
@@ -292,8 +299,9 @@ def _shaped(summary: CopySummary) -> list[str]:
     return lines
 
 
-def render_text(summary: CopySummary) -> str:
-    """The summary for people: a few aligned lines."""
+def render_text(summary: CopySummary, *, terminal: bool = False) -> str:
+    """The summary for people: a few aligned lines; a dry run's sample as a table per item
+    (box characters on a `terminal` only)."""
     lines: list[str] = []
     if summary.plan is not None:
         plan = summary.plan
@@ -310,8 +318,9 @@ def render_text(summary: CopySummary) -> str:
             f"  items selected   {_count(summary.items_selected)}"
             + ("" if summary.items_selected_exact else " (the table's estimate)"),
             *_duplicates(summary),
-            f"  average item     {plan.average_item_bytes:,} bytes (TableSizeBytes / ItemCount)",
+            f"  average item     {plan.average_item_bytes:,} bytes ({plan.average_item_source})",
             f"  estimated RCU    {plan.estimated_rcu:,.1f}",
+            *([f"  index            {plan.index_reads}"] if plan.index_reads else []),
             f"  messages         {plan.estimated_messages:,}",
             f"  SendMessageBatch {_counted(plan.estimated_batches, 'request')},"
             f" {_counted(plan.estimated_request_units, 'SQS 64 KB request unit')}",
@@ -320,7 +329,11 @@ def render_text(summary: CopySummary) -> str:
             *_shaped(summary),
             f"  sample items     {len(plan.sample_items)}",
         ]
-        lines += [f"    {key_to_text(item)}" for item in plan.sample_items]
+        if plan.sample_items:
+            from asynccopy.copy.sample import render_sample
+
+            sample = render_sample(plan.sample_items, plan.key_names, terminal=terminal)
+            lines += [f"    {line}" if line else line for line in sample.splitlines()]
     elif summary.nothing_left:
         lines += [
             f"nothing left to copy: the checkpoint {summary.checkpoint} records a complete copy"

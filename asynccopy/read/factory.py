@@ -6,6 +6,7 @@ from typing import Any, Final
 
 from asynccopy.config import BATCH_GET_MAX_KEYS, KeysSelection, QuerySelection, Selection
 from asynccopy.read.base import ReadContext, Source
+from asynccopy.read.indexed import IndexFetchSource
 from asynccopy.read.itemsize import pooled_read_units, read_units
 from asynccopy.read.keyfile import BatchGetReader, KeyFileSource
 from asynccopy.read.keys import KeyFilePlan
@@ -92,15 +93,34 @@ def build_source(
     limit = page_limit(call_budget_rcu, item_rcu, item_bytes)
     if sample is not None:
         limit = max(1, min(limit or sample, sample))
+    fetch = selection.index_name is not None and not table.index(selection.index_name).projects_all
     pages = PageReader(
         context,
         operation="Query" if isinstance(selection, QuerySelection) else "Scan",
         table=table.name,
         consistent_read=consistent_read,
-        page_limit_items=limit,
+        page_limit_items=min(limit or BATCH_GET_MAX_KEYS, BATCH_GET_MAX_KEYS) if fetch else limit,
+        average_item_bytes=item_bytes,
+        # Through a partial index the projection applies to the table's items, read whole.
+        projection=None if fetch else projection,
+    )
+    source = (
+        QuerySource(pages, selection=selection)
+        if isinstance(selection, QuerySelection)
+        else ScanSource(pages, selection=selection)
+    )
+    if not fetch:
+        return source
+    reader = BatchGetReader(
+        context,
+        table=table.name,
+        consistent_read=consistent_read,
         average_item_bytes=item_bytes,
         projection=projection,
     )
-    if isinstance(selection, QuerySelection):
-        return QuerySource(pages, selection=selection)
-    return ScanSource(pages, selection=selection)
+    return IndexFetchSource(
+        source,
+        reader=reader,
+        schema=table.key_schema,
+        keys_per_chunk=keys_per_chunk(call_budget_rcu, item_rcu),
+    )

@@ -60,6 +60,16 @@ def _value_size(value: AttributeValue) -> int:
     )
 
 
+def value_size_bytes(value: AttributeValue) -> int:
+    """One attribute value's size as DynamoDB counts it (its name not included)."""
+    return _value_size(value)
+
+
+def binary_length(value: bytes | str) -> int:
+    """The raw bytes of a binary value, given as bytes or as base64 text."""
+    return _binary_len(value)
+
+
 def item_size_bytes(item: Item) -> int:
     """The item's size as DynamoDB counts it: attribute names plus values, with overheads."""
     return sum(_utf8_len(name) + _value_size(value) for name, value in item.items())

@@ -30,6 +30,8 @@ class ScanSource:
             values=self._selection.values,
             names=self._selection.names,
         )
+        if self._selection.index_name:
+            arguments["IndexName"] = self._selection.index_name
         if total > 1:
             arguments.update(Segment=unit, TotalSegments=total)
         async for items, last_key in self._reader.pages(arguments, start_key=start_key):

@@ -37,6 +37,21 @@ class KeySchema:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class IndexInfo:
+    name: str
+    is_global: bool  # a GSI; else an LSI
+    projection_type: str  # "ALL", "KEYS_ONLY" or "INCLUDE"
+
+    @property
+    def projects_all(self) -> bool:
+        return self.projection_type == "ALL"
+
+    def describe(self) -> str:
+        kind = "global" if self.is_global else "local"
+        return f"{self.name} ({kind}, projection {self.projection_type})"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class TableInfo:
     name: str
     key_schema: KeySchema
@@ -51,6 +66,26 @@ class TableInfo:
     # OnDemandThroughput.MaxReadRequestUnits: the owner's cap on an on-demand table's reads;
     # reads above it throttle with TableReadMaxOnDemandThroughputExceeded. None: no cap (-1).
     max_on_demand_read_units: int | None = None
+    indexes: tuple[IndexInfo, ...] = ()
+
+    def index(self, name: str, *, consistent_read: bool = False) -> IndexInfo:
+        """The index `name`, or an InputError naming the table's indexes; also refused: a
+        consistent read through a global index, which DynamoDB does not serve (Query and
+        Scan: "strongly consistent reads are not supported on global secondary indexes")."""
+        for index in self.indexes:
+            if index.name == name:
+                if consistent_read and index.is_global:
+                    raise InputError(
+                        f"--consistent-read cannot read through global secondary index {name!r}",
+                        hint="drop --consistent-read (a GSI is eventually consistent only), "
+                        "or select through a local index or the table",
+                    )
+                return index
+        known = ", ".join(index.describe() for index in self.indexes) or "none"
+        raise InputError(
+            f"table {self.name!r} has no index {name!r} (its indexes: {known})",
+            hint="pass one of its indexes to --index, or drop --index to read the table",
+        )
 
     @property
     def on_demand(self) -> bool:
@@ -111,6 +146,15 @@ def parse_table_description(table: dict[str, Any]) -> TableInfo:
         else:
             sort = attribute
     assert partition is not None, "DynamoDB always reports a HASH key"
+    indexes = tuple(
+        IndexInfo(
+            name=described["IndexName"],
+            is_global=is_global,
+            projection_type=described.get("Projection", {}).get("ProjectionType", "ALL"),
+        )
+        for is_global, kind in ((True, "GlobalSecondaryIndexes"), (False, "LocalSecondaryIndexes"))
+        for described in table.get(kind, [])
+    )
     billing = table.get("BillingModeSummary", {}).get("BillingMode", "PROVISIONED")
     rcu = int(table.get("ProvisionedThroughput", {}).get("ReadCapacityUnits", 0))
     warm = int(table.get("WarmThroughput", {}).get("ReadUnitsPerSecond", 0) or 0)
@@ -125,6 +169,7 @@ def parse_table_description(table: dict[str, Any]) -> TableInfo:
         arn=str(table.get("TableArn", "")),
         warm_read_units_per_s=warm if warm > 0 else None,
         max_on_demand_read_units=maximum if maximum > 0 else None,
+        indexes=indexes,
     )
 
 
