@@ -190,7 +190,10 @@ class Copier:
             assert isinstance(source, ScanSource | QuerySource)
             source = ResumedSegments(source, states=resume.segments)
         shaping = Shaping.of(
-            config.shape, ttl_attribute=prepared.ttl_attribute, now_s=self._runtime.wall_clock
+            config.shape,
+            ttl_attribute=prepared.ttl_attribute,
+            now_s=self._runtime.wall_clock,
+            keys=prepared.table.key_schema.attributes,
         )
         return ShapedSource.around(source, shaping=shaping, stats=self._stats)
 

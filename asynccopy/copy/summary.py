@@ -59,6 +59,8 @@ class CopySummary:
     resumed: bool = False
     items_skipped_by_resume: int = 0  # done by earlier runs (key file: keys, found or not)
     items_skipped_expired: int = 0  # read with a TTL in the past (--skip-expired): not sent
+    items_transformed: int = 0  # returned by --transform
+    items_skipped_by_transform: int = 0  # --transform returned None: not sent
     items_replication_attributes_stripped: int = 0  # sent without their aws:rep:* attributes
     nothing_left: bool = False  # resumed a checkpoint that records a complete copy
     failed_by_reason: Mapping[str, int] = field(default_factory=dict)
@@ -109,6 +111,8 @@ class CopySummary:
             "resumed": self.resumed,
             "items_skipped_by_resume": self.items_skipped_by_resume,
             "items_skipped_expired": self.items_skipped_expired,
+            "items_transformed": self.items_transformed,
+            "items_skipped_by_transform": self.items_skipped_by_transform,
             "items_replication_attributes_stripped": self.items_replication_attributes_stripped,
             "nothing_left": self.nothing_left,
             "failed_by_reason": dict(self.failed_by_reason),
@@ -190,6 +194,8 @@ def build_summary(
         resumed=resumed,
         items_skipped_by_resume=stats.items_skipped_by_resume,
         items_skipped_expired=stats.items_skipped_expired,
+        items_transformed=stats.items_transformed,
+        items_skipped_by_transform=stats.items_skipped_by_transform,
         items_replication_attributes_stripped=stats.items_replication_attributes_stripped,
         nothing_left=nothing_left,
         failed_by_reason=dict(stats.failed_by_reason),
@@ -289,6 +295,10 @@ def _shaped(summary: CopySummary) -> list[str]:
     if summary.items_replication_attributes_stripped:
         count = _counted(summary.items_replication_attributes_stripped, "item")
         lines.append(f"  stripped aws:rep:* attributes from {count}")
+    if summary.items_transformed or summary.items_skipped_by_transform:
+        count = _counted(summary.items_transformed, "item")
+        skipped = summary.items_skipped_by_transform
+        lines.append(f"  transformed {count}; the transform skipped {skipped:,}")
     return lines
 
 
