@@ -140,3 +140,21 @@ def test_a_result_that_is_not_a_dict_is_rejected(tmp_path: Path) -> None:
     transform = load_transform(f"{module}:transform")
     with pytest.raises(ItemRejected, match="returned a list"):
         transform.apply({"userid": {"S": "u"}}, keys=KEYS)
+
+
+def test_the_dry_run_shows_the_sample_before_and_after(sandbox: Sandbox, tmp_path: Path) -> None:
+    keys, queue_url = seed_users(sandbox, tmp_path, items=3)
+    args = ("copy", "--table", "users", "--keys", str(keys), "--queue-url", queue_url,
+            "--transform", f"{EXAMPLE}:transform", "--dry-run", "--sample", "2")  # fmt: skip
+    code, summary, stderr = sandbox.run_json(*args, "--json")
+    assert code == 0, stderr
+    before, after = summary["sample_items_before_transform"], summary["sample_items"]
+    assert len(before) == len(after) == 2
+    assert all("bio" in item for item in before)
+    assert not [item for item in after if "bio" in item]
+    assert "u0@example.com" in json.dumps(before)
+    assert "@example.com" not in json.dumps(after)
+    text = sandbox.run_cli(*args)
+    assert text.returncode == 0, text.stderr
+    assert "before the transform:" in text.stdout
+    assert "after the transform (as sent):" in text.stdout

@@ -59,7 +59,7 @@ from asynccopy.read.query import QuerySource
 from asynccopy.read.scan import ScanSource
 from asynccopy.retry import Backoff
 from asynccopy.send.sender import SEND_BATCH_MAX_BYTES, DryRunSender, Sender, SqsSender
-from consumer.wire import decode_body
+from consumer.wire import Item, decode_body
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -173,6 +173,7 @@ class Copier:
         *,
         sample: int | None,
         resume: Checkpoint | None = None,
+        before_transform: list[Item] | None = None,
     ) -> Source[Any]:
         config = self._config
         source = build_source(
@@ -195,7 +196,9 @@ class Copier:
             now_s=self._runtime.wall_clock,
             keys=prepared.table.key_schema.attributes,
         )
-        return ShapedSource.around(source, shaping=shaping, stats=self._stats)
+        return ShapedSource.around(
+            source, shaping=shaping, stats=self._stats, before_transform=before_transform
+        )
 
     async def _watch_interrupts(self, stop: anyio.Event, hard: anyio.CancelScope) -> None:
         with anyio.open_signal_receiver(signal.SIGINT) as signals:
@@ -331,11 +334,13 @@ class Copier:
         sample = self._config.sample_items
         sender = DryRunSender()
         error = None
+        before: list[Item] = []
         if sample > 0:
-            source = _SampleSource(self._source(prepared, context, sample=sample), limit=sample)
+            shaped = self._source(prepared, context, sample=sample, before_transform=before)
+            source = _SampleSource(shaped, limit=sample)
             error = await self._run_pipeline(source, sender, limiter, prepared)
         items = [item for batch in sender.batches for m in batch for item in decode_body(m.body)]
-        plan = dry_run_plan(self._config, prepared, self._stats, items)
+        plan = dry_run_plan(self._config, prepared, self._stats, items, before[:sample])
         return self._summary(prepared, error=error, plan=plan)
 
 

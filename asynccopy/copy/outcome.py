@@ -34,7 +34,11 @@ def _read_units(config: CopyConfig, prepared: Prepared, count: int) -> float:
 
 
 def dry_run_plan(
-    config: CopyConfig, prepared: Prepared, stats: Stats, sample_items: Sequence[Any]
+    config: CopyConfig,
+    prepared: Prepared,
+    stats: Stats,
+    sample_items: Sequence[Any],
+    before_transform: Sequence[Any] = (),
 ) -> DryRunPlan:
     """What the copy would read and send, estimated from the table and the sample read."""
     table = prepared.table
@@ -64,6 +68,7 @@ def dry_run_plan(
         estimated_request_units=batches * units_per_batch,
         estimated_seconds=None if rate is None else rcu / rate,
         sample_items=tuple(sample_items),
+        sample_before_transform=tuple(before_transform),
     )
 
 

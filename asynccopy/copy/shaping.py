@@ -24,7 +24,7 @@ from typing import Any, Final
 
 from asynccopy.config import ItemShape
 from asynccopy.copy.stats import FailedKey, Stats
-from asynccopy.copy.transform import TRANSFORM_FAILED, ItemRejected, Transform
+from asynccopy.copy.transform import TRANSFORM_FAILED, ItemRejected, Transform, wire_copy
 from asynccopy.read.base import Page, Source
 from asynccopy.read.tables import KeyAttribute
 from asynccopy.send.packing import wire_json
@@ -102,15 +102,33 @@ class Shaping:
 class ShapedSource:
     """Source: another source's pages, with `shaping` applied to their items."""
 
-    def __init__(self, source: Source[Any], *, shaping: Shaping, stats: Stats) -> None:
+    def __init__(
+        self,
+        source: Source[Any],
+        *,
+        shaping: Shaping,
+        stats: Stats,
+        before_transform: list[Item] | None = None,
+    ) -> None:
         self._source = source
         self._shaping = shaping
         self._stats = stats
+        # A dry run's: every item given to the transform, as given (it reads only --sample).
+        self._before = before_transform
 
     @classmethod
-    def around(cls, source: Source[Any], *, shaping: Shaping, stats: Stats) -> Source[Any]:
+    def around(
+        cls,
+        source: Source[Any],
+        *,
+        shaping: Shaping,
+        stats: Stats,
+        before_transform: list[Item] | None = None,
+    ) -> Source[Any]:
         """`source` shaped, or `source` itself when there is nothing to do."""
-        return cls(source, shaping=shaping, stats=stats) if shaping.active else source
+        if not shaping.active:
+            return source
+        return cls(source, shaping=shaping, stats=stats, before_transform=before_transform)
 
     def units(self) -> AsyncGenerator[Any, None]:
         return self._source.units()
@@ -149,6 +167,8 @@ class ShapedSource:
         failed: list[FailedKey] = []
         skipped = 0
         for item in items:
+            if self._before is not None:
+                self._before.append(wire_copy(item))
             try:
                 result = transform.apply(item, keys=keys)
             except ItemRejected as rejected:

@@ -26,6 +26,8 @@ class DryRunPlan:
     estimated_request_units: int  # SQS 64 KB billing units
     estimated_seconds: float | None  # None: no rate limit
     sample_items: tuple[Item, ...]
+    # --transform: the sample as read, before the function (wire JSON); empty without one
+    sample_before_transform: tuple[Item, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -135,6 +137,8 @@ class CopySummary:
                 # wire form: B as base64, as in the message bodies
                 sample_items=[json.loads(key_to_text(item)) for item in plan.sample_items],
             )
+            if plan.sample_before_transform:
+                document["sample_items_before_transform"] = list(plan.sample_before_transform)
         return document
 
 
@@ -330,6 +334,10 @@ def render_text(summary: CopySummary) -> str:
             *_shaped(summary),
             f"  sample items     {len(plan.sample_items)}",
         ]
+        if plan.sample_before_transform:
+            lines.append("  before the transform:")
+            lines += [f"    {key_to_text(item)}" for item in plan.sample_before_transform]
+            lines.append("  after the transform (as sent):")
         lines += [f"    {key_to_text(item)}" for item in plan.sample_items]
     elif summary.nothing_left:
         lines += [
