@@ -13,9 +13,10 @@ import pytest
 
 from asynccopy.copy.transform import ItemRejected, Transform, check, load_transform
 from asynccopy.read.tables import KeyAttribute
+from asynccopy.sandbox.profiles import DEST_PROFILE, SOURCE_PROFILE
 from asynccopy.send.packing import wire_json
-from consumer.wire import WireItem
-from tests.consumer_helpers import received_items, seed_users
+from consumer.wire import WireItem, from_wire
+from tests.consumer_helpers import received_items, scan_all, seed_users
 from tests.sandbox_helpers import SOURCE_ACCOUNT, Sandbox
 
 ENGINES = ["fast", "botocore"]
@@ -158,3 +159,27 @@ def test_the_dry_run_shows_the_sample_before_and_after(sandbox: Sandbox, tmp_pat
     assert text.returncode == 0, text.stderr
     assert "before the transform:" in text.stdout
     assert "after the transform (as sent):" in text.stdout
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_verify_applies_the_transform_to_the_source(
+    sandbox: Sandbox, tmp_path: Path, engine: str
+) -> None:
+    seed_users(sandbox, tmp_path, items=4)
+    mask = load_transform(f"{EXAMPLE}:transform")
+    for item in scan_all(sandbox.source("dynamodb")):
+        masked = mask.apply(item, keys=KEYS)
+        assert masked is not None
+        sandbox.dest("dynamodb").put_item(TableName="users", Item=from_wire(dict(masked)))
+    verify = (
+        *("verify", "--table", "users", "--scan", "--profile", SOURCE_PROFILE),
+        *("--dest-profile", DEST_PROFILE, "--no-progress", "--json", "--engine", engine),
+    )
+    code, summary, stderr = sandbox.run_json(
+        *verify, "--transform", f"{EXAMPLE}:transform", env=sandbox.profile_env
+    )
+    assert code == 0, stderr
+    assert summary["items_identical"] == summary["items_compared"] == 4
+    code, summary, _ = sandbox.run_json(*verify, env=sandbox.profile_env)
+    assert code == 1
+    assert summary["items_different"] == 4
