@@ -183,3 +183,13 @@ def test_verify_applies_the_transform_to_the_source(
     code, summary, _ = sandbox.run_json(*verify, env=sandbox.profile_env)
     assert code == 1
     assert summary["items_different"] == 4
+
+
+def test_the_bench_measures_a_trivial_transform() -> None:
+    from benchmarks.report import Results, to_markdown
+    from benchmarks.transform_cost import run_transform_cost
+
+    cost = run_transform_cost(items=200, item_bytes=500)
+    assert cost.items == 200
+    assert cost.transform_us_per_item > 0
+    assert "copy --transform" in to_markdown(Results(transform=cost))
