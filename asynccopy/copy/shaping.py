@@ -108,13 +108,13 @@ class ShapedSource:
         *,
         shaping: Shaping,
         stats: Stats,
-        before_transform: list[Item] | None = None,
+        before: list[Item] | None = None,
     ) -> None:
         self._source = source
         self._shaping = shaping
         self._stats = stats
         # A dry run's: every item given to the transform, as given (it reads only --sample).
-        self._before = before_transform
+        self._before = before
 
     @classmethod
     def around(
@@ -123,12 +123,12 @@ class ShapedSource:
         *,
         shaping: Shaping,
         stats: Stats,
-        before_transform: list[Item] | None = None,
+        before: list[Item] | None = None,
     ) -> Source[Any]:
         """`source` shaped, or `source` itself when there is nothing to do."""
         if not shaping.active:
             return source
-        return cls(source, shaping=shaping, stats=stats, before_transform=before_transform)
+        return cls(source, shaping=shaping, stats=stats, before=before)
 
     def units(self) -> AsyncGenerator[Any, None]:
         return self._source.units()
