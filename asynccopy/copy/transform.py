@@ -16,7 +16,6 @@ from __future__ import annotations
 import importlib
 import importlib.machinery
 import importlib.util
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,8 +147,8 @@ def check(result: dict[str, Any], *, before: dict[str, Any], keys: Sequence[KeyA
         if not isinstance(value, dict) or key.type not in value:
             raise ItemRejected(f"key attribute {key.name!r} must be of type {key.type}")
         if value != before[key.name]:
-            shown = json.dumps(value, ensure_ascii=True)
-            raise ItemRejected(f"key attribute {key.name!r} was changed (to {shown})")
+            # No values in the reason: failures are also counted by reason.
+            raise ItemRejected(f"key attribute {key.name!r} was changed (keys must stay as read)")
     try:
         from_wire(result)
     except InvalidItemError as err:
