@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from asynccopy.aws import AwsTarget
 from asynccopy.choices import (
@@ -25,6 +26,9 @@ from asynccopy.read.projection import Projection
 from asynccopy.read.rate import DEFAULT_RATE, RateSpec
 from asynccopy.retry import RetryPolicy
 from consumer.wire import AttributeValue
+
+if TYPE_CHECKING:
+    from asynccopy.copy.transform import Transform
 
 __all__ = [
     "BATCH_GET_MAX_KEYS",
@@ -95,6 +99,7 @@ class ItemShape:
     projection: Projection | None = None  # None: whole items; else these paths and the key
     keep_replication_attributes: bool = False  # aws:rep:* of legacy global tables
     skip_expired: bool = False  # items whose TTL attribute is already in the past
+    transform: Transform | None = None  # --transform, loaded
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

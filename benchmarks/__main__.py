@@ -23,7 +23,17 @@ from pathlib import Path
 from typing import Final
 
 from asynccopy.sandbox.server import MINISTACK_VERSION
-from benchmarks import consumer_bench, cost, engines, profile, rate, startup, throughput, verdict
+from benchmarks import (
+    consumer_bench,
+    cost,
+    engines,
+    profile,
+    rate,
+    startup,
+    throughput,
+    transform_cost,
+    verdict,
+)
 from benchmarks.harness import RESULTS_DIR, BenchSandbox, log, read_keys, write_keys
 from benchmarks.report import Results, write_all
 
@@ -38,6 +48,7 @@ BENCHMARKS: Final = (
     "e2e",
     "profile",
     "startup",
+    "transform",
 )
 
 
@@ -78,6 +89,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--verdict-step-seconds", type=float, default=4.0)
     parser.add_argument("--startup-runs", type=int, default=10, help="runs of each command (7)")
+    parser.add_argument(
+        "--transform-items", type=int, default=20_000, help="items shaped in process (8)"
+    )
     parser.add_argument(
         "--only", default=",".join(BENCHMARKS), help=f"comma list of {', '.join(BENCHMARKS)}"
     )
@@ -211,6 +225,11 @@ def run(args: argparse.Namespace) -> Results:
                 box, key=keys[0], work_dir=work, runs=args.startup_runs
             )
 
+        def do_transform() -> None:
+            results.transform = transform_cost.run_transform_cost(
+                items=args.transform_items, item_bytes=args.item_bytes
+            )
+
         step("startup", do_startup)  # first: nothing else running in this process's sandbox
         step("throughput", do_throughput)
         step("engines", do_engines)
@@ -223,6 +242,7 @@ def run(args: argparse.Namespace) -> Results:
             # The fast (default) engine's profile, from the one profiled run.
             results.engines = dataclasses.replace(results.engines, profile=results.profile)
         step("consumer", do_consumer)
+        step("transform", do_transform)
         step("e2e", do_e2e)  # last: it deploys a Lambda that then drains the queue
     results.meta["total_s"] = round(time.perf_counter() - started, 1)
     results.meta["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]

@@ -17,6 +17,7 @@ from benchmarks.profile import ProfileResult
 from benchmarks.rate import RateRun
 from benchmarks.startup import StartupResult
 from benchmarks.throughput import RecipeComparison, ThroughputResult
+from benchmarks.transform_cost import TransformCost
 from benchmarks.verdict import VerdictResult
 
 
@@ -34,6 +35,7 @@ class Results:
     engines: EnginesResult | None = None
     verdict: VerdictResult | None = None
     startup: StartupResult | None = None
+    transform: TransformCost | None = None
     errors: dict[str, str] = field(default_factory=dict)
 
 
@@ -212,6 +214,17 @@ def to_markdown(results: Results) -> str:
                     _verdict(timing.passed),
                 )
             )
+    if (tc := results.transform) is not None:
+        rows.append(
+            (
+                f"8. `copy --transform` with an identity function ({_n(tc.items)} items of"
+                f" {_n(tc.item_bytes)} bytes, in process)",
+                f"**+{tc.added_us_per_item:.1f} µs per item** ({tc.transform_us_per_item:.1f} µs"
+                f" against {tc.plain_us_per_item:.1f} µs without)",
+                "-",
+                "-",
+            )
+        )
     lines = [
         f"Measured {meta.get('date', '?')} on {meta.get('machine', '?')}, against ministack"
         f" {meta.get('ministack', '?')} on 127.0.0.1; `make bench` took"

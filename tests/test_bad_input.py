@@ -179,6 +179,16 @@ ROWS: tuple[Row, ...] = (
     Row(id="attributes-overlap", args=_copy("--scan", "--attributes", "profile,profile.address"),
         message="--attributes 'profile,profile.address': profile already includes "
         "profile.address"),
+    Row(id="transform-no-function", args=_keys("--transform", "mask.py"), keys="user-0\n",
+        message="--transform 'mask.py': no ':function' part"),
+    Row(id="transform-missing-file", args=_keys("--transform", "{tmp}/nope.py:transform"),
+        keys="user-0\n", message="nope.py:transform': no file "),
+    Row(id="transform-import-error", args=_keys("--transform", "{keys}:transform"),
+        keys="user-0\n", message="failed: NameError: name 'user' is not defined"),
+    Row(id="transform-no-such-function", args=_keys("--transform", "json:nope"),
+        keys="user-0\n", message="--transform 'json:nope': json has no 'nope'"),
+    Row(id="transform-not-callable", args=_keys("--transform", "os:sep"), keys="user-0\n",
+        message="--transform 'os:sep': os.sep is a str, not a function"),
     Row(id="skip-expired-without-ttl", args=_keys("--skip-expired"), keys="user-0\n",
         message="--skip-expired: table 'users' has no TTL attribute (TTL is DISABLED) (drop "
         "--skip-expired: without TTL no item expires)"),

@@ -248,6 +248,7 @@ def copy_command(
     attributes: options.AttributesOpt = None,
     keep_replication: options.KeepReplicationOpt = False,
     skip_expired: options.SkipExpiredOpt = False,
+    transform: options.TransformOpt = None,
     wait: WaitOpt = False,
     wait_timeout: WaitTimeoutOpt = None,
     max_queue_depth: MaxQueueDepthOpt = None,
@@ -269,7 +270,7 @@ def copy_command(
         **output(dry_run, sample, failed_out),
         checkpoint_path=kept,
         resume=resume,
-        shape=options.item_shape(attributes, keep_replication, skip_expired),
+        shape=options.item_shape(attributes, keep_replication, skip_expired, transform),
         **write_side(wait, wait_timeout, max_queue_depth, dry_run=dry_run),
     )
     print_summary(run_copy(config, progress=progress), as_json=as_json)

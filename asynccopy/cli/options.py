@@ -8,7 +8,8 @@ group that turns its values into config.
                 -> `aws_target(...)`
     rate        --rate, --consistent-read, --concurrency, --engine
     shape       --attributes -> `projection(...)` (copy and verify);
-                --keep-replication-attributes, --skip-expired (copy) -> `item_shape(...)`
+                --keep-replication-attributes, --skip-expired, --transform (copy)
+                -> `item_shape(...)`
     output      --json, --progress/--no-progress -> `stderr_console`, `print_result`
 
 `copy` uses them all; `verify` the selection, source, rate and output options; `bench` the
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from asynccopy.aws import AwsTarget
     from asynccopy.config import ItemShape, Selection
     from asynccopy.copy.progress import ProgressMode
+    from asynccopy.copy.transform import Transform
     from asynccopy.read.projection import Projection
     from asynccopy.read.rate import RateSpec
 
@@ -236,6 +238,18 @@ KeepReplicationOpt = Annotated[
         rich_help_panel=SHAPE,
     ),
 ]
+TransformOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--transform",
+        metavar="FILE.py:FUNCTION",
+        help="Pass each item (DynamoDB wire JSON: a dict of AttributeValue dicts, binary as "
+        "base64 text) to this function (or module:function) before it is sent; it returns "
+        "the item to send, or None to skip it. Key attributes must stay unchanged; an item "
+        "whose call raises or whose result is invalid fails, by key.",
+        rich_help_panel=SHAPE,
+    ),
+]
 SkipExpiredOpt = Annotated[
     bool,
     typer.Option(
@@ -275,15 +289,28 @@ def projection(attributes: str | None) -> Projection | None:
     return None if attributes is None else parse_attributes(attributes)
 
 
-def item_shape(attributes: str | None, keep_replication: bool, skip_expired: bool, /) -> ItemShape:
-    """The item-shape flags of `copy`, in the order it declares them."""
+def item_shape(
+    attributes: str | None, keep_replication: bool, skip_expired: bool, transform: str | None, /
+) -> ItemShape:
+    """The item-shape flags of `copy`, in the order it declares them; --transform is loaded
+    here, so a bad one is refused (exit 2) before anything is read."""
     from asynccopy.config import ItemShape
 
     return ItemShape(
         projection=projection(attributes),
         keep_replication_attributes=keep_replication,
         skip_expired=skip_expired,
+        transform=load_transform(transform),
     )
+
+
+def load_transform(spec: str | None) -> Transform | None:
+    """--transform's function, imported (or a TransformSpecError); None without the flag."""
+    if spec is None:
+        return None
+    from asynccopy.copy.transform import load_transform as load
+
+    return load(spec)
 
 
 def read_rate(rate: str | None) -> RateSpec:

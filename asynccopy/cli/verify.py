@@ -70,6 +70,7 @@ def verify_command(
     as_json: options.JsonOpt = False,
     progress: options.ProgressOpt = True,
     attributes: options.AttributesOpt = None,
+    transform: options.TransformOpt = None,
 ) -> None:
     """Compare the selected items in the source and destination tables; exit 0 if identical."""
     selection = options.selection(
@@ -89,6 +90,7 @@ def verify_command(
         keys_shown=shown,
         engine=engine,
         projection=options.projection(attributes),
+        transform=options.load_transform(transform),
     )
     result = run_verify(config, progress=progress)
     options.print_result(as_json=as_json, document=result.to_json, text=result.render_text)

@@ -60,7 +60,7 @@ from asynccopy.read.query import QuerySource
 from asynccopy.read.scan import ScanSource
 from asynccopy.retry import Backoff
 from asynccopy.send.sender import SEND_BATCH_MAX_BYTES, DryRunSender, Sender, SqsSender
-from consumer.wire import decode_body
+from consumer.wire import Item, decode_body
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -174,6 +174,7 @@ class Copier:
         *,
         sample: int | None,
         resume: Checkpoint | None = None,
+        before: list[Item] | None = None,  # a dry run's: the items given to --transform
     ) -> Source[Any]:
         config = self._config
         source = build_source(
@@ -190,10 +191,8 @@ class Copier:
         if resume is not None and resume.segments:
             assert isinstance(source, ScanSource | QuerySource | IndexFetchSource)
             source = ResumedSegments(source, states=resume.segments)
-        shaping = Shaping.of(
-            config.shape, ttl_attribute=prepared.ttl_attribute, now_s=self._runtime.wall_clock
-        )
-        return ShapedSource.around(source, shaping=shaping, stats=self._stats)
+        shaping = shaping_of(config, prepared, self._runtime)
+        return ShapedSource.around(source, shaping=shaping, stats=self._stats, before=before)
 
     async def _watch_interrupts(self, stop: anyio.Event, hard: anyio.CancelScope) -> None:
         with anyio.open_signal_receiver(signal.SIGINT) as signals:
@@ -329,12 +328,24 @@ class Copier:
         sample = self._config.sample_items
         sender = DryRunSender()
         error = None
+        before: list[Item] = []
         if sample > 0:
-            source = _SampleSource(self._source(prepared, context, sample=sample), limit=sample)
+            shaped = self._source(prepared, context, sample=sample, before=before)
+            source = _SampleSource(shaped, limit=sample)
             error = await self._run_pipeline(source, sender, limiter, prepared)
         items = [item for batch in sender.batches for m in batch for item in decode_body(m.body)]
-        plan = dry_run_plan(self._config, prepared, self._stats, items)
+        plan = dry_run_plan(self._config, prepared, self._stats, items, before[:sample])
         return self._summary(prepared, error=error, plan=plan)
+
+
+def shaping_of(config: CopyConfig, prepared: Prepared, runtime: Runtime) -> Shaping:
+    """What `copy`'s flags ask of each item, with the table's TTL attribute and key."""
+    return Shaping.of(
+        config.shape,
+        ttl_attribute=prepared.ttl_attribute,
+        now_s=runtime.wall_clock,
+        keys=prepared.table.key_schema.attributes,
+    )
 
 
 async def copy(config: CopyConfig, *, runtime: Runtime | None = None) -> CopySummary:

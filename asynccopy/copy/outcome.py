@@ -74,7 +74,11 @@ def index_reads(config: CopyConfig, prepared: Prepared) -> str | None:
 
 
 def dry_run_plan(
-    config: CopyConfig, prepared: Prepared, stats: Stats, sample_items: Sequence[Any]
+    config: CopyConfig,
+    prepared: Prepared,
+    stats: Stats,
+    sample_items: Sequence[Any],
+    before_transform: Sequence[Any] = (),
 ) -> DryRunPlan:
     """What the copy would read and send, estimated from the table and the sample read."""
     table = prepared.table
@@ -108,6 +112,7 @@ def dry_run_plan(
         estimated_seconds=None if rate is None else rcu / rate,
         sample_items=tuple(sample_items),
         index_reads=index_reads(config, prepared),
+        sample_before_transform=tuple(before_transform),
     )
 
 

@@ -8,6 +8,9 @@ expired when "the epoch time value stored in the attribute is less than the curr
 deletes it only later ("typically within two days"; UpdateTimeToLive, the API reference), so
 reads still return it.
 
+`--transform` (asynccopy/copy/transform.py) runs last, on what would otherwise be sent: an
+item it rejects is failed by key, with the reason, in the page's `failed`.
+
 `ShapedSource` wraps any Source; it counts per page, never per item.
 """
 
@@ -20,10 +23,12 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
 from asynccopy.config import ItemShape
-from asynccopy.copy.stats import Stats
+from asynccopy.copy.stats import FailedKey, Stats
+from asynccopy.copy.transform import TRANSFORM_FAILED, ItemRejected, Transform, wire_copy
 from asynccopy.read.base import Page, Source
+from asynccopy.read.tables import KeyAttribute
 from asynccopy.send.packing import wire_json
-from consumer.wire import Item
+from consumer.wire import Item, item_key
 
 REPLICATION_PREFIX: Final = "aws:rep:"
 # How the prefix looks in an item's wire JSON, as a name: a cheap test before looking at names.
@@ -68,32 +73,62 @@ class Expiry:
 class Shaping:
     strip_replication: bool = True
     expiry: Expiry | None = None
+    transform: Transform | None = None
+    keys: tuple[KeyAttribute, ...] = ()  # the table's, checked on what `transform` returns
 
     @classmethod
     def of(
-        cls, shape: ItemShape, *, ttl_attribute: str | None, now_s: Callable[[], float]
+        cls,
+        shape: ItemShape,
+        *,
+        ttl_attribute: str | None,
+        now_s: Callable[[], float],
+        keys: tuple[KeyAttribute, ...] = (),
     ) -> Shaping:
         """What `copy`'s flags ask for; `ttl_attribute` is set when --skip-expired is."""
         expiry = None if ttl_attribute is None else Expiry(attribute=ttl_attribute, now_s=now_s)
-        return cls(strip_replication=not shape.keep_replication_attributes, expiry=expiry)
+        return cls(
+            strip_replication=not shape.keep_replication_attributes,
+            expiry=expiry,
+            transform=shape.transform,
+            keys=keys,
+        )
 
     @property
     def active(self) -> bool:
-        return self.strip_replication or self.expiry is not None
+        return self.strip_replication or self.expiry is not None or self.transform is not None
 
 
 class ShapedSource:
     """Source: another source's pages, with `shaping` applied to their items."""
 
-    def __init__(self, source: Source[Any], *, shaping: Shaping, stats: Stats) -> None:
+    def __init__(
+        self,
+        source: Source[Any],
+        *,
+        shaping: Shaping,
+        stats: Stats,
+        before: list[Item] | None = None,
+    ) -> None:
         self._source = source
         self._shaping = shaping
         self._stats = stats
+        # A dry run's: every item given to the transform, as given (it reads only --sample).
+        self._before = before
 
     @classmethod
-    def around(cls, source: Source[Any], *, shaping: Shaping, stats: Stats) -> Source[Any]:
+    def around(
+        cls,
+        source: Source[Any],
+        *,
+        shaping: Shaping,
+        stats: Stats,
+        before: list[Item] | None = None,
+    ) -> Source[Any]:
         """`source` shaped, or `source` itself when there is nothing to do."""
-        return cls(source, shaping=shaping, stats=stats) if shaping.active else source
+        if not shaping.active:
+            return source
+        return cls(source, shaping=shaping, stats=stats, before=before)
 
     def units(self) -> AsyncGenerator[Any, None]:
         return self._source.units()
@@ -119,6 +154,35 @@ class ShapedSource:
             self._stats.items_skipped_expired += skipped
             self._stats.record_read(items=skipped)  # read, and not sent: read is counted here
         self._stats.items_replication_attributes_stripped += stripped
+        if self._shaping.transform is not None:
+            return self._transform(page, kept, self._shaping.transform)
         if not skipped and not stripped:
             return page
         return Page(items=kept, position=page.position, missing=page.missing, failed=page.failed)
+
+    def _transform(self, page: Page, items: list[Item], transform: Transform) -> Page:
+        keys = self._shaping.keys
+        names = [key.name for key in keys]
+        sent: list[Item] = []
+        failed: list[FailedKey] = []
+        skipped = 0
+        for item in items:
+            if self._before is not None:
+                self._before.append(wire_copy(item))
+            try:
+                result = transform.apply(item, keys=keys)
+            except ItemRejected as rejected:
+                reason = f"{TRANSFORM_FAILED}: {rejected.reason}"
+                failed.append(FailedKey(key=item_key(item, names), reason=reason))
+                continue
+            if result is None:
+                skipped += 1
+            else:
+                sent.append(result)
+        self._stats.items_transformed += len(sent)
+        self._stats.items_skipped_by_transform += skipped
+        if skipped or failed:
+            self._stats.record_read(items=skipped + len(failed))  # read, and not sent
+        return Page(
+            items=sent, position=page.position, missing=page.missing, failed=page.failed + failed
+        )

@@ -36,6 +36,8 @@ class Stats:
     items_skipped_by_resume: int = 0  # done by an earlier run, per the checkpoint (not read)
     items_skipped_expired: int = 0  # read, TTL in the past: not sent (--skip-expired)
     items_replication_attributes_stripped: int = 0  # sent without their aws:rep:* attributes
+    items_transformed: int = 0  # returned by --transform, to be sent
+    items_skipped_by_transform: int = 0  # read, --transform returned None: not sent
     messages_sent: int = 0
     batches_sent: int = 0
     bytes_sent: int = 0

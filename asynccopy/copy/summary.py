@@ -31,6 +31,8 @@ class DryRunPlan:
     average_item_source: str = "TableSizeBytes / ItemCount"
     # --index: how the index is read, e.g. "byEmail (global, projection KEYS_ONLY): ...".
     index_reads: str | None = None
+    # --transform: the sample as read, before the function (wire JSON); empty without one
+    sample_before_transform: tuple[Item, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -64,6 +66,8 @@ class CopySummary:
     resumed: bool = False
     items_skipped_by_resume: int = 0  # done by earlier runs (key file: keys, found or not)
     items_skipped_expired: int = 0  # read with a TTL in the past (--skip-expired): not sent
+    items_transformed: int = 0  # returned by --transform
+    items_skipped_by_transform: int = 0  # --transform returned None: not sent
     items_replication_attributes_stripped: int = 0  # sent without their aws:rep:* attributes
     nothing_left: bool = False  # resumed a checkpoint that records a complete copy
     failed_by_reason: Mapping[str, int] = field(default_factory=dict)
@@ -114,6 +118,8 @@ class CopySummary:
             "resumed": self.resumed,
             "items_skipped_by_resume": self.items_skipped_by_resume,
             "items_skipped_expired": self.items_skipped_expired,
+            "items_transformed": self.items_transformed,
+            "items_skipped_by_transform": self.items_skipped_by_transform,
             "items_replication_attributes_stripped": self.items_replication_attributes_stripped,
             "nothing_left": self.nothing_left,
             "failed_by_reason": dict(self.failed_by_reason),
@@ -138,6 +144,8 @@ class CopySummary:
                 index_reads=plan.index_reads,
                 average_item_source=plan.average_item_source,
             )
+            if plan.sample_before_transform:
+                document["sample_items_before_transform"] = list(plan.sample_before_transform)
         return document
 
 
@@ -197,6 +205,8 @@ def build_summary(
         resumed=resumed,
         items_skipped_by_resume=stats.items_skipped_by_resume,
         items_skipped_expired=stats.items_skipped_expired,
+        items_transformed=stats.items_transformed,
+        items_skipped_by_transform=stats.items_skipped_by_transform,
         items_replication_attributes_stripped=stats.items_replication_attributes_stripped,
         nothing_left=nothing_left,
         failed_by_reason=dict(stats.failed_by_reason),
@@ -296,6 +306,10 @@ def _shaped(summary: CopySummary) -> list[str]:
     if summary.items_replication_attributes_stripped:
         count = _counted(summary.items_replication_attributes_stripped, "item")
         lines.append(f"  stripped aws:rep:* attributes from {count}")
+    if summary.items_transformed or summary.items_skipped_by_transform:
+        count = _counted(summary.items_transformed, "item")
+        skipped = summary.items_skipped_by_transform
+        lines.append(f"  transformed {count}; the transform skipped {skipped:,}")
     return lines
 
 
@@ -329,9 +343,16 @@ def render_text(summary: CopySummary, *, terminal: bool = False) -> str:
             *_shaped(summary),
             f"  sample items     {len(plan.sample_items)}",
         ]
-        if plan.sample_items:
+        if plan.sample_items or plan.sample_before_transform:
             from asynccopy.copy.sample import render_sample
 
+            if plan.sample_before_transform:
+                lines.append("  before the transform:")
+                before = render_sample(
+                    plan.sample_before_transform, plan.key_names, terminal=terminal
+                )
+                lines += [f"    {line}" if line else line for line in before.splitlines()]
+                lines.append("  after the transform (as sent):")
             sample = render_sample(plan.sample_items, plan.key_names, terminal=terminal)
             lines += [f"    {line}" if line else line for line in sample.splitlines()]
     elif summary.nothing_left:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from asynccopy.aws import AwsTarget
 from asynccopy.config import DEFAULT_CONCURRENCY, Engine, Selection
 from asynccopy.read.projection import Projection
 from asynccopy.read.rate import DEFAULT_RATE, RateSpec
 from asynccopy.retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from asynccopy.copy.transform import Transform
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -25,6 +29,7 @@ class VerifyConfig:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     engine: Engine = Engine.FAST
     projection: Projection | None = None  # None: whole items; else both sides read alike
+    transform: Transform | None = None  # --transform: applied to the source's items first
 
     @property
     def dest_target(self) -> AwsTarget:

@@ -38,6 +38,7 @@ from asynccopy.config import (
 )
 from asynccopy.copy.pipeline import read_pages
 from asynccopy.copy.progress import ProgressConfig, ProgressMode, show_progress
+from asynccopy.copy.shaping import ShapedSource, Shaping
 from asynccopy.copy.stats import Stats
 from asynccopy.engine import Endpoint, open_fast_clients
 from asynccopy.errors import AsyncCopyError
@@ -274,6 +275,15 @@ async def _compare(
         rate_rcu_per_s=sides.source_rate.rcu_per_s,
         projection=config.projection,
     )
+    if config.transform is not None:
+        # What the copy sent, not what the source holds: an item the function skips was never
+        # copied (not compared), one it rejects failed the copy too (counted unreadable).
+        shaping = Shaping(
+            strip_replication=False,
+            transform=config.transform,
+            keys=sides.source_table.key_schema.attributes,
+        )
+        source = ShapedSource(source, shaping=shaping, stats=source_stats)
     tally = Tally()
     checker = _Checker(
         BatchGetReader(
