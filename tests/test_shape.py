@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -197,7 +198,7 @@ def _seed_items(sandbox: Sandbox, tmp_path: Path, *, ttl: bool) -> tuple[Path, s
     extra: list[Item] = [
         {"userid": {"S": "rep-0"}, "note": {"S": 'text with "aws:rep: inside'}, **REP},
         {"userid": {"S": "rep-1"}, "profile": {"M": {"aws:rep:nested": {"S": "kept"}}}, **REP},
-        {"userid": {"S": "expired"}, "expiresAt": {"N": str(PAST_S)}},
+        EXPIRED,
         {"userid": {"S": "alive"}, "expiresAt": {"N": str(FUTURE_S)}},
         {"userid": {"S": "not-a-number"}, "expiresAt": {"S": str(PAST_S)}},
     ]
@@ -238,23 +239,48 @@ def test_replication_attributes_are_stripped_unless_kept(
     assert "stripped aws:rep:* attributes from 2 items" in text.stdout
 
 
+_T = TypeVar("_T")
+EXPIRED: Item = {"userid": {"S": "expired"}, "expiresAt": {"N": str(PAST_S)}}
+
+
+def _while_expired_is_there(sandbox: Sandbox, run: Callable[[], _T]) -> _T:
+    """`run()` while the expired item is in the table from start to end. The emulator, unlike
+    DynamoDB (which takes days), deletes expired items every 60 s, so the item is put back
+    before each try and its presence after the run proves it was there throughout."""
+    ddb = sandbox.source("dynamodb")
+    for _ in range(3):
+        ddb.put_item(TableName="users", Item=EXPIRED)
+        result = run()
+        if "Item" in ddb.get_item(TableName="users", Key={"userid": EXPIRED["userid"]}):
+            return result
+    raise AssertionError("the emulator's TTL reaper removed the expired item during 3 runs")
+
+
 @pytest.mark.parametrize("engine", ENGINES)
 def test_skip_expired_skips_items_whose_ttl_is_past(
     sandbox: Sandbox, tmp_path: Path, engine: str
 ) -> None:
     keys, queue_url = _seed_items(sandbox, tmp_path, ttl=True)
     base = ("copy", "--table", "users", "--keys", str(keys), "--queue-url", queue_url)
-    code, summary, stderr = sandbox.run_json(
-        *base, "--skip-expired", "--dry-run", "--sample", "100", "--engine", engine, "--json"
+    code, summary, stderr = _while_expired_is_there(
+        sandbox,
+        lambda: sandbox.run_json(
+            *base, "--skip-expired", "--dry-run", "--sample", "100", "--engine", engine, "--json"
+        ),
     )
     assert code == 0, stderr
     assert summary["items_skipped_expired"] == 1
     assert "expired" not in {item["userid"]["S"] for item in summary["sample_items"]}
-    text = sandbox.run_cli(*base, "--skip-expired", "--dry-run", "--sample", "100")
+    text = _while_expired_is_there(
+        sandbox, lambda: sandbox.run_cli(*base, "--skip-expired", "--dry-run", "--sample", "100")
+    )
     assert "skipped 1 expired item (TTL in the past, not yet deleted)" in text.stdout
 
-    code, summary, stderr = sandbox.run_json(
-        *base, "--skip-expired", "--rate", "max", "--engine", engine, "--json"
+    code, summary, stderr = _while_expired_is_there(
+        sandbox,
+        lambda: sandbox.run_json(
+            *base, "--skip-expired", "--rate", "max", "--engine", engine, "--json"
+        ),
     )
     assert code == 0, stderr
     assert summary["items_skipped_expired"] == 1
@@ -264,6 +290,9 @@ def test_skip_expired_skips_items_whose_ttl_is_past(
     assert "expired" not in sent
     assert {"alive", "not-a-number"} <= sent
 
-    code, summary, stderr = sandbox.run_json(*base, "--rate", "max", "--json")  # without the flag
+    code, summary, stderr = _while_expired_is_there(
+        sandbox,
+        lambda: sandbox.run_json(*base, "--rate", "max", "--json"),  # without the flag
+    )
     assert code == 0, stderr
     assert (summary["items_skipped_expired"], summary["items_sent"]) == (0, 15)
