@@ -131,7 +131,12 @@ def test_dlq_lists_keys_and_reasons_leaves_them_visible_and_redrives(
     )
     assert copied.returncode == 0, copied.stderr
     assert "items selected   3\n" in copied.stdout
-    sampled = [json.loads(line) for line in copied.stdout.splitlines() if line.startswith("    {")]
+    code, plan, stderr = sandbox.run_json(
+        *("copy", "--table", TABLE, "--queue-url", queue_url, "--keys", str(keys_out)),
+        *("--dry-run", "--json"),
+    )
+    assert code == 0, stderr
+    sampled = plan["sample_items"]
     assert sorted(item[KEY]["S"] for item in sampled) == sorted(refused)
 
     # Redrive: the poison message goes back to its source queue; rejected items name none.

@@ -161,6 +161,21 @@ def write_side(
     return {"wait": wait, "wait_timeout_s": wait_timeout, "max_queue_depth": max_queue_depth}
 
 
+def resuming(
+    table: str,
+    selection: Selection,
+    given: Path | None,
+    off: bool,
+    /,
+    *,
+    dry_run: bool,
+    resume: bool,
+) -> dict[str, Any]:
+    """CopyConfig's checkpoint fields from --checkpoint, --no-checkpoint and --resume."""
+    kept = checkpoint_path(table, selection, given=given, off=off, dry_run=dry_run, resume=resume)
+    return {"checkpoint_path": kept, "resume": resume}
+
+
 def checkpoint_path(
     table: str,
     selection: Selection,
@@ -257,9 +272,6 @@ def copy_command(
     selection = options.selection(
         keys, query, scan, filter_expression, values, names, segments, segment, index
     )
-    kept = checkpoint_path(
-        table, selection, given=checkpoint, off=no_checkpoint, dry_run=dry_run, resume=resume
-    )
     config = copy_config(
         table=table,
         selection=selection,
@@ -268,8 +280,7 @@ def copy_command(
         queue=options.aws_target(queue_profile, queue_region, queue_endpoint_url, queue_role_arn),
         **reading(rate, consistent_read, concurrency, engine),
         **output(dry_run, sample, failed_out),
-        checkpoint_path=kept,
-        resume=resume,
+        **resuming(table, selection, checkpoint, no_checkpoint, dry_run=dry_run, resume=resume),
         shape=options.item_shape(attributes, keep_replication, skip_expired, transform),
         **write_side(wait, wait_timeout, max_queue_depth, dry_run=dry_run),
     )
