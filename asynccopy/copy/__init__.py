@@ -10,4 +10,5 @@ checkpoint.py  what SQS acknowledged, recorded for --resume
 stats.py       counters the stages update
 progress.py    the live display, read from the counters
 summary.py     the run's summary: rendered as text or JSON
+wording.py     counts in words ("1 item", "2,000 items"), for the summary and the sample
 """

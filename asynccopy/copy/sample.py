@@ -13,6 +13,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from asynccopy.copy.wording import counted as _counted
 from asynccopy.read.itemsize import binary_length, item_size_bytes, value_size_bytes
 from consumer.wire import Item
 
@@ -22,10 +23,6 @@ WIDTH: Final = 100  # a plain-text rendering's width: stdout may be a file
 
 def _cut(text: str, limit: int = VALUE_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _counted(count: int, what: str) -> str:
-    return f"{count:,} {what}{'' if count == 1 else 's'}"
 
 
 def _bytes_of(inner: str | bytes) -> str:

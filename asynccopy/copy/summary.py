@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from asynccopy.copy.stats import ITEM_TOO_LARGE, Stats
+from asynccopy.copy.wording import counted as _counted
 from asynccopy.errors import ExitCode
 from asynccopy.read.keys import describe_duplicates, duplicates_json
 from consumer.wire import SQS_MAX_MESSAGE_BYTES, Item, key_to_text
@@ -233,11 +234,6 @@ def _count(value: int | None) -> str:
         if value is None
         else f"{value:,}"
     )
-
-
-def _counted(count: int, noun: str, plural: str | None = None) -> str:
-    """`1 item`, `2 items`: the noun agrees with the count."""
-    return f"{count:,} {noun if count == 1 else plural or noun + 's'}"
 
 
 def _sent(summary: CopySummary) -> str:
