@@ -1,7 +1,9 @@
 """AWS sessions the AWS CLI way: profile, region, endpoint URL, role to assume, `AWS_*` variables.
 
 The standard credential chain is botocore's own; this module only adds the role assumption
-and turns the chain's failures into one-line input errors.
+and turns the chain's failures into one-line input errors. The session is the engine's:
+aioboto3's for `--engine botocore`, botocore's own (asynccopy.botosession) for the fast
+engine, which then never imports aioboto3 or aiobotocore.
 """
 
 from __future__ import annotations
@@ -11,12 +13,12 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
+from asynccopy.choices import Engine
 from asynccopy.errors import AssumeRoleError, CredentialsError, ProfileNotFoundError
 from asynccopy.retry import error_code
 
 if TYPE_CHECKING:
-    import aioboto3
-    from aiobotocore.config import AioConfig
+    from botocore.config import Config
 
 DEFAULT_REGION = "us-east-1"
 # Attempts a client makes per call: one. asynccopy retries throttling, 5xx and lost connections
@@ -52,31 +54,38 @@ def pool_connections(concurrency: int) -> int:
     return concurrency + EXTRA_CONNECTIONS
 
 
-def client_config(*, concurrency: int, connect_timeout_s: float = 10.0) -> AioConfig:
-    """A client's config for `concurrency` workers: botocore's pool defaults to 10
-    connections, which caps real concurrency, so it is sized by pool_connections."""
-    from aiobotocore.config import AioConfig  # imported when needed: `--help` stays quick
-
-    return AioConfig(
-        max_pool_connections=pool_connections(concurrency),
-        connect_timeout=connect_timeout_s,
-        read_timeout=60,
+def client_config(*, concurrency: int, engine: Engine, connect_timeout_s: float = 10.0) -> Config:
+    """A client's config for `concurrency` workers, for the sessions `engine` opens (aiobotocore's
+    AioConfig for --engine botocore, botocore's Config for the fast engine): botocore's pool
+    defaults to 10 connections, which caps real concurrency, so it is sized by pool_connections."""
+    options: dict[str, Any] = {
+        "max_pool_connections": pool_connections(concurrency),
+        "connect_timeout": connect_timeout_s,
+        "read_timeout": 60,
         # One attempt: asynccopy retries throttling, 5xx and lost connections itself (the one
         # policy, consumer/retry.py) with jittered backoff it can count. botocore's own retries
         # would hide throttling from the read-capacity limiter, which must slow down when
         # DynamoDB says so.
-        retries={"total_max_attempts": CLIENT_ATTEMPTS, "mode": "standard"},
-    )
+        "retries": {"total_max_attempts": CLIENT_ATTEMPTS, "mode": "standard"},
+    }
+    if engine is Engine.FAST:
+        from botocore.config import Config
+
+        return Config(**options)
+    from aiobotocore.config import AioConfig  # imported when needed: `--help` stays quick
+
+    return AioConfig(**options)
 
 
 def session_ca_bundle(session: Any) -> str | None:
     """The CA bundle the session's clients verify TLS with: the profile's `ca_bundle`, or
     AWS_CA_BUNDLE (botocore's own lookup); None: botocore's default.
 
-    boto3 keeps its botocore session in `_session` and offers no public way to read a config
-    variable; the fast engine needs this one to trust what the botocore clients trust.
+    `session` is a ThreadedSession (its botocore session is `core`) or a boto3/aioboto3
+    session, which keeps its botocore session in `_session` and offers no public way to read a
+    config variable; the fast engine needs this one to trust what the botocore clients trust.
     """
-    core = getattr(session, "_session", None)
+    core = getattr(session, "core", None) or getattr(session, "_session", None)
     if core is None:
         return None
     bundle = core.get_config_variable("ca_bundle")
@@ -92,28 +101,59 @@ def endpoint_for(target: AwsTarget, service: str) -> str | None:
     )
 
 
-async def open_sessions(*targets: AwsTarget) -> list[aioboto3.Session]:
-    """A session per target; equal targets share one (one credential check, one role assumed)."""
-    opened: dict[AwsTarget, aioboto3.Session] = {}
+async def open_sessions(*targets: AwsTarget, engine: Engine = Engine.BOTOCORE) -> list[Any]:
+    """A session per target for `engine` (see open_session); equal targets share one (one
+    credential check, one role assumed)."""
+    opened: dict[AwsTarget, Any] = {}
     for target in targets:
         if target not in opened:
-            opened[target] = await open_session(target)
+            opened[target] = await open_session(target, engine=engine)
     return [opened[target] for target in targets]
 
 
-async def open_session(target: AwsTarget) -> aioboto3.Session:
-    """A session with working credentials for `target`, or an InputError saying what to fix."""
-    import aioboto3  # imported when a command calls AWS: `--help` stays quick
+def _new_session(
+    engine: Engine,
+    *,
+    profile: str | None,
+    region: str | None,
+    credentials: tuple[str, str, str] | None = None,
+) -> Any:
+    """The fast engine's ThreadedSession, or (--engine botocore) an aioboto3.Session."""
+    if engine is Engine.FAST:
+        from asynccopy.botosession import ThreadedSession
+
+        return ThreadedSession(profile=profile, region=region, credentials=credentials)
+    import aioboto3  # imported for --engine botocore only: the fast engine never needs it
+
+    if credentials is None:
+        return aioboto3.Session(profile_name=profile, region_name=region)
+    key_id, secret, token = credentials
+    return aioboto3.Session(
+        profile_name=profile,
+        region_name=region,
+        aws_access_key_id=key_id,
+        aws_secret_access_key=secret,
+        aws_session_token=token,
+    )
+
+
+async def open_session(target: AwsTarget, *, engine: Engine = Engine.BOTOCORE) -> Any:
+    """A session with working credentials for `target`, or an InputError saying what to fix.
+
+    For the fast engine a ThreadedSession (botocore's, its calls in a worker thread), for
+    --engine botocore an aioboto3.Session: both have the same `client`, `get_credentials` and
+    `region_name`."""
     from botocore.exceptions import ProfileNotFound
 
     try:
-        session = aioboto3.Session(profile_name=target.profile, region_name=target.region)
+        session = _new_session(engine, profile=target.profile, region=target.region)
     except ProfileNotFound as exc:
         raise ProfileNotFoundError(profile=target.profile) from exc
     if not session.region_name:
-        session = aioboto3.Session(profile_name=target.profile, region_name=DEFAULT_REGION)
+        session = _new_session(engine, profile=target.profile, region=DEFAULT_REGION)
     try:
-        # aioboto3's get_credentials is a coroutine; its stubs declare it synchronous.
+        # aioboto3's get_credentials is a coroutine (its stubs declare it synchronous), and so
+        # is ThreadedSession's.
         credentials = await cast(Awaitable[Any], session.get_credentials())
     except Exception as exc:  # botocore raises many kinds while resolving a profile
         raise CredentialsError(profile=target.profile, cause=type(exc).__name__) from exc
@@ -121,14 +161,12 @@ async def open_session(target: AwsTarget) -> aioboto3.Session:
         raise CredentialsError(profile=target.profile)
     if target.role_arn is None:
         return session
-    return await _assume_role(session, target)
+    return await _assume_role(session, target, engine=engine)
 
 
-async def _assume_role(session: aioboto3.Session, target: AwsTarget) -> aioboto3.Session:
+async def _assume_role(session: Any, target: AwsTarget, *, engine: Engine) -> Any:
     """Temporary credentials for `target.role_arn` (an hour by default; for longer runs use a
     profile with `role_arn` and `source_profile`, which botocore refreshes by itself)."""
-    import aioboto3
-
     assert target.role_arn is not None
     try:
         async with session.client("sts", endpoint_url=endpoint_for(target, "sts")) as sts:
@@ -138,10 +176,9 @@ async def _assume_role(session: aioboto3.Session, target: AwsTarget) -> aioboto3
     creds = reply["Credentials"]
     # The same profile again, only its credentials replaced: its endpoint_url (a VPC or FIPS
     # endpoint, an emulator), ca_bundle, region and every other setting still apply.
-    return aioboto3.Session(
-        profile_name=target.profile,
-        region_name=session.region_name,
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
+    return _new_session(
+        engine,
+        profile=target.profile,
+        region=session.region_name,
+        credentials=(creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"]),
     )

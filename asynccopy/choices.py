@@ -20,8 +20,9 @@ class Engine(StrEnum):
     """How the calls made per item (BatchGetItem, Query, Scan, SendMessageBatch) are made.
 
     FAST signs with botocore and sends on one aiohttp session, keeping items as the JSON they
-    arrive in (asynccopy.engine); BOTOCORE uses the aiobotocore clients. Both send the same
-    bytes and handle errors alike; every other call is on aiobotocore either way.
+    arrive in (asynccopy.engine), and makes its few other calls on botocore's own clients
+    (asynccopy.botosession); BOTOCORE uses aioboto3's clients for every call. Both send the
+    same bytes and handle errors alike.
     """
 
     FAST = "fast"

@@ -9,7 +9,7 @@
     then `recommend` (pure, advice.py): a --rate and a --concurrency for `copy`.
 
 Every number is one the copy itself would see, read through the engine the copy uses
-(`--engine`, fast by default; DescribeTable and GetQueueAttributes stay on aiobotocore): RCU
+(`--engine`, fast by default; DescribeTable and GetQueueAttributes on the engine's session): RCU
 is the ConsumedCapacity the service reports (what the limiter is charged with), throttles are
 ProvisionedThroughputExceeded answers and UnprocessedKeys as ReadContext counts them, and
 latency is each successful call's time on the injected clock. A step's rates are over its
@@ -478,8 +478,10 @@ async def bench(
     """
     # The queue's session only when there is a queue: its credentials are checked on opening.
     queue_targets = [] if config.queue_url is None else [config.queue_target]
-    session, *queue_sessions = await open_sessions(config.source, *queue_targets)
-    pool = client_config(concurrency=config.concurrency)
+    session, *queue_sessions = await open_sessions(
+        config.source, *queue_targets, engine=config.engine
+    )
+    pool = client_config(concurrency=config.concurrency, engine=config.engine)
     async with contextlib.AsyncExitStack() as stack:
         ddb = await stack.enter_async_context(
             session.client(

@@ -54,8 +54,10 @@ async def open_clients(config: CopyConfig, stack: contextlib.AsyncExitStack) -> 
     """
     queue_url = check_queue_url(config.queue_url)
     queue_target = queue_target_for(queue_url, explicit=config.queue, inherited=config.source)
-    source_session, queue_session = await open_sessions(config.source, queue_target)
-    pool = client_config(concurrency=config.concurrency)
+    source_session, queue_session = await open_sessions(
+        config.source, queue_target, engine=config.engine
+    )
+    pool = client_config(concurrency=config.concurrency, engine=config.engine)
     ddb = await stack.enter_async_context(
         source_session.client(
             "dynamodb", endpoint_url=endpoint_for(config.source, "dynamodb"), config=pool

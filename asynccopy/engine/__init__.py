@@ -9,8 +9,10 @@
         signer.py     CredentialSource (the session's credentials), sign (botocore SigV4Auth)
 
 Their methods take the keywords the botocore clients take and return replies of the same
-shape, so the sources and the sender use either engine unchanged. Everything else
-(DescribeTable, GetQueueAttributes, STS, the consumer) stays on aioboto3.
+shape, so the sources and the sender use either engine unchanged. The few other calls a
+command makes (DescribeTable, DescribeTimeToLive, GetQueueAttributes, STS) go through
+botocore's own clients in a worker thread (asynccopy.botosession), whose session also gives
+the credentials: with this engine, nothing imports aioboto3 or aiobotocore.
 """
 
 from __future__ import annotations
@@ -38,9 +40,9 @@ from asynccopy.engine.transport import (
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Endpoint:
-    """One side of a copy: the aioboto3 session to sign as, and where to send."""
+    """One side of a copy: the session to sign as, and where to send."""
 
-    session: Any  # an aioboto3.Session whose region_name is set
+    session: Any  # a ThreadedSession (asynccopy.botosession) whose region_name is set
     endpoint_url: str | None  # None: the service's default for the session's region
 
 

@@ -1,9 +1,10 @@
 """SigV4 for the fast engine: botocore's own signer, fed the session's current credentials.
 
 Nothing here computes a signature: `botocore.auth.SigV4Auth` signs a `botocore.awsrequest.
-AWSRequest` exactly as a botocore client would. Credentials come from the aioboto3 session the
-rest of asynccopy uses (profiles, assumed roles, refreshing credentials), frozen and kept for a
-few seconds so that a refresh is seen promptly without asking for every request.
+AWSRequest` exactly as a botocore client would. Credentials come from the session the rest of
+the command uses (asynccopy.botosession: profiles, assumed roles, refreshing credentials),
+frozen and kept for a few seconds so that a refresh is seen promptly without asking for every
+request.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ class CredentialSource:
 
     def __init__(
         self,
-        session: Any,  # an aioboto3.Session
+        session: Any,  # a ThreadedSession (asynccopy.botosession)
         *,
         refresh_s: float = CREDENTIALS_REFRESH_S,
         clock: Callable[[], float] = time.monotonic,
@@ -44,7 +45,6 @@ class CredentialSource:
         if self._frozen is not None and now < self._until:
             return self._frozen
         if self._credentials is None:
-            # aioboto3's get_credentials is a coroutine; its stubs declare it synchronous.
             credentials = await cast(Awaitable[Any], self._session.get_credentials())
             if credentials is None:
                 raise NoCredentialsError()

@@ -18,6 +18,7 @@ from typing import Any
 import anyio
 
 from asynccopy.aws import AwsTarget, client_config, endpoint_for, open_sessions
+from asynccopy.choices import Engine
 from asynccopy.errors import InputError
 from asynccopy.schema.create import create_table, existing_signature, read_definition
 from asynccopy.schema.definition import (
@@ -120,8 +121,11 @@ async def run_schema(
     """What `asynccopy schema` prints on stdout; InputError (exit 2) for bad input."""
     check_flags(config)
     dest_target = config.dest_target
-    source_session, dest_session = await open_sessions(config.source, dest_target)
-    pool = client_config(concurrency=1)
+    # A few calls: botocore's own session (the fast engine's), no aioboto3 to import.
+    source_session, dest_session = await open_sessions(
+        config.source, dest_target, engine=Engine.FAST
+    )
+    pool = client_config(concurrency=1, engine=Engine.FAST)
     async with contextlib.AsyncExitStack() as stack:
         source: Any = await stack.enter_async_context(
             source_session.client(

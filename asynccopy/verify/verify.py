@@ -174,8 +174,10 @@ async def _open_sides(
     config: VerifyConfig, stack: contextlib.ExitStack, stack_async: contextlib.AsyncExitStack
 ) -> _Sides:
     dest_target = config.dest_target
-    source_session, dest_session = await open_sessions(config.source, dest_target)
-    pool = client_config(concurrency=config.concurrency)
+    source_session, dest_session = await open_sessions(
+        config.source, dest_target, engine=config.engine
+    )
+    pool = client_config(concurrency=config.concurrency, engine=config.engine)
     source_ddb = await stack_async.enter_async_context(
         source_session.client(
             "dynamodb", endpoint_url=endpoint_for(config.source, "dynamodb"), config=pool
