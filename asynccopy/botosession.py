@@ -15,6 +15,11 @@ interface asynccopy uses, on botocore's own session and clients:
 
 The profile's endpoint_url, ca_bundle and every other setting apply as they do for aioboto3's
 sessions, since both resolve them through botocore.
+
+Sessions share one botocore data loader (per `data_path`): a client's first creation reads the
+endpoints file and the service's model and rule set (about 0.1 s of JSON), which the loader
+keeps, so the second side of a copy or a verify (another profile, region or role) pays nothing
+for it again.
 """
 
 from __future__ import annotations
@@ -30,6 +35,10 @@ import botocore.session
 if TYPE_CHECKING:
     from botocore.config import Config
     from botocore.credentials import Credentials, ReadOnlyCredentials
+    from botocore.loaders import Loader
+
+# The data loader of the first session for each `data_path` setting, shared by the later ones.
+_LOADERS: dict[object, Loader] = {}
 
 
 async def in_thread(call: Callable[[], Any]) -> Any:
@@ -85,6 +94,7 @@ class ThreadedSession:
     ) -> None:
         core = botocore.session.Session(profile=profile)
         core.get_scoped_config()  # reads the profile now: ProfileNotFound, as aioboto3 raises it
+        _share_loader(core)
         if region is not None:
             core.set_config_variable("region", region)
         if credentials is not None:
@@ -114,3 +124,14 @@ class ThreadedSession:
             yield client
         finally:
             client.close()
+
+
+def _share_loader(core: botocore.session.Session) -> None:
+    """Gives `core` the data loader of the first session with its `data_path` (botocore's
+    loader caches what it has read, for the life of the loader)."""
+    data_path = core.get_config_variable("data_path")
+    shared = _LOADERS.get(data_path)
+    if shared is None:
+        _LOADERS[data_path] = core.get_component("data_loader")
+    else:
+        core.register_component("data_loader", shared)
