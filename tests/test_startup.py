@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -93,40 +94,76 @@ sys.exit(code)
 """
 
 
-def _sdk_modules(modules: list[str]) -> list[str]:
-    return [name for name in modules if name.split(".")[0] in ONLY_FOR_ENGINE_BOTOCORE]
-
-
-@pytest.mark.parametrize("engine", ["fast", "botocore"])
-def test_a_one_item_copy_imports_aioboto3_only_for_engine_botocore(
-    sandbox: Sandbox, tmp_path: Path, engine: str
-) -> None:
-    ddb = sandbox.source("dynamodb")
-    create_table(ddb, "startup", ("pk", "S"))
-    item = {"pk": {"S": "one"}, "n": {"N": "15"}}
-    ddb.put_item(TableName="startup", Item=item)
-    queue_url = sandbox.dest("sqs").create_queue(QueueName="startup")["QueueUrl"]
-    keys = tmp_path / "keys.txt"
-    keys.write_text('{"pk": {"S": "one"}}\n', encoding="utf-8")
+def _run_listing_modules(
+    sandbox: Sandbox, tmp_path: Path, *argv: str
+) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """`asynccopy ARGV` in a fresh interpreter; what it did, and the modules of aioboto3 and
+    aiobotocore it had imported when it ended."""
     listed = tmp_path / "modules.json"
     done = subprocess.run(
-        [
-            *(sys.executable, "-c", _RUN_AND_LIST_MODULES, str(listed)),
-            *("copy", "--table", "startup", "--keys", str(keys), "--queue-url", queue_url),
-            *("--engine", engine, "--json", "--no-progress", "--no-checkpoint"),
-        ],
+        [sys.executable, "-c", _RUN_AND_LIST_MODULES, str(listed), *argv],
         capture_output=True,
         text=True,
         env=sandbox.env(),
         timeout=60,
         check=False,
     )
+    modules: list[str] = json.loads(listed.read_text(encoding="utf-8"))
+    return done, [name for name in modules if name.split(".")[0] in ONLY_FOR_ENGINE_BOTOCORE]
+
+
+def _one_item_table(sandbox: Sandbox, tmp_path: Path, *tables: str) -> tuple[dict[str, Any], Path]:
+    """`tables` holding the same one item, and a key file naming it."""
+    ddb = sandbox.source("dynamodb")
+    item = {"pk": {"S": "one"}, "n": {"N": "15"}}
+    for table in tables:
+        create_table(ddb, table, ("pk", "S"))
+        ddb.put_item(TableName=table, Item=item)
+    keys = tmp_path / "keys.txt"
+    keys.write_text('{"pk": {"S": "one"}}\n', encoding="utf-8")
+    return item, keys
+
+
+@pytest.mark.parametrize("engine", ["fast", "botocore"])
+def test_a_one_item_copy_imports_aioboto3_only_for_engine_botocore(
+    sandbox: Sandbox, tmp_path: Path, engine: str
+) -> None:
+    item, keys = _one_item_table(sandbox, tmp_path, "startup")
+    queue_url = sandbox.dest("sqs").create_queue(QueueName="startup")["QueueUrl"]
+    done, sdk = _run_listing_modules(
+        sandbox,
+        tmp_path,
+        *("copy", "--table", "startup", "--keys", str(keys), "--queue-url", queue_url),
+        *("--engine", engine, "--json", "--no-progress", "--no-checkpoint"),
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["items_sent"] == 1
     assert received_items(sandbox, queue_url) == [item]
-    sdk = _sdk_modules(json.loads(listed.read_text(encoding="utf-8")))
     if engine == "fast":
         assert sdk == []
     else:  # the check above would pass on a listing that missed them
         assert "aioboto3" in sdk
         assert "aiobotocore.httpsession" in sdk
+
+
+def test_verify_and_bench_on_the_fast_engine_import_no_aioboto3(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    _item, keys = _one_item_table(sandbox, tmp_path, "startup", "startup-copy")
+    verified, sdk = _run_listing_modules(
+        sandbox,
+        tmp_path,
+        *("verify", "--table", "startup", "--dest-table", "startup-copy", "--keys", str(keys)),
+        *("--json", "--no-progress"),
+    )
+    assert verified.returncode == 0, verified.stderr
+    assert json.loads(verified.stdout)["items_identical"] == 1
+    assert sdk == []
+    benched, sdk = _run_listing_modules(
+        sandbox,
+        tmp_path,
+        *("bench", "--table", "startup", "--keys", str(keys), "--rate", "10"),
+        *("--steps", "100", "--step-seconds", "0.5", "--json"),
+    )
+    assert benched.returncode == 0, benched.stderr
+    assert sdk == []
