@@ -11,10 +11,17 @@ shows it here.
 CPU time and peak RSS are the child process's own (`os.wait4`). A one-key copy measures the
 fixed cost of starting the process (imports, clients, DescribeTable, queue attributes), which is
 subtracted to give microseconds per item and per absent key.
+
+On a shared machine one run's CPU time moves by a quarter either way (the start-up alone by
+0.3 s in 1 s), and the start-up is subtracted from a run of one or two seconds: one pair told
+88 µs per item one day and 140 µs another for the same code. So the start-up and the smallest
+list run `repeats` times, as back-to-back pairs that share the machine's noise, and the median
+pair gives the figure; the spread of the pairs is reported beside it.
 """
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,9 +47,10 @@ class CostRun:
 class CostResult:
     startup: CostRun
     runs: tuple[CostRun, ...]
-    cpu_us_per_item: float  # smallest list, all keys present, start-up subtracted
+    cpu_us_per_item: float  # smallest list, all keys present, start-up subtracted: median pair
     cpu_us_per_absent_key: float  # largest minus smallest, over the absent keys added
     rss_growth: float  # peak RSS, largest list / smallest
+    pair_cpu_us_per_item: tuple[float, ...] = ()  # every pair's figure, in the order run
     rss_limit: float = 1.2
 
     @property
@@ -81,6 +89,10 @@ def _run(box: BenchSandbox, key_file: Path, keys: int, concurrency: int) -> Cost
     return run
 
 
+def _per_item(startup: CostRun, run: CostRun) -> float:
+    return (run.cpu_s - startup.cpu_s) / max(1, run.items_sent) * 1e6
+
+
 def run_cost(
     box: BenchSandbox,
     *,
@@ -89,26 +101,37 @@ def run_cost(
     existing: int,
     concurrency: int,
     work_dir: Path,
+    repeats: int = 3,
 ) -> CostResult:
     existing = min(existing, len(seeded_keys), min(sizes))
     startup_file = write_keys(work_dir / "cost-1.txt", seeded_keys[:1])
-    startup = _run(box, startup_file, 1, concurrency)
-    runs = []
-    for size in sizes:
+    smallest_file = write_keys(
+        work_dir / f"cost-{sizes[0]}.txt",
+        key_list(seeded_keys, total=sizes[0], existing=existing),
+    )
+    pairs = []
+    for _ in range(max(1, repeats)):
+        startup = _run(box, startup_file, 1, concurrency)
+        pairs.append((startup, _run(box, smallest_file, sizes[0], concurrency)))
+    smallest_file.unlink()
+    figures = [_per_item(startup, run) for startup, run in pairs]
+    startup, smallest = pairs[figures.index(statistics.median_low(figures))]
+    runs = [smallest]
+    for size in sizes[1:]:
         key_file = write_keys(
             work_dir / f"cost-{size}.txt", key_list(seeded_keys, total=size, existing=existing)
         )
         runs.append(_run(box, key_file, size, concurrency))
         key_file.unlink()
     box.purge()
-    smallest, largest = runs[0], runs[-1]
-    per_item = (smallest.cpu_s - startup.cpu_s) / max(1, smallest.items_sent) * 1e6
+    largest = runs[-1]
     absent_added = (largest.keys - largest.items_sent) - (smallest.keys - smallest.items_sent)
     per_absent = (largest.cpu_s - smallest.cpu_s) / absent_added * 1e6 if absent_added else 0.0
     return CostResult(
         startup=startup,
         runs=tuple(runs),
-        cpu_us_per_item=per_item,
+        cpu_us_per_item=_per_item(startup, smallest),
         cpu_us_per_absent_key=per_absent,
         rss_growth=largest.max_rss_kib / smallest.max_rss_kib,
+        pair_cpu_us_per_item=tuple(figures),
     )

@@ -69,6 +69,13 @@ def _n(value: float, digits: int = 0) -> str:
     return f"{value:,.{digits}f}"
 
 
+def _pairs(figures: tuple[float, ...]) -> str:
+    """Benchmark 4's 'median of 3 pairs, 81-123 µs; ', or nothing for a single pair."""
+    if len(figures) < 2:
+        return ""
+    return f"median of {len(figures)} pairs, {min(figures):,.0f}-{max(figures):,.0f} µs; "
+
+
 def _load(meta: dict[str, Any], when: str) -> str:
     load = meta.get(f"load_avg_at_{when}")
     return f"{load[0]:.1f}" if load else "?"
@@ -126,8 +133,8 @@ def to_markdown(results: Results) -> str:
         rows.append(
             (
                 f"4. producer CPU per item ({_n(c.runs[0].keys)} keys, all present)",
-                f"**{c.cpu_us_per_item:,.0f} µs** per item (start-up of"
-                f" {c.startup.cpu_s:.2f} s CPU subtracted);"
+                f"**{c.cpu_us_per_item:,.0f} µs** per item ({_pairs(c.pair_cpu_us_per_item)}"
+                f"start-up of {c.startup.cpu_s:.2f} s CPU subtracted);"
                 f" {c.cpu_us_per_absent_key:,.1f} µs per absent key",
                 "-",
                 "-",

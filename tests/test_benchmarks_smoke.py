@@ -115,8 +115,11 @@ def test_copy_benchmarks_at_toy_sizes(box: BenchSandbox, tmp_path: Path) -> None
         existing=100,
         concurrency=4,
         work_dir=tmp_path,
+        repeats=2,
     )
     assert [run.items_sent for run in found.runs] == [100, 100]
+    assert len(found.pair_cpu_us_per_item) == 2
+    assert found.cpu_us_per_item in found.pair_cpu_us_per_item
     assert found.runs[1].items_missing == 900
     assert found.rss_growth > 0
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import io
+import sys
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ import pytest
 from asynccopy.errors import InputError, KeyLineError
 from asynccopy.read.keys import (
     ValueProblem,
+    _is_hidden,
     iter_keys,
     key_digest,
     open_key_file,
@@ -53,6 +56,37 @@ COMPOSITE = KeySchema(
 )  # fmt: skip
 def test_key_forms(line: str, schema: KeySchema, key: dict[str, object]) -> None:
     assert parse_key_line(line, schema=schema) == key
+
+
+@pytest.mark.parametrize(
+    ("line", "refused"),
+    [
+        ("a\u200bb", False),  # a format character among visible ones is a key
+        ("\u200b\u200c", True),  # only format characters: looks blank
+        ("\ufeffuser-1", True),  # a byte-order mark
+        ("user\x00-1", True),  # a control character
+        ("user\t1", False),  # a tab is seen
+        ("Zo\u00eb \U0001f680 \u00a0x", False),  # printable, and a no-break space inside
+    ],
+)
+def test_invisible_characters_on_bare_lines(line: str, refused: bool) -> None:
+    if refused:
+        with pytest.raises(ValueProblem, match="invisible characters"):
+            parse_key_line(line, schema=S_TABLE)
+    else:
+        assert parse_key_line(line, schema=S_TABLE) == {"userid": {"S": line.strip()}}
+
+
+def test_a_printable_line_holds_no_invisible_character() -> None:
+    """The check of bare lines returns at once when the line is printable: that is exact only
+    if no printable character is hidden, or counts towards a blank line but U+0020, which
+    strip() removes from both ends. Checked for every code point."""
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        if char.isprintable():
+            assert not _is_hidden(char), f"U+{code:04X}"
+            blank = char.isspace() or unicodedata.category(char) in ("Cc", "Cf")
+            assert not blank or char == " ", f"U+{code:04X}"
 
 
 @pytest.mark.parametrize("line", ["", "   \n", "# comment", "  # indented comment"])

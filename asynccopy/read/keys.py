@@ -222,6 +222,12 @@ def _is_hidden(char: str) -> bool:
 def _check_visible(bare: str) -> None:
     """A bare line that looks blank, or holds a control character or a byte-order mark, is a
     mistake far more often than a key: such a key must be written as a JSON line."""
+    # Every key line is checked on both passes, so the usual line takes one C call:
+    # isprintable() is false for every control (Cc) and format (Cf) character and every space
+    # but U+0020, which strip() removed from both ends, so a printable line is neither blank
+    # nor holds a hidden character (test_keys.py checks that for every code point).
+    if bare.isprintable():
+        return
     blank = all(c.isspace() or unicodedata.category(c) in ("Cc", "Cf") for c in bare)
     hidden = sorted({c for c in bare if blank or _is_hidden(c)})
     if hidden:
