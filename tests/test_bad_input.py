@@ -510,7 +510,10 @@ def test_an_item_too_large_for_the_queue_is_named_and_the_rest_copied(
     assert done.returncode == 1, done.stderr
     summary = json.loads(done.stdout)
     assert (summary["items_sent"], summary["items_failed"]) == (3, 1)
-    assert summary["failed_keys_sample"] == ['{"userid":{"S":"user-big"}} (ItemTooLarge)']
+    [shown] = summary["failed_keys_sample"]
+    assert shown.startswith('{"userid":{"S":"user-big"}} (item_too_large: needs ')
+    assert shown.endswith(" bytes, over the queue's 1,024)")
+    assert summary["failed_by_reason"] == {"item_too_large": 1}
     assert failed_out.read_text(encoding="ascii") == '{"userid":{"S":"user-big"}}\n'
     assert stat.S_IMODE(failed_out.stat().st_mode) == 0o600
     received = [item["userid"]["S"] for item in received_items(sandbox, world.tiny_queue_url)]

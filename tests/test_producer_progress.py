@@ -9,6 +9,7 @@ import anyio
 from rich.console import Console
 
 from asynccopy.copy.progress import ProgressConfig, ProgressMode, ProgressView, show_progress
+from asynccopy.copy.reasons import FailureCode
 from asynccopy.copy.stats import FailedKey, Stats
 from asynccopy.copy.summary import CopySummary, build_summary, render_text
 from asynccopy.read.limiter import LimiterConfig, ReadCapacityLimiter, UnlimitedLimiter
@@ -126,7 +127,8 @@ def test_counts_of_one_are_singular() -> None:
 
 
 def _too_large(stats: Stats, *, largest: int) -> None:
-    stats.record_failed([FailedKey(key={"id": {"S": "big"}}, reason="ItemTooLarge")])
+    big = FailedKey(key={"id": {"S": "big"}}, code=FailureCode.ITEM_TOO_LARGE, reason="needs more")
+    stats.record_failed([big])
     stats.too_large_max_bytes = largest
 
 
@@ -142,7 +144,7 @@ def test_an_item_too_large_is_not_sent_back_to_resume() -> None:
         " 3,100 bytes (SQS allows up to 1,048,576), then run the same command with --resume"
         " (cp.json)"
     ) in text
-    assert summary.to_json()["failed_by_reason"] == {"ItemTooLarge": 1}
+    assert summary.to_json()["failed_by_reason"] == {"item_too_large": 1}
 
     # Larger than any SQS message: only another way helps, never --resume.
     stats = Stats(items_selected=1, started_s=0.0)
@@ -158,10 +160,49 @@ def test_resume_is_suggested_for_failures_a_retry_can_fix() -> None:
     stats = Stats(items_selected=4, started_s=0.0)
     stats.items_read, stats.items_sent = 4, 2
     _too_large(stats, largest=3_100)
-    stats.record_failed([FailedKey(key={"id": {"S": "k"}}, reason="UnprocessedKeys")])
+    throttled = FailedKey(key={"id": {"S": "k"}}, code=FailureCode.THROTTLED, reason="Unprocessed")
+    stats.record_failed([throttled])
     text = render_text(_summary(stats, checkpoint="cp.json", max_message_bytes=1_024))
     assert "raise it to at least 3,100 bytes" in text
     assert "to continue: the same command with --resume (cp.json)" in text
+
+
+def _rejected(user: str, problem: str) -> FailedKey:
+    return FailedKey(key={"id": {"S": user}}, code=FailureCode.TRANSFORM_ERROR, reason=problem)
+
+
+def test_transform_failures_are_counted_apart_and_not_sent_back_to_resume() -> None:
+    stats = Stats(items_selected=3, started_s=0.0)
+    stats.items_read, stats.items_sent = 3, 1
+    stats.record_failed([_rejected("a", "KeyError: 'email'"), _rejected("b", "ValueError: b")])
+    summary = _summary(stats, checkpoint="cp.json")
+    text = render_text(summary)
+    assert "failed 2 (2 by the transform)" in text
+    assert "2 items failed by the transform: fix the function" in text
+    assert "to continue" not in text
+    document = summary.to_json()
+    assert (document["items_failed_by_transform"], document["items_failed_retryable"]) == (2, 0)
+
+    # A failure a retry can fix still sends the user back to --resume.
+    stats.record_failed([FailedKey(key={"id": {"S": "c"}}, code=FailureCode.THROTTLED,
+                                   reason="UnprocessedKeys")])  # fmt: skip
+    summary = _summary(stats, checkpoint="cp.json")
+    assert "to continue: the same command with --resume (cp.json)" in render_text(summary)
+    assert summary.to_json()["items_failed_retryable"] == 1
+
+
+def test_failures_are_counted_by_a_stable_code_with_the_first_example() -> None:
+    stats = Stats(items_selected=3, started_s=0.0)
+    stats.items_read = 3
+    stats.record_failed([_rejected(user, f"ValueError: no {user}") for user in ("a", "b", "c")])
+    document = _summary(stats).to_json()
+    assert document["failed_by_reason"] == {"transform_error": 3}
+    assert document["failed_examples"] == {
+        "transform_error": {"key": {"id": {"S": "a"}}, "reason": "ValueError: no a"}
+    }
+    text = render_text(_summary(stats))
+    assert "    transform_error x3, first: ValueError: no a" in text
+    assert '{"id":{"S":"b"}} (transform_error: ValueError: no b)' in text
 
 
 def test_the_summary_names_dynamodb_s_throttling_reasons() -> None:

@@ -23,12 +23,11 @@ from typing import Any, Final
 
 import orjson
 
+from asynccopy.copy.reasons import FailureCode
 from asynccopy.errors import InputError
 from asynccopy.read.tables import KeyAttribute
 from asynccopy.send.packing import wire_json
 from consumer.wire import InvalidItemError, Item, WireItem, from_wire
-
-TRANSFORM_FAILED: Final = "TransformFailed"
 
 
 class TransformSpecError(InputError):
@@ -40,10 +39,12 @@ class TransformSpecError(InputError):
 
 
 class ItemRejected(Exception):
-    """The transform raised, or returned something that cannot be sent: `reason` says which."""
+    """The transform raised, or returned something that cannot be sent: `code` says which,
+    `reason` how."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, code: FailureCode) -> None:
         self.reason = reason
+        self.code = code
         super().__init__(reason)
 
 
@@ -117,9 +118,14 @@ class Transform:
         try:
             result = self.function(wire)
         except Exception as err:  # the user's code: any error fails this item only
-            raise ItemRejected(f"{type(err).__name__}: {err}") from None
+            raise ItemRejected(
+                f"{type(err).__name__}: {err}", code=FailureCode.TRANSFORM_ERROR
+            ) from None
         if result is not None and not isinstance(result, dict):
-            raise ItemRejected(f"returned a {type(result).__name__}, not an item (dict) or None")
+            raise ItemRejected(
+                f"returned a {type(result).__name__}, not an item (dict) or None",
+                code=FailureCode.TRANSFORM_INVALID_RESULT,
+            )
         return result
 
     def apply(self, item: Item, *, keys: Sequence[KeyAttribute]) -> Item | None:
@@ -140,18 +146,23 @@ class Transform:
 
 def check(result: dict[str, Any], *, before: dict[str, Any], keys: Sequence[KeyAttribute]) -> None:
     """Raises ItemRejected unless `result` is a valid item with the key `before` had."""
+    invalid_key = FailureCode.TRANSFORM_INVALID_KEY
     for key in keys:
         value = result.get(key.name)
         if value is None:
-            raise ItemRejected(f"the result lacks key attribute {key.name!r}")
+            raise ItemRejected(f"the result lacks key attribute {key.name!r}", code=invalid_key)
         if not isinstance(value, dict) or key.type not in value:
-            raise ItemRejected(f"key attribute {key.name!r} must be of type {key.type}")
+            raise ItemRejected(
+                f"key attribute {key.name!r} must be of type {key.type}", code=invalid_key
+            )
         if value != before[key.name]:
-            # No values in the reason: failures are also counted by reason.
-            raise ItemRejected(f"key attribute {key.name!r} was changed (keys must stay as read)")
+            raise ItemRejected(
+                f"key attribute {key.name!r} was changed (keys must stay as read)", code=invalid_key
+            )
+    invalid = FailureCode.TRANSFORM_INVALID_RESULT
     try:
         from_wire(result)
     except InvalidItemError as err:
-        raise ItemRejected(f"invalid result: {err}") from None
+        raise ItemRejected(f"invalid result: {err}", code=invalid) from None
     except RecursionError:
-        raise ItemRejected("invalid result: nested too deeply") from None
+        raise ItemRejected("invalid result: nested too deeply", code=invalid) from None
