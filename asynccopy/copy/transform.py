@@ -13,6 +13,7 @@ a changed key would write another item), every value a valid AttributeValue
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.machinery
 import importlib.util
@@ -96,7 +97,24 @@ def load_transform(spec: str) -> Transform:
             problem=f"{target}.{name} is a {type(function).__name__}, not a function",
             hint="name a function taking an item and returning an item or None",
         )
-    return Transform(spec=spec, function=function)
+    source = getattr(module, "__file__", None)
+    return Transform(
+        spec=spec,
+        function=function,
+        source=str(Path(source).resolve()) if source else target,
+        source_sha256=_sha256(source),
+    )
+
+
+def _sha256(path: str | None) -> str | None:
+    """The SHA-256 of the module's file, which a checkpoint records: a changed function is
+    another copy. None for a module without a readable file."""
+    if not path:
+        return None
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return None
 
 
 def wire_copy(item: Item) -> dict[str, Any]:
@@ -111,6 +129,12 @@ def wire_copy(item: Item) -> dict[str, Any]:
 class Transform:
     spec: str
     function: Callable[[dict[str, Any]], Any]
+    source: str = ""  # the module's file (resolved), or its name if it has none
+    source_sha256: str | None = None  # of that file
+
+    @property
+    def function_name(self) -> str:
+        return self.spec.rpartition(":")[2]
 
     def wire_result(self, wire: dict[str, Any]) -> dict[str, Any] | None:
         """The function's result for a wire-JSON item: the item, or None (skip); raises

@@ -48,6 +48,10 @@ class Projection:
         kept = tuple(path for path in self.paths if len(path) == 1 or path[0] not in keys)
         return Projection(paths=missing + kept)
 
+    def text(self) -> str:
+        """The paths as `--attributes` names them, one spelling per projection."""
+        return ",".join(_as_flag(path) for path in self.paths)
+
     def arguments(self, *, names: Mapping[str, str] | None = None) -> dict[str, object]:
         """ProjectionExpression and ExpressionAttributeNames (`names`, the caller's own
         placeholders, merged in: the placeholders chosen here avoid them)."""
@@ -67,6 +71,19 @@ class Projection:
 
 def _show(path: tuple[Step, ...]) -> str:
     return _render(path, {step: step for step in path if isinstance(step, str)})
+
+
+def _as_flag(path: tuple[Step, ...]) -> str:
+    quoted = {
+        step: step if _plain(step) else '"' + step.replace('"', '""') + '"'
+        for step in path
+        if isinstance(step, str)
+    }
+    return _render(path, quoted)
+
+
+def _plain(name: str) -> bool:
+    return all(char not in '.[],"' and not char.isspace() for char in name)
 
 
 def _render(path: tuple[Step, ...], placeholder: Mapping[str, str]) -> str:
