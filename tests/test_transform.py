@@ -171,6 +171,10 @@ def test_the_dry_run_shows_the_sample_before_and_after(sandbox: Sandbox, tmp_pat
     assert not [item for item in after if "bio" in item]
     assert "u0@example.com" in json.dumps(before)
     assert "@example.com" not in json.dumps(after)
+    # Reads are charged for the items as read: the plan measures them before the transform
+    # (which drops the ~600-byte bio of the seed's ~1 KB items).
+    assert summary["average_item_source"] == "measured on 2 sample items before the transform"
+    assert summary["average_item_bytes"] > 900
     text = sandbox.run_cli(*args)
     assert text.returncode == 0, text.stderr
     assert "before the transform:" in text.stdout
