@@ -21,6 +21,7 @@ from tests.sandbox_helpers import SOURCE_ACCOUNT, Sandbox
 
 ENGINES = ["fast", "botocore"]
 EXAMPLE = Path(__file__).resolve().parents[1] / "docs" / "examples" / "mask_email.py"
+OPERATIONS = EXAMPLE.parents[1] / "operations.md"
 KEYS = (KeyAttribute(name="userid", type="S"),)
 
 MIXED = textwrap.dedent(
@@ -39,6 +40,14 @@ MIXED = textwrap.dedent(
         return item
     """
 )
+
+
+def test_the_docs_show_the_shipped_example_whole() -> None:
+    """A reader copies the example from the docs into a file: it must be the tested one."""
+    section = OPERATIONS.read_text(encoding="utf-8").split("## Changing items on the way")[1]
+    shown = section.split("```python\n")[1].split("```")[0]
+    assert shown.startswith("import hashlib")
+    assert EXAMPLE.read_text(encoding="utf-8").endswith(shown)
 
 
 @pytest.mark.parametrize("engine", ENGINES)
