@@ -19,7 +19,7 @@ import anyio
 
 from asynccopy.aws import AwsTarget, client_config, endpoint_for, open_sessions
 from asynccopy.errors import InputError
-from asynccopy.schema.create import create_table, existing_signature, read_definition
+from asynccopy.schema.create import create_table, existing_table, read_definition
 from asynccopy.schema.definition import (
     NEW_ON_DEMAND_READ_UNITS_PER_S,
     NEW_ON_DEMAND_WRITE_UNITS_PER_S,
@@ -89,6 +89,19 @@ def ttl_note(definition: TableDefinition, table_name: str) -> str:
     )
 
 
+def _exists(name: str, key: str, lacks: list[str]) -> str:
+    """A table of that name is there with the same key: left as it is, saying what of the
+    source's it lacks (items copied into it still fit; its queries and TTL may not)."""
+    same = f"table {name!r} already exists in the destination with the same key ({key})"
+    if not lacks:
+        return f"{same}: nothing to do"
+    return (
+        f"{same}: left as it is, but it lacks what the source has: {'; '.join(lacks)}. Items copied"
+        " into it fit its key; add what it lacks with UpdateTable / UpdateTimeToLive, or create"
+        " a new table with --dest-table NAME"
+    )
+
+
 def _render(config: SchemaConfig, definition: TableDefinition) -> str:
     if config.output_format is OutputFormat.CLOUDFORMATION:
         return cloudformation_template(definition, table_name=config.dest_name, warm=config.warm)
@@ -142,12 +155,9 @@ async def run_schema(
             )
         )
         wanted = definition.key_signature()
-        exists = await existing_signature(dest, table=config.dest_name, wanted=wanted)
-        if exists is not None:
-            return (
-                f"table {config.dest_name!r} already exists in the destination with the same "
-                f"key ({wanted}): nothing to do"
-            )
+        lacks = await existing_table(dest, table=config.dest_name, definition=definition)
+        if lacks is not None:
+            return _exists(config.dest_name, wanted, lacks)
         request = definition.request(table_name=config.dest_name, warm=config.warm)
         indexes = [i["IndexName"] for i in request.get("GlobalSecondaryIndexes", [])]
         ttl = definition.ttl_attribute
