@@ -11,7 +11,7 @@ from rich.console import Console
 from asynccopy.copy.progress import ProgressConfig, ProgressMode, ProgressView, show_progress
 from asynccopy.copy.reasons import FailureCode
 from asynccopy.copy.stats import FailedKey, Stats
-from asynccopy.copy.summary import CopySummary, build_summary, render_text
+from asynccopy.copy.summary import CopySummary, DryRunPlan, build_summary, render_text
 from asynccopy.read.limiter import LimiterConfig, ReadCapacityLimiter, UnlimitedLimiter
 
 
@@ -88,7 +88,7 @@ def test_summary_text_and_exit_codes() -> None:
 def _summary(stats: Stats, **options: Any) -> CopySummary:
     return build_summary(
         stats, now_s=5.0, table="t", queue_url="q", rate_target=None,
-        rate_description="no limit", dry_run=False, **options,
+        rate_description="no limit", **{"dry_run": False, **options},
     )  # fmt: skip
 
 
@@ -223,3 +223,23 @@ def test_the_summary_names_dynamodb_s_throttling_reasons() -> None:
         "TableReadKeyRangeThroughputExceeded": 1,
         "TableReadProvisionedThroughputExceeded": 2,
     }
+
+
+def _plan(*, estimated: bool) -> DryRunPlan:
+    return DryRunPlan(
+        max_message_bytes=1_048_576, average_item_bytes=1_000, estimated_rcu=0.0,
+        estimated_messages=0, estimated_batches=0, estimated_request_units=0,
+        estimated_seconds=0.0, sample_items=(), estimated=estimated,
+    )  # fmt: skip
+
+
+def test_a_query_s_dry_run_makes_no_estimates_of_zero() -> None:
+    stats = Stats(items_selected=None, started_s=0.0)
+    summary = _summary(stats, dry_run=True, plan=_plan(estimated=False))
+    text = render_text(summary)
+    assert "estimates        none: a Query's size is known only once it is read" in text
+    assert "estimated RCU" not in text
+    assert "messages         0" not in text
+    assert summary.to_json()["estimates_known"] is False
+    known = render_text(_summary(Stats(items_selected=5), dry_run=True, plan=_plan(estimated=True)))
+    assert "estimated RCU    0.0" in known

@@ -124,6 +124,7 @@ def dry_run_plan(
         sample_items=tuple(sample_items),
         index_reads=index_reads(config, prepared),
         sample_before_transform=tuple(before_transform),
+        estimated=selected is not None or isinstance(config.selection, ScanSelection),
     )
 
 

@@ -35,6 +35,9 @@ class DryRunPlan:
     index_reads: str | None = None
     # --transform: the sample as read, before the function (wire JSON); empty without one
     sample_before_transform: tuple[Item, ...] = ()
+    # False for a Query: how many items it selects is known only once it is read, so the
+    # estimates, made for none, mean nothing
+    estimated: bool = True
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -162,6 +165,7 @@ class CopySummary:
                 sample_items=[json.loads(key_to_text(item)) for item in plan.sample_items],
                 index_reads=plan.index_reads,
                 average_item_source=plan.average_item_source,
+                estimates_known=plan.estimated,
             )
             if plan.sample_before_transform:
                 document["sample_items_before_transform"] = list(plan.sample_before_transform)
@@ -372,6 +376,21 @@ def render_text(summary: CopySummary, *, terminal: bool = False) -> str:
             if plan.estimated_seconds is None
             else f"{plan.estimated_seconds:,.1f} s"
         )
+        estimates = [
+            f"  estimated RCU    {plan.estimated_rcu:,.1f}",
+            *([f"  index            {plan.index_reads}"] if plan.index_reads else []),
+            f"  messages         {plan.estimated_messages:,}",
+            f"  SendMessageBatch {_counted(plan.estimated_batches, 'request')},"
+            f" {_counted(plan.estimated_request_units, 'SQS 64 KB request unit')}",
+            f"  rate             {summary.rate_description}",
+            f"  duration         {seconds}",
+        ]
+        if not plan.estimated:
+            estimates = [
+                "  estimates        none: a Query's size is known only once it is read",
+                *([f"  index            {plan.index_reads}"] if plan.index_reads else []),
+                f"  rate             {summary.rate_description}",
+            ]
         lines += [
             "dry run: nothing was sent",
             f"  table            {summary.table}",
@@ -381,13 +400,7 @@ def render_text(summary: CopySummary, *, terminal: bool = False) -> str:
             + ("" if summary.items_selected_exact else " (the table's estimate)"),
             *_duplicates(summary),
             f"  average item     {plan.average_item_bytes:,} bytes ({plan.average_item_source})",
-            f"  estimated RCU    {plan.estimated_rcu:,.1f}",
-            *([f"  index            {plan.index_reads}"] if plan.index_reads else []),
-            f"  messages         {plan.estimated_messages:,}",
-            f"  SendMessageBatch {_counted(plan.estimated_batches, 'request')},"
-            f" {_counted(plan.estimated_request_units, 'SQS 64 KB request unit')}",
-            f"  rate             {summary.rate_description}",
-            f"  duration         {seconds}",
+            *estimates,
             *_shaped(summary),
             f"  sample items     {len(plan.sample_items)}",
         ]
