@@ -8,6 +8,7 @@ from typing import Any
 import anyio
 from rich.console import Console
 
+from asynccopy.copy.outcome import _request_units
 from asynccopy.copy.progress import ProgressConfig, ProgressMode, ProgressView, show_progress
 from asynccopy.copy.reasons import FailureCode
 from asynccopy.copy.stats import FailedKey, Stats
@@ -243,3 +244,11 @@ def test_a_query_s_dry_run_makes_no_estimates_of_zero() -> None:
     assert summary.to_json()["estimates_known"] is False
     known = render_text(_summary(Stats(items_selected=5), dry_run=True, plan=_plan(estimated=True)))
     assert "estimated RCU    0.0" in known
+
+
+def test_a_small_copy_s_plan_bills_one_small_request_not_a_full_batch() -> None:
+    # Four ~2 KB items: one request of 8 KB, one 64 KB unit (the plan said four: a full batch).
+    assert _request_units(8_000.0, batches=1, batch_bytes=600_000.0) == 1
+    # Two full batches of 600,000 bytes (10 units each) and a last one of 100,000 bytes (2).
+    assert _request_units(1_300_000.0, batches=3, batch_bytes=600_000.0) == 22
+    assert _request_units(0.0, batches=0, batch_bytes=600_000.0) == 0

@@ -83,6 +83,16 @@ def index_reads(config: CopyConfig, prepared: Prepared) -> str | None:
     )
 
 
+def _request_units(total_bytes: float, *, batches: int, batch_bytes: float) -> int:
+    """SQS's 64 KB billing units of `batches` requests carrying `total_bytes`: full batches of
+    `batch_bytes`, then the last with what is left (a small copy is one small request)."""
+    if batches == 0:
+        return 0
+    full = request_units_for_bytes(int(batch_bytes))
+    last = max(0.0, total_bytes - (batches - 1) * batch_bytes)
+    return (batches - 1) * full + request_units_for_bytes(int(last))
+
+
 def dry_run_plan(
     config: CopyConfig,
     prepared: Prepared,
@@ -109,7 +119,7 @@ def dry_run_plan(
     batch_bytes = max(prepared.max_message_bytes, SEND_BATCH_MAX_BYTES)
     per_batch = max(1, min(MAX_ENTRIES_PER_BATCH, int(batch_bytes / message_bytes)))
     batches = -(-messages // per_batch)
-    units_per_batch = request_units_for_bytes(int(per_batch * message_bytes))
+    units = _request_units(count * encoded, batches=batches, batch_bytes=per_batch * message_bytes)
     rate = prepared.rate.rcu_per_s
     return DryRunPlan(
         max_message_bytes=prepared.max_message_bytes,
@@ -119,7 +129,7 @@ def dry_run_plan(
         estimated_rcu=rcu,
         estimated_messages=messages,
         estimated_batches=batches,
-        estimated_request_units=batches * units_per_batch,
+        estimated_request_units=units,
         estimated_seconds=None if rate is None else rcu / rate,
         sample_items=tuple(sample_items),
         index_reads=index_reads(config, prepared),
