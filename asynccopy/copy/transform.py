@@ -57,7 +57,9 @@ def _load_module(target: str, spec: str) -> Any:
         path = Path(target)
         if not path.is_file():
             raise TransformSpecError(
-                spec=spec, problem=f"no file {target}", hint="check the path (relative to here)"
+                spec=spec,
+                problem=f"no file {target}",
+                hint="check the path: a relative one starts at the current directory",
             )
         name = f"_asynccopy_transform_{path.stem}"
         # Any file name will do (the source loader reads it as Python whatever its suffix).
