@@ -439,7 +439,7 @@ def render_text(summary: CopySummary, *, terminal: bool = False) -> str:
             f" {_counted(summary.bytes_sent, 'byte')},"
             f" {_counted(summary.sqs_request_units, 'SQS request unit')}",
             f"  {summary.rcu_consumed:,.1f} RCU at {summary.rcu_per_s:,.1f} RCU/s"
-            f" (target {summary.rate_description})",
+            f"; target {summary.rate_description}",
             f"  retries {summary.retries:,} · throttles {summary.throttles:,}"
             + _reasons(summary.throttle_reasons),
         ]
