@@ -28,9 +28,9 @@ _HINT: Final = 'e.g. --attributes userid,profile.address.city,"weird.name",tags[
 class ProjectionError(InputError):
     """`--attributes` is empty or holds a path that cannot be parsed."""
 
-    def __init__(self, *, text: str, problem: str) -> None:
+    def __init__(self, *, text: str, problem: str, hint: str = _HINT) -> None:
         self.text = text
-        super().__init__(f"{_FLAG} {text!r}: {problem}", hint=_HINT)
+        super().__init__(f"{_FLAG} {text!r}: {problem}", hint=hint)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +109,9 @@ def parse_attributes(text: str) -> Projection:
             # DynamoDB refuses a projection whose paths overlap ("Two document paths overlap").
             if len(other) > len(path) and other[: len(path)] == path:
                 raise ProjectionError(
-                    text=text, problem=f"{_show(path)} already includes {_show(other)}"
+                    text=text,
+                    problem=f"{_show(path)} already includes {_show(other)}",
+                    hint=f"name only {_show(path)}, or only the paths inside it",
                 )
     return Projection(paths=tuple(paths))
 
