@@ -89,6 +89,10 @@ def ttl_note(definition: TableDefinition, table_name: str) -> str:
     )
 
 
+def _global_indexes(names: list[str]) -> str:
+    return ("global index " if len(names) == 1 else "global indexes ") + ", ".join(names)
+
+
 def _exists(name: str, key: str, lacks: list[str]) -> str:
     """A table of that name is there with the same key: left as it is, saying what of the
     source's it lacks (items copied into it still fit; its queries and TTL may not)."""
@@ -164,9 +168,7 @@ async def run_schema(
         if config.dry_run:
             steps = [f"create table {config.dest_name!r} in the destination ({wanted})"]
             if indexes:
-                steps.append(
-                    f"wait until it and its global indexes {', '.join(indexes)} are ACTIVE"
-                )
+                steps.append(f"wait until it and its {_global_indexes(indexes)} are ACTIVE")
             else:
                 steps.append("wait until it is ACTIVE")
             if ttl is not None:
@@ -182,7 +184,7 @@ async def run_schema(
         await create_table(dest, request, ttl_attribute=ttl, sleep=sleep, clock=clock)
         done = f"created table {config.dest_name!r} in the destination ({wanted}): ACTIVE"
         if indexes:
-            done += f", with global indexes {', '.join(indexes)} ACTIVE"
+            done += f", with {_global_indexes(indexes)} ACTIVE"
         if ttl is not None:
             done += f"; TTL enabled on {ttl!r}"
         note(capacity_note(definition, config.warm))
