@@ -362,7 +362,7 @@ def test_create_waits_for_the_indexes_before_enabling_ttl() -> None:
 def test_a_table_that_stays_creating_is_reported_after_the_timeout() -> None:
     client, clock = _SlowTable(polls=1_000), _Clock()
 
-    with pytest.raises(TableNotActiveError, match="the table, index 'by-email' not ACTIVE"):
+    with pytest.raises(TableNotActiveError, match="the table and index 'by-email' are not ACTIVE"):
         anyio.run(
             lambda: create_table(
                 client,
