@@ -31,6 +31,7 @@ class ProducerGrant:
     queue_url: str
     queue_region: str | None = None
     index_name: str | None = None  # copy --index: Query and Scan are authorised on its ARN
+    skip_expired: bool = False  # copy --skip-expired reads the table's TTL attribute
 
 
 def queue_arn_from_url(queue_url: str, *, region: str | None, partition: str = "aws") -> str:
@@ -70,6 +71,7 @@ def producer_policy(grant: ProducerGrant) -> dict[str, Any]:
                     "dynamodb:BatchGetItem",
                     "dynamodb:Query",
                     "dynamodb:Scan",
+                    *(["dynamodb:DescribeTimeToLive"] if grant.skip_expired else []),
                 ],
                 "Resource": _table_resources(grant),
             },

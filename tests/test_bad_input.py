@@ -48,6 +48,8 @@ class Row:
     profile_file: bool = False  # point AWS_CONFIG_FILE at a config without the profile
     checkpoint: str | None = None  # the content of {tmp}/cp.json before the run
     foreign_checkpoint: bool = False  # {tmp}/cp.json recorded by a copy to another queue
+    # {tmp}/cp.json recorded by a copy of {keys} to {other_queue} with these flags
+    checkpoint_flags: tuple[str, ...] | None = None
 
 
 def _copy(*args: str, table: str = "users") -> tuple[str, ...]:
@@ -229,6 +231,11 @@ ROWS: tuple[Row, ...] = (
         message="cp.json: is corrupt (not JSON, or truncated)"),
     Row(id="checkpoint-foreign", args=_keys("--checkpoint", "{tmp}/cp.json", "--resume"),
         keys="user-0\n", foreign_checkpoint=True, message="cp.json: is for queue "),
+    Row(id="checkpoint-other-flags", args=("copy", "--table", "users", "--queue-url",
+        "{other_queue}", "--keys", "{keys}", "--checkpoint", "{tmp}/cp.json", "--resume"),
+        keys="user-0\n", checkpoint_flags=("--keep-replication-attributes",),
+        message="cp.json: was written by a copy with other flags: "
+        "--keep-replication-attributes given then, not given now"),
     Row(id="checkpoint-missing", args=_keys("--checkpoint", "{tmp}/cp.json", "--resume"),
         keys="user-0\n", message="cp.json: does not exist, so there is nothing to resume"),
     # --- verify -----------------------------------------------------------------------------
@@ -393,6 +400,7 @@ def _fill(arg: str, *, world: World, tmp_path: Path) -> str:
     return (
         arg.replace("{queue}", world.queue_url)
         .replace("{fifo_queue}", world.fifo_queue_url)
+        .replace("{other_queue}", world.other_queue_url)
         .replace("{redriven_queue}", world.queue_url.rsplit("/", 1)[0] + "/" + REDRIVEN_QUEUE)
         .replace("{keys}", str(tmp_path / "keys.txt"))
         .replace("{tmp}", str(tmp_path))
@@ -412,6 +420,13 @@ def run_row(
         recorded = sandbox.run_cli(
             *("copy", "--table", "users", "--queue-url", world.other_queue_url),
             *("--keys", str(tmp_path / "keys.txt"), "--checkpoint", str(tmp_path / "cp.json")),
+        )
+        assert recorded.returncode == 0, recorded.stderr
+    if row.checkpoint_flags is not None:
+        recorded = sandbox.run_cli(
+            *("copy", "--table", "users", "--queue-url", world.other_queue_url),
+            *("--keys", str(tmp_path / "keys.txt"), "--checkpoint", str(tmp_path / "cp.json")),
+            *row.checkpoint_flags,
         )
         assert recorded.returncode == 0, recorded.stderr
     env = sandbox.env(row.account)
@@ -510,7 +525,10 @@ def test_an_item_too_large_for_the_queue_is_named_and_the_rest_copied(
     assert done.returncode == 1, done.stderr
     summary = json.loads(done.stdout)
     assert (summary["items_sent"], summary["items_failed"]) == (3, 1)
-    assert summary["failed_keys_sample"] == ['{"userid":{"S":"user-big"}} (ItemTooLarge)']
+    [shown] = summary["failed_keys_sample"]
+    assert shown.startswith('{"userid":{"S":"user-big"}} (item_too_large: needs ')
+    assert shown.endswith(" bytes, over the queue's 1,024)")
+    assert summary["failed_by_reason"] == {"item_too_large": 1}
     assert failed_out.read_text(encoding="ascii") == '{"userid":{"S":"user-big"}}\n'
     assert stat.S_IMODE(failed_out.stat().st_mode) == 0o600
     received = [item["userid"]["S"] for item in received_items(sandbox, world.tiny_queue_url)]

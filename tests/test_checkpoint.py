@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import os
 import stat
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from asynccopy.config import KeysSelection, ScanSelection
+from asynccopy.config import ItemShape, KeysSelection, QuerySelection, ScanSelection
 from asynccopy.copy.checkpoint import (
     Checkpoint,
     DeliveryTracker,
@@ -23,9 +25,12 @@ from asynccopy.copy.checkpoint import (
     selection_identity,
     write_checkpoint,
 )
+from asynccopy.copy.mismatch import shape_identity
+from asynccopy.copy.transform import Transform
 from asynccopy.errors import CheckpointError, InputError
 from asynccopy.read.base import KeyChunkPosition, Page, ScanPosition
 from asynccopy.read.keys import KeyFilePlan
+from asynccopy.read.projection import parse_attributes
 from asynccopy.send.packing import Message, MessagePacker
 from asynccopy.send.sender import FailedMessage, SendResult
 from consumer.wire import Item
@@ -281,6 +286,77 @@ def test_fingerprint_mismatches_say_what_differs(tmp_path: Path) -> None:
         with pytest.raises(CheckpointError) as raised:
             check_matches(written, path=path, **arguments)  # type: ignore[arg-type]
         assert message in str(raised.value)
+
+
+def _shape(**fields: Any) -> dict[str, Any]:
+    return shape_identity(ItemShape(**fields))
+
+
+def _transform(source: str, sha256: str) -> Transform:
+    return Transform(spec="t.py:mask", function=dict, source=source, source_sha256=sha256)
+
+
+def test_a_resume_with_other_shaping_flags_or_index_names_the_flag(tmp_path: Path) -> None:
+    query = selection_identity(
+        QuerySelection(key_condition="c = :c", values={":c": {"S": "x"}}, index_name="byC"),
+        key_plan=None,
+    )
+    shape = _shape(
+        projection=parse_attributes('userid,"weird.name",profile.city'),
+        transform=_transform("/src/t.py", "aa" * 32),
+        skip_expired=True,
+    )
+    written = Checkpoint(
+        fingerprint=fingerprint(table="t", queue_url=QUEUE, selection=query, shape=shape),
+        table="t",
+        queue_url=QUEUE,
+        selection=query,
+        shape=shape,
+        segments={},
+    )
+    path = tmp_path / "c.json"
+    check = partial(check_matches, written, path=path, table="t", queue_url=QUEUE)
+    check(selection=query, shape=shape)
+    fields: dict[str, Any] = {
+        "projection": parse_attributes('userid,"weird.name",profile.city'),
+        "transform": _transform("/src/t.py", "aa" * 32),
+        "skip_expired": True,
+    }
+    cases: list[tuple[dict[str, Any], dict[str, Any], str]] = [
+        (query, {**fields, "projection": None},
+         """--attributes 'userid,"weird.name",profile.city' then, not given now"""),
+        (query, {**fields, "transform": _transform("/src/t.py", "bb" * 32)},
+         "--transform /src/t.py:mask: the file has changed since"),
+        (query, {**fields, "transform": _transform("/src/u.py", "aa" * 32)},
+         "--transform /src/t.py:mask then, /src/u.py:mask now"),
+        (query, {**fields, "skip_expired": False}, "--skip-expired given then, not given now"),
+        (query, {**fields, "keep_replication_attributes": True},
+         "--keep-replication-attributes not given then, given now"),
+        ({**query, "index": "byD"}, fields, "--index 'byC' then, 'byD' now"),
+        ({**query, "index": None}, fields, "--index 'byC' then, not given now"),
+    ]  # fmt: skip
+    for selection, shaped, message in cases:
+        with pytest.raises(CheckpointError) as raised:
+            check(selection=selection, shape=_shape(**shaped))
+        assert f"was written by a copy with other flags: {message} (give the flags" in str(
+            raised.value
+        )
+
+    # A checkpoint from before the shaping flags: no "shape", and the fingerprint it had.
+    keys = selection_identity(KeysSelection(path="keys.txt"), key_plan=plan(tmp_path))
+    old = {"format": "asynccopy-checkpoint", "version": 1, "table": "t", "queue_url": QUEUE,
+           "fingerprint": fingerprint(table="t", queue_url=QUEUE, selection=keys),
+           "selection": keys, "complete": False, "runs": 1, "updated": "", "items_done": 0,
+           "items_sent_total": 0, "key_file": {"done_line": 0}, "segments": None}  # fmt: skip
+    path.write_text(json.dumps(old))
+    loaded = load_checkpoint(path)
+    assert loaded is not None
+    check_matches(loaded, path=path, table="t", queue_url=QUEUE, selection=keys, shape=_shape())
+    with pytest.raises(CheckpointError, match="--skip-expired not given then, given now"):
+        check_matches(
+            loaded, path=path, table="t", queue_url=QUEUE, selection=keys,
+            shape=_shape(skip_expired=True),
+        )  # fmt: skip
 
 
 def test_default_path_names_the_table_and_hashes_the_selection(tmp_path: Path) -> None:

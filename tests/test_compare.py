@@ -102,11 +102,11 @@ def test_diff_names_each_differing_path() -> None:
     }
 
     assert diff_items(a, b) == [
-        "gone (only in the first item)",
+        "gone (only in the source)",
         "m.x",
         "m.l[1]",
-        "m.l[2] (only in the first item)",
+        "m.l[2] (only in the source)",
         "kind",
-        "new (only in the second item)",
+        "new (only in the destination)",
     ]
     assert diff_items(a, a) == []

@@ -244,7 +244,7 @@ def test_failed_out_gets_the_keys_a_queue_rejects(sandbox: Sandbox, tmp_path: Pa
     lines = failed.read_text().splitlines()
     assert len(lines) == 60
     assert json.loads(lines[0]) == {"userid": {"S": "user-0000000"}}
-    assert "ItemTooLarge" in summary["failed_keys_sample"][0]
+    assert "item_too_large" in summary["failed_keys_sample"][0]
 
 
 def _allow_source(sandbox: Sandbox, queue_url: str) -> None:

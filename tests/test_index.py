@@ -164,3 +164,24 @@ def test_the_dry_run_says_how_the_index_is_read(sandbox: Sandbox, tmp_path: Path
     assert len(summary["sample_items"]) == 2
     assert all("note" in item for item in summary["sample_items"])
     assert received_items(sandbox, queue_url) == []
+
+
+def test_a_resume_through_another_index_is_refused(sandbox: Sandbox, tmp_path: Path) -> None:
+    queue_url, _ = _seed(sandbox, tmp_path)
+    checkpoint = tmp_path / "cp.json"
+    query = ("--query", "customer = :c", "--values", '{":c": "customer-1"}')
+
+    def copy(index: str, *more: str) -> tuple[int, dict[str, Any], str]:
+        return sandbox.run_json(
+            *("copy", "--table", TABLE, "--queue-url", queue_url, *query, "--index", index),
+            *("--checkpoint", str(checkpoint), *more, "--json"),
+        )
+
+    code, summary, stderr = copy("byCustomerAll")
+    assert code == 0, stderr
+    code, summary, stderr = copy("byCustomerKeys", "--resume")
+    assert code == 2, stderr
+    assert summary == {}
+    assert (
+        "was written by a copy with other flags: --index 'byCustomerAll' then, 'byCustomerKeys' now"
+    ) in stderr

@@ -45,6 +45,15 @@ def test_policy_with_an_index_grants_reads_on_the_index_too() -> None:
     assert read["Resource"] == [TABLE, f"{TABLE}/index/byCustomer"]
 
 
+def test_policy_for_skip_expired_allows_reading_the_ttl_attribute() -> None:
+    queue = "https://sqs.eu-west-1.amazonaws.com/222222222222/q"
+    read, _ = producer_policy(ProducerGrant(table_arn=TABLE, queue_url=queue))["Statement"]
+    assert "dynamodb:DescribeTimeToLive" not in read["Action"]
+    grant = ProducerGrant(table_arn=TABLE, queue_url=queue, skip_expired=True)
+    read, _ = producer_policy(grant)["Statement"]
+    assert "dynamodb:DescribeTimeToLive" in read["Action"]  # copy --skip-expired calls it
+
+
 def test_cli_adds_the_index_arn() -> None:
     done = subprocess.run(
         [

@@ -8,9 +8,11 @@ from typing import Any
 import anyio
 from rich.console import Console
 
+from asynccopy.copy.outcome import _request_units
 from asynccopy.copy.progress import ProgressConfig, ProgressMode, ProgressView, show_progress
+from asynccopy.copy.reasons import FailureCode
 from asynccopy.copy.stats import FailedKey, Stats
-from asynccopy.copy.summary import CopySummary, build_summary, render_text
+from asynccopy.copy.summary import CopySummary, DryRunPlan, build_summary, render_text
 from asynccopy.read.limiter import LimiterConfig, ReadCapacityLimiter, UnlimitedLimiter
 
 
@@ -87,7 +89,7 @@ def test_summary_text_and_exit_codes() -> None:
 def _summary(stats: Stats, **options: Any) -> CopySummary:
     return build_summary(
         stats, now_s=5.0, table="t", queue_url="q", rate_target=None,
-        rate_description="no limit", dry_run=False, **options,
+        rate_description="no limit", **{"dry_run": False, **options},
     )  # fmt: skip
 
 
@@ -126,7 +128,8 @@ def test_counts_of_one_are_singular() -> None:
 
 
 def _too_large(stats: Stats, *, largest: int) -> None:
-    stats.record_failed([FailedKey(key={"id": {"S": "big"}}, reason="ItemTooLarge")])
+    big = FailedKey(key={"id": {"S": "big"}}, code=FailureCode.ITEM_TOO_LARGE, reason="needs more")
+    stats.record_failed([big])
     stats.too_large_max_bytes = largest
 
 
@@ -142,7 +145,7 @@ def test_an_item_too_large_is_not_sent_back_to_resume() -> None:
         " 3,100 bytes (SQS allows up to 1,048,576), then run the same command with --resume"
         " (cp.json)"
     ) in text
-    assert summary.to_json()["failed_by_reason"] == {"ItemTooLarge": 1}
+    assert summary.to_json()["failed_by_reason"] == {"item_too_large": 1}
 
     # Larger than any SQS message: only another way helps, never --resume.
     stats = Stats(items_selected=1, started_s=0.0)
@@ -158,10 +161,49 @@ def test_resume_is_suggested_for_failures_a_retry_can_fix() -> None:
     stats = Stats(items_selected=4, started_s=0.0)
     stats.items_read, stats.items_sent = 4, 2
     _too_large(stats, largest=3_100)
-    stats.record_failed([FailedKey(key={"id": {"S": "k"}}, reason="UnprocessedKeys")])
+    throttled = FailedKey(key={"id": {"S": "k"}}, code=FailureCode.THROTTLED, reason="Unprocessed")
+    stats.record_failed([throttled])
     text = render_text(_summary(stats, checkpoint="cp.json", max_message_bytes=1_024))
     assert "raise it to at least 3,100 bytes" in text
     assert "to continue: the same command with --resume (cp.json)" in text
+
+
+def _rejected(user: str, problem: str) -> FailedKey:
+    return FailedKey(key={"id": {"S": user}}, code=FailureCode.TRANSFORM_ERROR, reason=problem)
+
+
+def test_transform_failures_are_counted_apart_and_not_sent_back_to_resume() -> None:
+    stats = Stats(items_selected=3, started_s=0.0)
+    stats.items_read, stats.items_sent = 3, 1
+    stats.record_failed([_rejected("a", "KeyError: 'email'"), _rejected("b", "ValueError: b")])
+    summary = _summary(stats, checkpoint="cp.json")
+    text = render_text(summary)
+    assert "failed 2 (2 by the transform)" in text
+    assert "2 items failed by the transform: fix the function" in text
+    assert "to continue" not in text
+    document = summary.to_json()
+    assert (document["items_failed_by_transform"], document["items_failed_retryable"]) == (2, 0)
+
+    # A failure a retry can fix still sends the user back to --resume.
+    stats.record_failed([FailedKey(key={"id": {"S": "c"}}, code=FailureCode.THROTTLED,
+                                   reason="UnprocessedKeys")])  # fmt: skip
+    summary = _summary(stats, checkpoint="cp.json")
+    assert "to continue: the same command with --resume (cp.json)" in render_text(summary)
+    assert summary.to_json()["items_failed_retryable"] == 1
+
+
+def test_failures_are_counted_by_a_stable_code_with_the_first_example() -> None:
+    stats = Stats(items_selected=3, started_s=0.0)
+    stats.items_read = 3
+    stats.record_failed([_rejected(user, f"ValueError: no {user}") for user in ("a", "b", "c")])
+    document = _summary(stats).to_json()
+    assert document["failed_by_reason"] == {"transform_error": 3}
+    assert document["failed_examples"] == {
+        "transform_error": {"key": {"id": {"S": "a"}}, "reason": "ValueError: no a"}
+    }
+    text = render_text(_summary(stats))
+    assert "    transform_error x3, first: ValueError: no a" in text
+    assert '{"id":{"S":"b"}} (transform_error: ValueError: no b)' in text
 
 
 def test_the_summary_names_dynamodb_s_throttling_reasons() -> None:
@@ -182,3 +224,31 @@ def test_the_summary_names_dynamodb_s_throttling_reasons() -> None:
         "TableReadKeyRangeThroughputExceeded": 1,
         "TableReadProvisionedThroughputExceeded": 2,
     }
+
+
+def _plan(*, estimated: bool) -> DryRunPlan:
+    return DryRunPlan(
+        max_message_bytes=1_048_576, average_item_bytes=1_000, estimated_rcu=0.0,
+        estimated_messages=0, estimated_batches=0, estimated_request_units=0,
+        estimated_seconds=0.0, sample_items=(), estimated=estimated,
+    )  # fmt: skip
+
+
+def test_a_query_s_dry_run_makes_no_estimates_of_zero() -> None:
+    stats = Stats(items_selected=None, started_s=0.0)
+    summary = _summary(stats, dry_run=True, plan=_plan(estimated=False))
+    text = render_text(summary)
+    assert "estimates        none: a Query's size is known only once it is read" in text
+    assert "estimated RCU" not in text
+    assert "messages         0" not in text
+    assert summary.to_json()["estimates_known"] is False
+    known = render_text(_summary(Stats(items_selected=5), dry_run=True, plan=_plan(estimated=True)))
+    assert "estimated RCU    0.0" in known
+
+
+def test_a_small_copy_s_plan_bills_one_small_request_not_a_full_batch() -> None:
+    # Four ~2 KB items: one request of 8 KB, one 64 KB unit (the plan said four: a full batch).
+    assert _request_units(8_000.0, batches=1, batch_bytes=600_000.0) == 1
+    # Two full batches of 600,000 bytes (10 units each) and a last one of 100,000 bytes (2).
+    assert _request_units(1_300_000.0, batches=3, batch_bytes=600_000.0) == 22
+    assert _request_units(0.0, batches=0, batch_bytes=600_000.0) == 0

@@ -35,14 +35,35 @@ def test_the_key_comes_first_then_each_attribute_with_type_size_and_a_short_valu
     assert lines[0].startswith("userid=user-1  (")
     rows = lines[2:]  # after the title and the header
     assert rows[0].split()[:4] == ["userid", "(key)", "S", "6"]
-    assert [row.split()[0] for row in rows[1:]] == ["active", "age", "avatar", "name", "profile"]
+    assert [row.split()[0] for row in rows[1:]] == [
+        "active", "age", "avatar", "name", "profile", "city", "raw", "zip",
+    ]  # fmt: skip
     by_name = {row.split()[0]: row for row in rows}
     assert by_name["avatar"].split()[1:] == ["B", "5", "<5", "bytes>"]
     # Text as text (no \\u escapes), cut to about 60 characters.
     assert "Jürgen xxx" in by_name["name"]
     assert "\\u00fc" not in text
     assert len(shown_value(ITEM["name"])) == VALUE_CHARS
-    assert by_name["profile"].endswith('{"city":"Köln","zip":50667,"raw":<2 bytes>}')
+    # A map is a tree: its attributes below it, indented, each with its own type and size.
+    assert by_name["profile"].split()[1:] == ["M", "27", "3", "attributes"]
+    assert [row.split()[1:] for row in rows[-3:]] == [
+        ["S", "5", "Köln"], ["B", "2", "<2", "bytes>"], ["N", "4", "50667"],
+    ]  # fmt: skip
+    assert all(row.startswith("  ") for row in text.splitlines() if "Köln" in row)
+
+
+def test_a_deep_or_wide_map_is_one_row() -> None:
+    deep: Item = {
+        "id": {"S": "k"},
+        "a": {"M": {"b": {"M": {"c": {"M": {"d": {"M": {"e": {"M": {}}}}}}}}}},
+    }
+    wide: Item = {"id": {"S": "k"}, "w": {"M": {f"n{i:02d}": {"N": str(i)} for i in range(21)}}}
+    deep_rows = render_sample([deep], ["id"], terminal=False).splitlines()
+    assert [row.split()[0] for row in deep_rows[2:]] == ["id", "a", "b", "c", "d"]
+    assert deep_rows[-1].split()[-1] == '{"e":{}}'
+    wide_rows = render_sample([wide], ["id"], terminal=False).splitlines()
+    assert len(wide_rows) == 4
+    assert wide_rows[-1].split()[-1].startswith('{"n00":0,"n01":1,')
 
 
 def test_plain_text_has_no_box_characters_and_a_terminal_gets_them() -> None:

@@ -149,11 +149,21 @@ def test_seed_fills_source_and_prepares_destination(sandbox: Sandbox, tmp_path: 
     assert any(value.get("S") == "" for value in items[0].values())
     assert any(len(value.get("N", "")) >= 38 for value in items[0].values())
 
+    # The source's global index, which README's `copy --index byAge` example reads through.
+    (index,) = source.describe_table(TableName="users")["Table"]["GlobalSecondaryIndexes"]
+    assert (index["IndexName"], index["Projection"]) == ("byAge", {"ProjectionType": "KEYS_ONLY"})
+    aged = source.query(
+        TableName="users", IndexName="byAge", KeyConditionExpression="age = :a",
+        ExpressionAttributeValues={":a": {"N": "42"}},
+    )["Items"]  # fmt: skip
+    assert aged
+    assert len(aged) == sum(item["age"] == {"N": "42"} for item in items)
+
     dest = sandbox.dest("dynamodb")
     assert dest.scan(TableName="users", Select="COUNT")["Count"] == 0
-    assert dest.describe_table(TableName="users")["Table"]["KeySchema"] == [
-        {"AttributeName": "userid", "KeyType": "HASH"}
-    ]
+    described = dest.describe_table(TableName="users")["Table"]
+    assert described["KeySchema"] == [{"AttributeName": "userid", "KeyType": "HASH"}]
+    assert "GlobalSecondaryIndexes" not in described
     queues = sandbox.dest("sqs").list_queues()["QueueUrls"]
     assert {url.rsplit("/", 1)[1] for url in queues} == {
         "asynccopy-users",

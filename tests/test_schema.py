@@ -180,6 +180,24 @@ def test_an_existing_table_with_another_key_is_refused(sandbox: Sandbox) -> None
     assert len(described["KeySchema"]) == 1  # left as it was
 
 
+def test_an_existing_table_with_the_same_key_is_left_alone_saying_what_it_lacks(
+    sandbox: Sandbox,
+) -> None:
+    make_source_table(sandbox.source("dynamodb"), provisioned=False)
+    create_simple_table(sandbox.dest("dynamodb"), TABLE, ("tenant", "S"), ("seq", "N"))
+
+    done = _schema(sandbox, "--create", "--dest-profile", DEST_PROFILE)
+
+    assert done.returncode == 0, done.stderr
+    assert (
+        "table 'orders' already exists in the destination with the same key (tenant (S, HASH),"
+        " seq (N, RANGE)): left as it is, but it lacks what the source has: global indexes"
+        " by-email, by-blob; local index by-created; TTL on 'expires'."
+    ) in done.stdout
+    described = sandbox.dest("dynamodb").describe_table(TableName=TABLE)["Table"]
+    assert "GlobalSecondaryIndexes" not in described  # left as it was
+
+
 def test_dry_run_creates_nothing_and_says_what_a_new_on_demand_table_absorbs(
     sandbox: Sandbox,
 ) -> None:
@@ -344,7 +362,7 @@ def test_create_waits_for_the_indexes_before_enabling_ttl() -> None:
 def test_a_table_that_stays_creating_is_reported_after_the_timeout() -> None:
     client, clock = _SlowTable(polls=1_000), _Clock()
 
-    with pytest.raises(TableNotActiveError, match="the table, index 'by-email' not ACTIVE"):
+    with pytest.raises(TableNotActiveError, match="the table and index 'by-email' are not ACTIVE"):
         anyio.run(
             lambda: create_table(
                 client,

@@ -21,6 +21,7 @@ from tests.sandbox_helpers import SOURCE_ACCOUNT, Sandbox
 
 ENGINES = ["fast", "botocore"]
 EXAMPLE = Path(__file__).resolve().parents[1] / "docs" / "examples" / "mask_email.py"
+OPERATIONS = EXAMPLE.parents[1] / "operations.md"
 KEYS = (KeyAttribute(name="userid", type="S"),)
 
 MIXED = textwrap.dedent(
@@ -39,6 +40,14 @@ MIXED = textwrap.dedent(
         return item
     """
 )
+
+
+def test_the_docs_show_the_shipped_example_whole() -> None:
+    """A reader copies the example from the docs into a file: it must be the tested one."""
+    section = OPERATIONS.read_text(encoding="utf-8").split("## Changing items on the way")[1]
+    shown = section.split("```python\n")[1].split("```")[0]
+    assert shown.startswith("import hashlib")
+    assert EXAMPLE.read_text(encoding="utf-8").endswith(shown)
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -84,17 +93,33 @@ def test_skipped_raising_and_rekeyed_items(sandbox: Sandbox, tmp_path: Path, eng
     failed = {json.loads(line)["userid"]["S"] for line in failed_out.read_text().splitlines()}
     assert failed == {"user-0000002", "user-0000003", "user-0000004"}
     shown = " ".join(summary["failed_keys_sample"])
-    assert "TransformFailed: ValueError: no user-0000002 please" in shown
+    assert "transform_error: ValueError: no user-0000002 please" in shown
     assert "key attribute 'userid' was changed" in shown
     assert "N value 'not a number' is not a number" in shown
+    # Counted by a stable code each, never by each item's own text; none of them a retry fixes.
+    assert summary["failed_by_reason"] == {
+        "transform_error": 1,
+        "transform_invalid_key": 1,
+        "transform_invalid_result": 1,
+    }
+    assert summary["failed_examples"]["transform_error"] == {
+        "key": {"userid": {"S": "user-0000002"}},
+        "reason": "ValueError: no user-0000002 please",
+    }
+    assert (summary["items_failed_by_transform"], summary["items_failed_retryable"]) == (3, 0)
     received = {item["userid"]["S"]: item for item in received_items(sandbox, queue_url)}
     assert set(received) == {"user-0000000", "user-0000005", "user-0000006", "user-0000007"}
     assert all(item["seen"] == {"BOOL": True} for item in received.values())
 
+    checkpoint = tmp_path / "cp.json"
     text = sandbox.run_cli(*base, "--transform", f"{module}:transform", "--no-progress",
-                           "--no-checkpoint", "--engine", engine)  # fmt: skip
+                           "--checkpoint", str(checkpoint), "--engine", engine)  # fmt: skip
     assert text.returncode == 1
     assert "transformed 4 items; the transform skipped 1" in text.stdout
+    assert "failed 3 (3 by the transform)" in text.stdout
+    assert "3 items failed by the transform: fix the function" in text.stdout
+    # The same function fails them again: a --resume is not what helps.
+    assert "to continue" not in text.stdout
 
 
 def _wire(item: dict[str, Any]) -> WireItem:
@@ -155,6 +180,10 @@ def test_the_dry_run_shows_the_sample_before_and_after(sandbox: Sandbox, tmp_pat
     assert not [item for item in after if "bio" in item]
     assert "u0@example.com" in json.dumps(before)
     assert "@example.com" not in json.dumps(after)
+    # Reads are charged for the items as read: the plan measures them before the transform
+    # (which drops the ~600-byte bio of the seed's ~1 KB items).
+    assert summary["average_item_source"] == "measured on 2 sample items before the transform"
+    assert summary["average_item_bytes"] > 900
     text = sandbox.run_cli(*args)
     assert text.returncode == 0, text.stderr
     assert "before the transform:" in text.stdout

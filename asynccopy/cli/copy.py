@@ -74,8 +74,10 @@ ResumeOpt = Annotated[
         "--resume",
         help="Continue from the checkpoint, skipping what earlier runs sent (a few items "
         "in flight may be sent again). Refused if the checkpoint is for another table, "
-        "queue or selection, or the key file changed. Without --resume a copy starts "
-        "from the beginning and replaces the checkpoint.",
+        "queue or selection (--index included), or other --attributes, --transform (or "
+        "its file changed), --skip-expired or --keep-replication-attributes, or the key "
+        "file changed. Without --resume a copy starts from the beginning and replaces the "
+        "checkpoint.",
         rich_help_panel=RESUME,
     ),
 ]

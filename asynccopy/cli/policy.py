@@ -16,11 +16,20 @@ def register(app: typer.Typer) -> None:
         index: str | None = typer.Option(
             None, "--index", metavar="NAME", help="The index copy --index reads through."
         ),
+        skip_expired: bool = typer.Option(
+            False,
+            "--skip-expired",
+            help="For copy --skip-expired: allow DescribeTimeToLive on the table.",
+        ),
     ) -> None:
         """Print the least-privilege IAM policy for the producer (source account side)."""
         from asynccopy.policy import ProducerGrant, producer_policy, render
 
         grant = ProducerGrant(
-            table_arn=table_arn, queue_url=queue_url, queue_region=queue_region, index_name=index
+            table_arn=table_arn,
+            queue_url=queue_url,
+            queue_region=queue_region,
+            index_name=index,
+            skip_expired=skip_expired,
         )
         typer.echo(render(producer_policy(grant)))

@@ -23,6 +23,7 @@ File format (version 1):
 
     {"format": "asynccopy-checkpoint", "version": 1, "fingerprint": "<sha256>",
      "table": "users", "queue_url": "...", "selection": {"kind": "keys", ...},
+     "shape": {"skip_expired": true, ...},                  (the shaping flags given)
      "complete": false, "runs": 2, "updated": "2025-01-01T00:00:00Z",
      "items_done": 1200, "items_sent_total": 1450,
      "key_file": {"done_line": 1200},                                  (a key file)
@@ -40,12 +41,13 @@ import os
 import tempfile
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, Protocol
 
 from asynccopy.config import KeysSelection, QuerySelection, Selection
+from asynccopy.copy.mismatch import changed_flags
 from asynccopy.errors import CheckpointError
 from asynccopy.read.base import KeyChunkPosition, Page, PagePosition, ScanPosition
 from asynccopy.read.keys import STDIN_NAME, KeyFilePlan, ValueProblem, to_attribute_value
@@ -103,10 +105,20 @@ def _digest(document: Any) -> str:
     return hashlib.sha256(text.encode("ascii")).hexdigest()
 
 
-def fingerprint(*, table: str, queue_url: str, selection: Mapping[str, Any]) -> str:
-    """SHA-256 of the table, the queue and the selection (a key file's path left out)."""
+def fingerprint(
+    *,
+    table: str,
+    queue_url: str,
+    selection: Mapping[str, Any],
+    shape: Mapping[str, Any] | None = None,
+) -> str:
+    """SHA-256 of the table, the queue, the selection (a key file's path left out) and the
+    shaping flags given (mismatch.shape_identity; none: the fingerprint they always had)."""
     chosen = {name: value for name, value in selection.items() if name != "path"}
-    return _digest({"table": table, "queue_url": queue_url, "selection": chosen})
+    document = {"table": table, "queue_url": queue_url, "selection": chosen}
+    if shape:
+        document["shape"] = dict(shape)
+    return _digest(document)
 
 
 def default_path(table: str, selection: Selection, *, directory: Path | None = None) -> Path:
@@ -341,6 +353,7 @@ class Checkpoint:
     table: str
     queue_url: str
     selection: Mapping[str, Any]
+    shape: Mapping[str, Any] = field(default_factory=dict)  # mismatch.shape_identity
     complete: bool = False
     runs: int = 0
     items_done: int = 0  # items (key file: keys) below the resume point, over every run
@@ -357,6 +370,7 @@ class Checkpoint:
             "table": self.table,
             "queue_url": self.queue_url,
             "selection": dict(self.selection),
+            "shape": dict(self.shape),
             "complete": self.complete,
             "runs": self.runs,
             "updated": self.updated,
@@ -417,8 +431,11 @@ def checkpoint_from_json(document: Any) -> Checkpoint:
     if (done_line is None) == (segments is None):
         raise ValueProblem("it records neither a key file line nor Scan segments")
     strings = [document[name] for name in ("fingerprint", "table", "queue_url", "updated")]
-    if not all(isinstance(value, str) for value in strings) or not isinstance(
-        document["selection"], dict
+    shape = document.get("shape", {})  # absent in checkpoints from before the shaping flags
+    if (
+        not all(isinstance(value, str) for value in strings)
+        or not isinstance(document["selection"], dict)
+        or not isinstance(shape, dict)
     ):
         raise ValueProblem("a field has the wrong type")
     return Checkpoint(
@@ -426,6 +443,7 @@ def checkpoint_from_json(document: Any) -> Checkpoint:
         table=document["table"],
         queue_url=document["queue_url"],
         selection=document["selection"],
+        shape=shape,
         complete=document["complete"] is True,
         runs=_integer(document, "runs"),
         items_done=_integer(document, "items_done"),
@@ -477,6 +495,7 @@ def check_matches(
     table: str,
     queue_url: str,
     selection: Mapping[str, Any],
+    shape: Mapping[str, Any] | None = None,
 ) -> None:
     """CheckpointError, saying what differs, unless `checkpoint` records this very copy."""
     hint = f"give this copy another --checkpoint, or delete {path} to start over"
@@ -488,18 +507,29 @@ def check_matches(
         raise refuse(f"is for table {checkpoint.table!r}, not {table!r}")
     if checkpoint.queue_url != queue_url:
         raise refuse(f"is for queue {checkpoint.queue_url}, not {queue_url}")
-    if checkpoint.fingerprint == fingerprint(table=table, queue_url=queue_url, selection=selection):
+    shape = shape or {}
+    if checkpoint.fingerprint == fingerprint(
+        table=table, queue_url=queue_url, selection=selection, shape=shape
+    ):
         return
     old = checkpoint.selection
-    if old.get("kind") == selection.get("kind") == "keys":
+    kind = old.get("kind")
+    if kind != selection.get("kind"):
+        raise refuse(f"is for another selection ({_describe(old)}, not {_describe(selection)})")
+    content = ("size_bytes", "sha256")
+    if kind == "keys" and any(old.get(name) != selection.get(name) for name in content):
         raise refuse(
             f"the key file has changed since the checkpoint was written for "
             f"{old.get('path')} ({old.get('size_bytes')} bytes then, "
             f"{selection.get('size_bytes')} now, or different content)"
         )
-    raise refuse(
-        f"is for another selection ({_describe(old)}, not {_describe(selection)}, "
-        f"or other --filter/--values/--names)"
+    flags = changed_flags(old, selection, checkpoint.shape, shape)
+    if not flags:  # e.g. written by another version of asynccopy
+        raise refuse(f"is for another copy of {_describe(old)}")
+    raise CheckpointError(
+        path=str(path),
+        problem=f"was written by a copy with other flags: {'; '.join(flags)}",
+        hint=f"give the flags it was written with, {hint}",
     )
 
 
@@ -580,17 +610,22 @@ class CheckpointKeeper:
         table: str,
         queue_url: str,
         selection: Mapping[str, Any],
+        shape: Mapping[str, Any] | None = None,
         key_file: bool,
         resumed: Checkpoint | None,
         items_sent: Callable[[], int],
     ) -> CheckpointKeeper:
         """This run's keeper: from the checkpoint it resumes (already checked to match), or a
         new one for `selection` (its `selection_identity`)."""
+        shape = shape or {}
         base = resumed or Checkpoint(
-            fingerprint=fingerprint(table=table, queue_url=queue_url, selection=selection),
+            fingerprint=fingerprint(
+                table=table, queue_url=queue_url, selection=selection, shape=shape
+            ),
             table=table,
             queue_url=queue_url,
             selection=selection,
+            shape=shape,
             done_line=0 if key_file else None,
             segments=None if key_file else {},
         )

@@ -13,6 +13,7 @@ from asynccopy.config import CopyConfig, ScanSelection
 from asynccopy.copy.prepare import Prepared, scan_estimate
 from asynccopy.copy.stats import Stats
 from asynccopy.copy.summary import CopySummary, DryRunPlan, build_summary
+from asynccopy.copy.wording import counted as _counted
 from asynccopy.read.factory import per_item_rcu
 from asynccopy.read.itemsize import item_size_bytes, pooled_read_units, read_units
 from asynccopy.read.tables import IndexInfo
@@ -42,15 +43,24 @@ def _read_units(config: CopyConfig, prepared: Prepared, count: int, item_bytes: 
 
 
 def average_item(
-    config: CopyConfig, prepared: Prepared, sample_items: Sequence[Any]
+    config: CopyConfig, prepared: Prepared, read_items: Sequence[Any]
 ) -> tuple[int, str]:
-    """The average item's size and what it was measured on. TableSizeBytes / ItemCount is
-    refreshed only about every six hours (and an emulator may not keep it), so the sample's
-    measured items are preferred; not with --attributes, whose sample is projected while
-    DynamoDB charges reads for the whole item."""
-    if sample_items and config.shape.projection is None:
-        sizes = [item_size_bytes(item) for item in sample_items]
-        return max(1, -(-sum(sizes) // len(sizes))), f"measured on {len(sizes)} sample items"
+    """The average size of the items as read, and what it was measured on. TableSizeBytes /
+    ItemCount is refreshed only about every six hours (and an emulator may not keep it), so
+    the sample's measured items are preferred: as read (before a --transform, which may drop
+    attributes), and not with --attributes, whose sample is projected while DynamoDB charges
+    reads for the whole item."""
+    if read_items and config.shape.projection is None:
+        sizes = [item_size_bytes(item) for item in read_items]
+        measured = f"measured on {_counted(len(sizes), 'sample item')}"
+        if config.shape.transform is not None:
+            measured += " before the transform"
+        return max(1, -(-sum(sizes) // len(sizes))), measured
+    if read_items:  # projected: DynamoDB still charges a read for the whole item
+        return (
+            prepared.table.average_item_bytes,
+            "TableSizeBytes / ItemCount: the sample is projected",
+        )
     return prepared.table.average_item_bytes, "TableSizeBytes / ItemCount"
 
 
@@ -73,6 +83,16 @@ def index_reads(config: CopyConfig, prepared: Prepared) -> str | None:
     )
 
 
+def _request_units(total_bytes: float, *, batches: int, batch_bytes: float) -> int:
+    """SQS's 64 KB billing units of `batches` requests carrying `total_bytes`: full batches of
+    `batch_bytes`, then the last with what is left (a small copy is one small request)."""
+    if batches == 0:
+        return 0
+    full = request_units_for_bytes(int(batch_bytes))
+    last = max(0.0, total_bytes - (batches - 1) * batch_bytes)
+    return (batches - 1) * full + request_units_for_bytes(int(last))
+
+
 def dry_run_plan(
     config: CopyConfig,
     prepared: Prepared,
@@ -86,7 +106,8 @@ def dry_run_plan(
     count = selected if selected is not None else 0
     if isinstance(config.selection, ScanSelection) and selected is None:
         count = scan_estimate(config.selection, table)  # a filter: plan for all it may keep
-    item_bytes, measured_on = average_item(config, prepared, sample_items)
+    # Reads are charged for the items as read; messages carry them as sent.
+    item_bytes, measured_on = average_item(config, prepared, before_transform or sample_items)
     rcu = _read_units(config, prepared, count, item_bytes)
     if sample_items:
         encoded = sum(len(encode_items([item])) for item in sample_items) / len(sample_items)
@@ -98,7 +119,7 @@ def dry_run_plan(
     batch_bytes = max(prepared.max_message_bytes, SEND_BATCH_MAX_BYTES)
     per_batch = max(1, min(MAX_ENTRIES_PER_BATCH, int(batch_bytes / message_bytes)))
     batches = -(-messages // per_batch)
-    units_per_batch = request_units_for_bytes(int(per_batch * message_bytes))
+    units = _request_units(count * encoded, batches=batches, batch_bytes=per_batch * message_bytes)
     rate = prepared.rate.rcu_per_s
     return DryRunPlan(
         max_message_bytes=prepared.max_message_bytes,
@@ -108,11 +129,12 @@ def dry_run_plan(
         estimated_rcu=rcu,
         estimated_messages=messages,
         estimated_batches=batches,
-        estimated_request_units=batches * units_per_batch,
+        estimated_request_units=units,
         estimated_seconds=None if rate is None else rcu / rate,
         sample_items=tuple(sample_items),
         index_reads=index_reads(config, prepared),
         sample_before_transform=tuple(before_transform),
+        estimated=selected is not None or isinstance(config.selection, ScanSelection),
     )
 
 

@@ -32,7 +32,8 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from asynccopy.copy.backpressure import QueueDepthGate
 from asynccopy.copy.checkpoint import DeliveryTracker
-from asynccopy.copy.stats import ITEM_TOO_LARGE, FailedKey, Stats
+from asynccopy.copy.reasons import FailureCode, send_failure
+from asynccopy.copy.stats import FailedKey, Stats
 from asynccopy.read.base import Page, Source
 from asynccopy.send.packing import BatchPacker, ItemTooLargeError, Message, MessagePacker
 from asynccopy.send.sender import Sender, SendResult
@@ -64,7 +65,11 @@ def record_send(stats: Stats, result: SendResult) -> None:
     stats.retries += result.retries
     stats.throttles += result.throttles
     stats.record_failed(
-        [FailedKey(key=key, reason=f.code) for f in result.failed for key in f.message.keys]
+        [
+            FailedKey(key=key, code=send_failure(f.code), reason=f.code)
+            for f in result.failed
+            for key in f.message.keys
+        ]
     )
 
 
@@ -156,7 +161,14 @@ async def _pack(
                 try:
                     done = messages.add(item)
                 except ItemTooLargeError as exc:
-                    too_large.append(FailedKey(key=exc.key, reason=ITEM_TOO_LARGE))
+                    too_large.append(
+                        FailedKey(
+                            key=exc.key,
+                            code=FailureCode.ITEM_TOO_LARGE,
+                            reason=f"needs {exc.size_bytes:,} bytes, over the queue's"
+                            f" {exc.limit_bytes:,}",
+                        )
+                    )
                     stats.too_large_max_bytes = max(stats.too_large_max_bytes, exc.size_bytes)
                     tracker.fail(ticket)
                     continue

@@ -25,6 +25,7 @@ from asynccopy.copy.checkpoint import (
     selection_identity,
     write_checkpoint,
 )
+from asynccopy.copy.mismatch import shape_identity
 from asynccopy.errors import CheckpointError
 from asynccopy.read.base import Page
 from asynccopy.read.indexed import IndexFetchSource
@@ -45,6 +46,7 @@ def open_checkpoint(
     if path is None:
         return None, None
     identity = selection_identity(config.selection, key_plan=key_plan)
+    shape = shape_identity(config.shape)
     loaded = None
     if config.resume:
         loaded = load_checkpoint(path)
@@ -56,13 +58,19 @@ def open_checkpoint(
                 "--checkpoint",
             )
         check_matches(
-            loaded, path=path, table=config.table, queue_url=config.queue_url, selection=identity
+            loaded,
+            path=path,
+            table=config.table,
+            queue_url=config.queue_url,
+            selection=identity,
+            shape=shape,
         )
     keeper = CheckpointKeeper.start(
         path,
         table=config.table,
         queue_url=config.queue_url,
         selection=identity,
+        shape=shape,
         key_file=isinstance(config.selection, KeysSelection),
         resumed=loaded,
         items_sent=items_sent,

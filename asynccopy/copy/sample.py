@@ -1,12 +1,14 @@
 """A dry run's sample, for a person: one small table per item, its key first, each attribute
 with its type, its size as DynamoDB counts it, and its value cut to about 60 characters (text
-as text, binary as a length). Box characters only on a terminal (as progress.py decides)."""
+as text, binary as a length). A map is a tree: its attributes on indented rows below it, so
+what a --transform did deep inside one shows. Box characters only on a terminal (as
+progress.py decides)."""
 
 from __future__ import annotations
 
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Final
 
 from rich import box
@@ -19,6 +21,9 @@ from consumer.wire import Item
 
 VALUE_CHARS: Final = 60
 WIDTH: Final = 100  # a plain-text rendering's width: stdout may be a file
+# A map deeper than this, or with more attributes, is one row of compact JSON.
+TREE_DEPTH: Final = 3
+TREE_WIDTH: Final = 20
 
 
 def _cut(text: str, limit: int = VALUE_CHARS) -> str:
@@ -69,6 +74,19 @@ def shown_value(value: Any) -> str:
     return _cut(_compact(value))
 
 
+def _rows(name: str, value: Any, *, depth: int = 0) -> Iterator[tuple[str, str, str, str]]:
+    """(attribute, type, size, value) of `value`, then of a map's attributes, indented."""
+    ((tag, inner),) = value.items()
+    size = f"{value_size_bytes(value):,}"
+    label = "  " * depth + name
+    if tag != "M" or not inner or depth >= TREE_DEPTH or len(inner) > TREE_WIDTH:
+        yield label, tag, size, shown_value(value)
+        return
+    yield label, tag, size, _counted(len(inner), "attribute")
+    for child in sorted(inner):
+        yield from _rows(child, inner[child], depth=depth + 1)
+
+
 def sample_table(item: Item, key_names: Sequence[str], *, terminal: bool) -> Table:
     names = [name for name in key_names if name in item]
     names += sorted(name for name in item if name not in key_names)
@@ -84,11 +102,9 @@ def sample_table(item: Item, key_names: Sequence[str], *, terminal: bool) -> Tab
         table.add_column(column, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     table.add_column("value", overflow="fold")
     for name in names:
-        value = item[name]
         marker = " (key)" if name in key_names else ""
-        table.add_row(
-            f"{name}{marker}", next(iter(value)), f"{value_size_bytes(value):,}", shown_value(value)
-        )
+        for row in _rows(f"{name}{marker}", item[name]):
+            table.add_row(*row)
     return table
 
 

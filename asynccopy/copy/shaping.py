@@ -24,7 +24,7 @@ from typing import Any, Final
 
 from asynccopy.config import ItemShape
 from asynccopy.copy.stats import FailedKey, Stats
-from asynccopy.copy.transform import TRANSFORM_FAILED, ItemRejected, Transform, wire_copy
+from asynccopy.copy.transform import ItemRejected, Transform, wire_copy
 from asynccopy.read.base import Page, Source
 from asynccopy.read.tables import KeyAttribute
 from asynccopy.send.packing import wire_json
@@ -172,8 +172,8 @@ class ShapedSource:
             try:
                 result = transform.apply(item, keys=keys)
             except ItemRejected as rejected:
-                reason = f"{TRANSFORM_FAILED}: {rejected.reason}"
-                failed.append(FailedKey(key=item_key(item, names), reason=reason))
+                key = item_key(item, names)
+                failed.append(FailedKey(key=key, code=rejected.code, reason=rejected.reason))
                 continue
             if result is None:
                 skipped += 1

@@ -11,17 +11,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from asynccopy.copy.reasons import FailureCode
 from consumer.wire import Item, key_to_text
 
 SAMPLE_SIZE = 5
-# The reason of an item that fits no message even alone: a retry fails it again.
-ITEM_TOO_LARGE = "ItemTooLarge"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class FailedKey:
     key: Item
-    reason: str  # an AWS error code, or what went wrong
+    code: FailureCode  # what failed_by_reason counts
+    reason: str  # this item's: an AWS error code, or what went wrong
 
 
 @dataclass(kw_only=True, slots=True)
@@ -54,7 +54,8 @@ class Stats:
     missing_sample: list[Item] = field(default_factory=list)
     failed_sample: list[FailedKey] = field(default_factory=list)
     on_failed: Callable[[Sequence[FailedKey]], None] | None = None
-    failed_by_reason: dict[str, int] = field(default_factory=dict)  # items_failed by reason
+    failed_by_reason: dict[FailureCode, int] = field(default_factory=dict)  # items_failed
+    failed_examples: dict[FailureCode, FailedKey] = field(default_factory=dict)  # first of each
     too_large_max_bytes: int = 0  # the largest message an ItemTooLarge item alone would need
     paused: str | None = None  # why reading waits (--max-queue-depth), e.g. "queue depth 9 > 5"
 
@@ -76,7 +77,8 @@ class Stats:
             return
         self.items_failed += len(failed)
         for one in failed:
-            self.failed_by_reason[one.reason] = self.failed_by_reason.get(one.reason, 0) + 1
+            self.failed_by_reason[one.code] = self.failed_by_reason.get(one.code, 0) + 1
+            self.failed_examples.setdefault(one.code, one)
         room = SAMPLE_SIZE - len(self.failed_sample)
         if room > 0:
             self.failed_sample.extend(failed[:room])

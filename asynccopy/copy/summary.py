@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from asynccopy.copy.stats import ITEM_TOO_LARGE, Stats
+from asynccopy.copy.reasons import FailureCode
+from asynccopy.copy.stats import FailedKey, Stats
 from asynccopy.copy.wording import counted as _counted
 from asynccopy.errors import ExitCode
 from asynccopy.read.keys import describe_duplicates, duplicates_json
@@ -34,6 +35,9 @@ class DryRunPlan:
     index_reads: str | None = None
     # --transform: the sample as read, before the function (wire JSON); empty without one
     sample_before_transform: tuple[Item, ...] = ()
+    # False for a Query: how many items it selects is known only once it is read, so the
+    # estimates, made for none, mean nothing
+    estimated: bool = True
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -60,7 +64,7 @@ class CopySummary:
     interrupted: bool
     dry_run: bool
     missing_sample: tuple[str, ...]
-    failed_sample: tuple[str, ...]  # "key (reason)"
+    failed_sample: tuple[str, ...]  # "key (code: reason)"
     error: str | None = None  # a failure that stopped the copy early
     plan: DryRunPlan | None = None
     checkpoint: str | None = None  # the checkpoint file kept, if any
@@ -71,13 +75,24 @@ class CopySummary:
     items_skipped_by_transform: int = 0  # --transform returned None: not sent
     items_replication_attributes_stripped: int = 0  # sent without their aws:rep:* attributes
     nothing_left: bool = False  # resumed a checkpoint that records a complete copy
-    failed_by_reason: Mapping[str, int] = field(default_factory=dict)
+    failed_by_reason: Mapping[FailureCode, int] = field(default_factory=dict)
+    failed_examples: Mapping[FailureCode, FailedKey] = field(default_factory=dict)  # the first
     max_message_bytes: int | None = None  # the queue's MaximumMessageSize
     too_large_max_bytes: int = 0  # the largest message an ItemTooLarge item would need
     keys_duplicate: int = 0  # key-file lines skipped: an earlier line names the same key
     first_duplicate: tuple[int, int] | None = None  # (that line, the earlier line)
     throttle_reasons: Mapping[str, int] = field(default_factory=dict)  # DynamoDB's, counted
     write_side: WriteSide | None = None  # with --wait: the queue watched until drained
+
+    @property
+    def items_failed_by_transform(self) -> int:
+        return sum(n for code, n in self.failed_by_reason.items() if code.by_transform)
+
+    @property
+    def items_failed_retryable(self) -> int:
+        """The failed items a retry (--resume) may copy: not those too large, nor those the
+        transform rejected (the same function rejects them again)."""
+        return sum(n for code, n in self.failed_by_reason.items() if code.retry_fixes)
 
     @property
     def exit_code(self) -> ExitCode:
@@ -123,7 +138,13 @@ class CopySummary:
             "items_skipped_by_transform": self.items_skipped_by_transform,
             "items_replication_attributes_stripped": self.items_replication_attributes_stripped,
             "nothing_left": self.nothing_left,
-            "failed_by_reason": dict(self.failed_by_reason),
+            "items_failed_retryable": self.items_failed_retryable,
+            "items_failed_by_transform": self.items_failed_by_transform,
+            "failed_by_reason": {str(code): n for code, n in self.failed_by_reason.items()},
+            "failed_examples": {
+                str(code): {"key": json.loads(key_to_text(one.key)), "reason": one.reason}
+                for code, one in self.failed_examples.items()
+            },
             "keys_duplicate": self.keys_duplicate,
             "first_duplicate": duplicates_json(self.first_duplicate),
             "write_side": None if self.write_side is None else self.write_side.to_dict(),
@@ -144,6 +165,7 @@ class CopySummary:
                 sample_items=[json.loads(key_to_text(item)) for item in plan.sample_items],
                 index_reads=plan.index_reads,
                 average_item_source=plan.average_item_source,
+                estimates_known=plan.estimated,
             )
             if plan.sample_before_transform:
                 document["sample_items_before_transform"] = list(plan.sample_before_transform)
@@ -199,7 +221,9 @@ def build_summary(
         interrupted=stats.interrupted,
         dry_run=dry_run,
         missing_sample=tuple(key_to_text(key) for key in stats.missing_sample),
-        failed_sample=tuple(f"{key_to_text(f.key)} ({f.reason})" for f in stats.failed_sample),
+        failed_sample=tuple(
+            f"{key_to_text(f.key)} ({f.code}: {f.reason})" for f in stats.failed_sample
+        ),
         error=error,
         plan=plan,
         checkpoint=checkpoint,
@@ -211,6 +235,7 @@ def build_summary(
         items_replication_attributes_stripped=stats.items_replication_attributes_stripped,
         nothing_left=nothing_left,
         failed_by_reason=dict(stats.failed_by_reason),
+        failed_examples=dict(stats.failed_examples),
         max_message_bytes=max_message_bytes,
         too_large_max_bytes=stats.too_large_max_bytes,
         keys_duplicate=keys_duplicate,
@@ -254,7 +279,7 @@ def _sent(summary: CopySummary) -> str:
 def _too_large_advice(summary: CopySummary) -> list[str]:
     """What would copy the items that fit no message: never --resume alone, which fails them
     again."""
-    count = summary.failed_by_reason.get(ITEM_TOO_LARGE, 0)
+    count = summary.failed_by_reason.get(FailureCode.ITEM_TOO_LARGE, 0)
     if not count:
         return []
     largest, limit = summary.too_large_max_bytes, summary.max_message_bytes
@@ -285,6 +310,37 @@ def _too_large_advice(summary: CopySummary) -> list[str]:
         f"  {items} did not fit the queue's MaximumMessageSize{queue_limit}: raise it {at_least}"
         f" (SQS allows up to {SQS_MAX_MESSAGE_BYTES:,}), {then}"
     ]
+
+
+def _transform_advice(summary: CopySummary) -> list[str]:
+    """What copies the items the transform rejected: a fixed function, never --resume alone."""
+    count = summary.items_failed_by_transform
+    if not count:
+        return []
+    return [
+        f"  {_counted(count, 'item')} failed by the transform: fix the function (a --dry-run"
+        " shows items before and after it), then copy their keys again with --keys"
+        " (--failed-out FILE lists them). --resume would fail them again"
+    ]
+
+
+def _failed(summary: CopySummary) -> str:
+    """`failed N`, and how many of them the transform failed."""
+    by_transform = summary.items_failed_by_transform
+    if not by_transform:
+        return f"failed {summary.items_failed:,}"
+    return f"failed {summary.items_failed:,} ({by_transform:,} by the transform)"
+
+
+def _failed_by_reason(summary: CopySummary) -> list[str]:
+    """One line per reason: how many, and the first item's own reason."""
+    lines = []
+    ordered = sorted(summary.failed_by_reason.items(), key=lambda pair: (-pair[1], pair[0]))
+    for code, count in ordered:
+        example = summary.failed_examples.get(code)
+        first = "" if example is None else f", first: {example.reason}"
+        lines.append(f"    {code} x{count:,}{first}")
+    return ["  failed by reason:", *lines] if lines else []
 
 
 def _duplicates(summary: CopySummary) -> list[str]:
@@ -320,6 +376,21 @@ def render_text(summary: CopySummary, *, terminal: bool = False) -> str:
             if plan.estimated_seconds is None
             else f"{plan.estimated_seconds:,.1f} s"
         )
+        estimates = [
+            f"  estimated RCU    {plan.estimated_rcu:,.1f}",
+            *([f"  index            {plan.index_reads}"] if plan.index_reads else []),
+            f"  messages         {plan.estimated_messages:,}",
+            f"  SendMessageBatch {_counted(plan.estimated_batches, 'request')},"
+            f" {_counted(plan.estimated_request_units, 'SQS 64 KB request unit')}",
+            f"  rate             {summary.rate_description}",
+            f"  duration         {seconds}",
+        ]
+        if not plan.estimated:
+            estimates = [
+                "  estimates        none: a Query's size is known only once it is read",
+                *([f"  index            {plan.index_reads}"] if plan.index_reads else []),
+                f"  rate             {summary.rate_description}",
+            ]
         lines += [
             "dry run: nothing was sent",
             f"  table            {summary.table}",
@@ -329,13 +400,7 @@ def render_text(summary: CopySummary, *, terminal: bool = False) -> str:
             + ("" if summary.items_selected_exact else " (the table's estimate)"),
             *_duplicates(summary),
             f"  average item     {plan.average_item_bytes:,} bytes ({plan.average_item_source})",
-            f"  estimated RCU    {plan.estimated_rcu:,.1f}",
-            *([f"  index            {plan.index_reads}"] if plan.index_reads else []),
-            f"  messages         {plan.estimated_messages:,}",
-            f"  SendMessageBatch {_counted(plan.estimated_batches, 'request')},"
-            f" {_counted(plan.estimated_request_units, 'SQS 64 KB request unit')}",
-            f"  rate             {summary.rate_description}",
-            f"  duration         {seconds}",
+            *estimates,
             *_shaped(summary),
             f"  sample items     {len(plan.sample_items)}",
         ]
@@ -366,7 +431,7 @@ def render_text(summary: CopySummary, *, terminal: bool = False) -> str:
         lines += [
             f"copy {state}: {_sent(summary)} in {summary.elapsed_s:,.1f} s",
             f"  read {summary.items_read:,} · missing {summary.items_missing:,}"
-            f" · failed {summary.items_failed:,}",
+            f" · {_failed(summary)}",
             *_duplicates(summary),
             *_shaped(summary),
             f"  {_counted(summary.messages_sent, 'message')} in"
@@ -374,13 +439,14 @@ def render_text(summary: CopySummary, *, terminal: bool = False) -> str:
             f" {_counted(summary.bytes_sent, 'byte')},"
             f" {_counted(summary.sqs_request_units, 'SQS request unit')}",
             f"  {summary.rcu_consumed:,.1f} RCU at {summary.rcu_per_s:,.1f} RCU/s"
-            f" (target {summary.rate_description})",
+            f"; target {summary.rate_description}",
             f"  retries {summary.retries:,} · throttles {summary.throttles:,}"
             + _reasons(summary.throttle_reasons),
         ]
     if summary.missing_sample:
         lines.append(f"  missing keys (first {len(summary.missing_sample)}):")
         lines += [f"    {key}" for key in summary.missing_sample]
+    lines += _failed_by_reason(summary)
     if summary.failed_sample:
         lines.append(f"  failed keys (first {len(summary.failed_sample)}):")
         lines += [f"    {key}" for key in summary.failed_sample]
@@ -389,12 +455,13 @@ def render_text(summary: CopySummary, *, terminal: bool = False) -> str:
     if summary.write_side is not None:
         lines += summary.write_side.lines()
     lines += _too_large_advice(summary)
-    # Only what a retry can fix: an item too large fails again on every --resume.
-    retryable = summary.items_failed - summary.failed_by_reason.get(ITEM_TOO_LARGE, 0)
+    lines += _transform_advice(summary)
+    # Only what a retry can fix: an item too large, or rejected by the transform, fails again
+    # on every --resume.
     if (
         summary.checkpoint
         and summary.plan is None
-        and (retryable > 0 or summary.error or summary.interrupted)
+        and (summary.items_failed_retryable > 0 or summary.error or summary.interrupted)
     ):
         lines.append(f"  to continue: the same command with --resume ({summary.checkpoint})")
     return "\n".join(lines)

@@ -13,6 +13,7 @@ a changed key would write another item), every value a valid AttributeValue
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.machinery
 import importlib.util
@@ -23,12 +24,11 @@ from typing import Any, Final
 
 import orjson
 
+from asynccopy.copy.reasons import FailureCode
 from asynccopy.errors import InputError
 from asynccopy.read.tables import KeyAttribute
 from asynccopy.send.packing import wire_json
 from consumer.wire import InvalidItemError, Item, WireItem, from_wire
-
-TRANSFORM_FAILED: Final = "TransformFailed"
 
 
 class TransformSpecError(InputError):
@@ -40,10 +40,12 @@ class TransformSpecError(InputError):
 
 
 class ItemRejected(Exception):
-    """The transform raised, or returned something that cannot be sent: `reason` says which."""
+    """The transform raised, or returned something that cannot be sent: `code` says which,
+    `reason` how."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, code: FailureCode) -> None:
         self.reason = reason
+        self.code = code
         super().__init__(reason)
 
 
@@ -55,7 +57,9 @@ def _load_module(target: str, spec: str) -> Any:
         path = Path(target)
         if not path.is_file():
             raise TransformSpecError(
-                spec=spec, problem=f"no file {target}", hint="check the path (relative to here)"
+                spec=spec,
+                problem=f"no file {target}",
+                hint="check the path: a relative one starts at the current directory",
             )
         name = f"_asynccopy_transform_{path.stem}"
         # Any file name will do (the source loader reads it as Python whatever its suffix).
@@ -95,7 +99,24 @@ def load_transform(spec: str) -> Transform:
             problem=f"{target}.{name} is a {type(function).__name__}, not a function",
             hint="name a function taking an item and returning an item or None",
         )
-    return Transform(spec=spec, function=function)
+    source = getattr(module, "__file__", None)
+    return Transform(
+        spec=spec,
+        function=function,
+        source=str(Path(source).resolve()) if source else target,
+        source_sha256=_sha256(source),
+    )
+
+
+def _sha256(path: str | None) -> str | None:
+    """The SHA-256 of the module's file, which a checkpoint records: a changed function is
+    another copy. None for a module without a readable file."""
+    if not path:
+        return None
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return None
 
 
 def wire_copy(item: Item) -> dict[str, Any]:
@@ -110,6 +131,12 @@ def wire_copy(item: Item) -> dict[str, Any]:
 class Transform:
     spec: str
     function: Callable[[dict[str, Any]], Any]
+    source: str = ""  # the module's file (resolved), or its name if it has none
+    source_sha256: str | None = None  # of that file
+
+    @property
+    def function_name(self) -> str:
+        return self.spec.rpartition(":")[2]
 
     def wire_result(self, wire: dict[str, Any]) -> dict[str, Any] | None:
         """The function's result for a wire-JSON item: the item, or None (skip); raises
@@ -117,9 +144,14 @@ class Transform:
         try:
             result = self.function(wire)
         except Exception as err:  # the user's code: any error fails this item only
-            raise ItemRejected(f"{type(err).__name__}: {err}") from None
+            raise ItemRejected(
+                f"{type(err).__name__}: {err}", code=FailureCode.TRANSFORM_ERROR
+            ) from None
         if result is not None and not isinstance(result, dict):
-            raise ItemRejected(f"returned a {type(result).__name__}, not an item (dict) or None")
+            raise ItemRejected(
+                f"returned a {type(result).__name__}, not an item (dict) or None",
+                code=FailureCode.TRANSFORM_INVALID_RESULT,
+            )
         return result
 
     def apply(self, item: Item, *, keys: Sequence[KeyAttribute]) -> Item | None:
@@ -140,18 +172,23 @@ class Transform:
 
 def check(result: dict[str, Any], *, before: dict[str, Any], keys: Sequence[KeyAttribute]) -> None:
     """Raises ItemRejected unless `result` is a valid item with the key `before` had."""
+    invalid_key = FailureCode.TRANSFORM_INVALID_KEY
     for key in keys:
         value = result.get(key.name)
         if value is None:
-            raise ItemRejected(f"the result lacks key attribute {key.name!r}")
+            raise ItemRejected(f"the result lacks key attribute {key.name!r}", code=invalid_key)
         if not isinstance(value, dict) or key.type not in value:
-            raise ItemRejected(f"key attribute {key.name!r} must be of type {key.type}")
+            raise ItemRejected(
+                f"key attribute {key.name!r} must be of type {key.type}", code=invalid_key
+            )
         if value != before[key.name]:
-            # No values in the reason: failures are also counted by reason.
-            raise ItemRejected(f"key attribute {key.name!r} was changed (keys must stay as read)")
+            raise ItemRejected(
+                f"key attribute {key.name!r} was changed (keys must stay as read)", code=invalid_key
+            )
+    invalid = FailureCode.TRANSFORM_INVALID_RESULT
     try:
         from_wire(result)
     except InvalidItemError as err:
-        raise ItemRejected(f"invalid result: {err}") from None
+        raise ItemRejected(f"invalid result: {err}", code=invalid) from None
     except RecursionError:
-        raise ItemRejected("invalid result: nested too deeply") from None
+        raise ItemRejected("invalid result: nested too deeply", code=invalid) from None

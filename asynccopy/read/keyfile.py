@@ -10,6 +10,7 @@ from typing import Any, Final
 
 import anyio.to_thread
 
+from asynccopy.copy.reasons import UNPROCESSED_KEYS, FailureCode, read_failure
 from asynccopy.copy.stats import FailedKey
 from asynccopy.errors import ReadError
 from asynccopy.read.base import CostEstimator, KeyChunkPosition, Page, ReadContext, reported_rcu
@@ -160,7 +161,8 @@ class BatchGetReader:
                     cost_rcu=partial(self._cost, keys_asked=asked),
                 )
             except ReadError as exc:
-                return found, [FailedKey(key=key, reason=exc.code) for key in pending]
+                code = read_failure(exc.code)
+                return found, [FailedKey(key=key, code=code, reason=exc.code) for key in pending]
             items = reply.get("Responses", {}).get(self._table, [])
             found.extend(items)
             unprocessed = reply.get("UnprocessedKeys", {}).get(self._table, {}).get("Keys", [])
@@ -176,7 +178,10 @@ class BatchGetReader:
             context.limiter.on_throttle()
             throttled += 1
             if throttled == attempts:
-                return found, [FailedKey(key=key, reason="UnprocessedKeys") for key in pending]
+                return found, [
+                    FailedKey(key=key, code=FailureCode.THROTTLED, reason=UNPROCESSED_KEYS)
+                    for key in pending
+                ]
             context.stats.retries += 1
             await context.backoff.wait(throttled - 1)
 

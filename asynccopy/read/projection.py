@@ -28,9 +28,9 @@ _HINT: Final = 'e.g. --attributes userid,profile.address.city,"weird.name",tags[
 class ProjectionError(InputError):
     """`--attributes` is empty or holds a path that cannot be parsed."""
 
-    def __init__(self, *, text: str, problem: str) -> None:
+    def __init__(self, *, text: str, problem: str, hint: str = _HINT) -> None:
         self.text = text
-        super().__init__(f"{_FLAG} {text!r}: {problem}", hint=_HINT)
+        super().__init__(f"{_FLAG} {text!r}: {problem}", hint=hint)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +47,10 @@ class Projection:
         missing = tuple((name,) for name in keys if name not in whole)
         kept = tuple(path for path in self.paths if len(path) == 1 or path[0] not in keys)
         return Projection(paths=missing + kept)
+
+    def text(self) -> str:
+        """The paths as `--attributes` names them, one spelling per projection."""
+        return ",".join(_as_flag(path) for path in self.paths)
 
     def arguments(self, *, names: Mapping[str, str] | None = None) -> dict[str, object]:
         """ProjectionExpression and ExpressionAttributeNames (`names`, the caller's own
@@ -67,6 +71,19 @@ class Projection:
 
 def _show(path: tuple[Step, ...]) -> str:
     return _render(path, {step: step for step in path if isinstance(step, str)})
+
+
+def _as_flag(path: tuple[Step, ...]) -> str:
+    quoted = {
+        step: step if _plain(step) else '"' + step.replace('"', '""') + '"'
+        for step in path
+        if isinstance(step, str)
+    }
+    return _render(path, quoted)
+
+
+def _plain(name: str) -> bool:
+    return all(char not in '.[],"' and not char.isspace() for char in name)
 
 
 def _render(path: tuple[Step, ...], placeholder: Mapping[str, str]) -> str:
@@ -92,7 +109,9 @@ def parse_attributes(text: str) -> Projection:
             # DynamoDB refuses a projection whose paths overlap ("Two document paths overlap").
             if len(other) > len(path) and other[: len(path)] == path:
                 raise ProjectionError(
-                    text=text, problem=f"{_show(path)} already includes {_show(other)}"
+                    text=text,
+                    problem=f"{_show(path)} already includes {_show(other)}",
+                    hint=f"name only {_show(path)}, or only the paths inside it",
                 )
     return Projection(paths=tuple(paths))
 

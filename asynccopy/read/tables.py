@@ -77,8 +77,8 @@ class TableInfo:
                 if consistent_read and index.is_global:
                     raise InputError(
                         f"--consistent-read cannot read through global secondary index {name!r}",
-                        hint="drop --consistent-read (a GSI is eventually consistent only), "
-                        "or select through a local index or the table",
+                        hint="a GSI serves eventually consistent reads only: drop "
+                        "--consistent-read, or select through a local index or the table",
                     )
                 return index
         known = ", ".join(index.describe() for index in self.indexes) or "none"

@@ -39,6 +39,11 @@ VISIBILITY_TIMEOUT_S: Final = 180
 BATCH_WRITE_MAX_ITEMS: Final = 25  # BatchWriteItem limit
 SEED_MARK: Final = "seededBy"
 SEED_MARK_VALUE: Final = "asynccopy sandbox seed"
+# The source table's global secondary index (the users of one age), keys only: what
+# `copy --query "age = :a" --index byAge` reads through, fetching each item whole. The
+# destination table is made without it, as a table made by hand often is.
+INDEX_NAME: Final = "byAge"
+INDEX_KEY: Final = "age"
 
 _NAMES: Final = ["Zoë", "Ólafur", "Łukasz", "美咲", "Анна", "José", "Nguyễn", "Siobhán", "Ṣadé"]
 _WORDS: Final = ["café", "naïve", "über", "🚀", "🐍", "日本", "東京", "ß", "øre", "𝄞", "niño", ""]
@@ -157,7 +162,7 @@ def seed(
         census = existing[account]
         if census is not None:
             say(f"seed: dropping table {TABLE_NAME!r} in account {account} ({census[0]} items)")
-        _recreate_table(ddb)
+        _recreate_table(ddb, index=account == SOURCE_ACCOUNT)
     written = 0
     config.keys_out.parent.mkdir(parents=True, exist_ok=True)
     with config.keys_out.open("w", encoding="utf-8") as keys:
@@ -196,14 +201,26 @@ def _census(ddb: DynamoDBClient) -> tuple[int, int] | None:
     return total, foreign
 
 
-def _recreate_table(ddb: DynamoDBClient) -> None:
+def _recreate_table(ddb: DynamoDBClient, *, index: bool) -> None:
     if TABLE_NAME in ddb.list_tables()["TableNames"]:
         ddb.delete_table(TableName=TABLE_NAME)
+    attributes: Any = [{"AttributeName": KEY_NAME, "AttributeType": "S"}]
+    indexed: Any = {}
+    if index:
+        attributes.append({"AttributeName": INDEX_KEY, "AttributeType": "N"})
+        indexed["GlobalSecondaryIndexes"] = [
+            {
+                "IndexName": INDEX_NAME,
+                "KeySchema": [{"AttributeName": INDEX_KEY, "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }
+        ]
     ddb.create_table(
         TableName=TABLE_NAME,
         KeySchema=[{"AttributeName": KEY_NAME, "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": KEY_NAME, "AttributeType": "S"}],
+        AttributeDefinitions=attributes,
         BillingMode="PAY_PER_REQUEST",
+        **indexed,
     )
     ddb.get_waiter("table_exists").wait(TableName=TABLE_NAME, WaiterConfig={"Delay": 1})
 

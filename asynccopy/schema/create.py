@@ -3,7 +3,8 @@ DescribeTimeToLive: read-only), and create its copy at the destination (Describe
 CreateTable, UpdateTimeToLive).
 
     read_definition(source client, table)       -> TableDefinition
-    existing_signature(dest client, name)        -> the key of a table already there, or None
+    existing_table(dest client, name)            -> a table already there with the same key
+                                                    (what it lacks of the source's), or None
     create_table(dest client, request, ...)      -> CreateTable, poll until it and every global
                                                     index are ACTIVE, then enable TTL
 
@@ -82,16 +83,48 @@ async def read_definition(client: Any, *, table: str) -> TableDefinition:
     )
 
 
-async def existing_signature(client: Any, *, table: str, wanted: str) -> str | None:
-    """None if the destination has no table `table`; its key if it has one with the key
-    `wanted`; TableExistsError (exit 2) if it has one with another key."""
+async def existing_table(
+    client: Any, *, table: str, definition: TableDefinition
+) -> list[str] | None:
+    """None if the destination has no table `table`; if it has one with the key `definition`
+    has, what it lacks of the definition (indexes by name, TTL) to say so; TableExistsError
+    (exit 2) if it has one with another key."""
     described = await _describe(client, table=table, side="destination")
     if described is None:
         return None
-    existing = key_signature(described)
+    existing, wanted = key_signature(described), definition.key_signature()
     if existing != wanted:
         raise TableExistsError(table=table, existing=existing, wanted=wanted)
-    return existing
+    lacks = []
+    for kind, label in (("GlobalSecondaryIndexes", "global"), ("LocalSecondaryIndexes", "local")):
+        there = {index["IndexName"] for index in described.get(kind, [])}
+        missing = [
+            i["IndexName"]
+            for i in definition.create_input.get(kind, [])
+            if i["IndexName"] not in there
+        ]
+        if missing:
+            lacks.append(
+                f"{label} {'index' if len(missing) == 1 else 'indexes'} {', '.join(missing)}"
+            )
+    if (
+        definition.ttl_attribute is not None
+        and await _ttl_of(client, table=table) != definition.ttl_attribute
+    ):
+        lacks.append(f"TTL on {definition.ttl_attribute!r}")
+    return lacks
+
+
+async def _ttl_of(client: Any, *, table: str) -> str | None:
+    """The destination table's TTL attribute; None if off or not readable (not this
+    command's permission to need: the note it serves is advice)."""
+    try:
+        reply = await call_with_retries(
+            partial(client.describe_time_to_live, TableName=table), backoff=Backoff()
+        )
+    except (ClientError, BotoCoreError):
+        return None
+    return ttl_attribute_of(reply.get("TimeToLiveDescription", {}))
 
 
 def _pending(described: dict[str, Any]) -> tuple[str, ...]:

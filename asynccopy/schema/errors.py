@@ -37,8 +37,8 @@ class TableNotActiveError(AsyncCopyError):
         self.table = table
         self.pending = pending
         super().__init__(
-            f"table {table!r} was created but {', '.join(pending)} not ACTIVE after "
-            f"{waited_s:.0f} s",
+            f"table {table!r} was created but {' and '.join(pending)}"
+            f" {'is' if len(pending) == 1 else 'are'} not ACTIVE after {waited_s:.0f} s",
             hint="check it with `aws dynamodb describe-table`, and once it is ACTIVE enable "
             "its TTL with `aws dynamodb update-time-to-live` if the source has one",
         )

@@ -20,7 +20,7 @@ import anyio
 from asynccopy.aws import AwsTarget, client_config, endpoint_for, open_sessions
 from asynccopy.choices import Engine
 from asynccopy.errors import InputError
-from asynccopy.schema.create import create_table, existing_signature, read_definition
+from asynccopy.schema.create import create_table, existing_table, read_definition
 from asynccopy.schema.definition import (
     NEW_ON_DEMAND_READ_UNITS_PER_S,
     NEW_ON_DEMAND_WRITE_UNITS_PER_S,
@@ -90,6 +90,23 @@ def ttl_note(definition: TableDefinition, table_name: str) -> str:
     )
 
 
+def _global_indexes(names: list[str]) -> str:
+    return ("global index " if len(names) == 1 else "global indexes ") + ", ".join(names)
+
+
+def _exists(name: str, key: str, lacks: list[str]) -> str:
+    """A table of that name is there with the same key: left as it is, saying what of the
+    source's it lacks (items copied into it still fit; its queries and TTL may not)."""
+    same = f"table {name!r} already exists in the destination with the same key ({key})"
+    if not lacks:
+        return f"{same}: nothing to do"
+    return (
+        f"{same}: left as it is, but it lacks what the source has: {'; '.join(lacks)}. Items copied"
+        " into it fit its key; add what it lacks with UpdateTable / UpdateTimeToLive, or create"
+        " a new table with --dest-table NAME"
+    )
+
+
 def _render(config: SchemaConfig, definition: TableDefinition) -> str:
     if config.output_format is OutputFormat.CLOUDFORMATION:
         return cloudformation_template(definition, table_name=config.dest_name, warm=config.warm)
@@ -146,21 +163,16 @@ async def run_schema(
             )
         )
         wanted = definition.key_signature()
-        exists = await existing_signature(dest, table=config.dest_name, wanted=wanted)
-        if exists is not None:
-            return (
-                f"table {config.dest_name!r} already exists in the destination with the same "
-                f"key ({wanted}): nothing to do"
-            )
+        lacks = await existing_table(dest, table=config.dest_name, definition=definition)
+        if lacks is not None:
+            return _exists(config.dest_name, wanted, lacks)
         request = definition.request(table_name=config.dest_name, warm=config.warm)
         indexes = [i["IndexName"] for i in request.get("GlobalSecondaryIndexes", [])]
         ttl = definition.ttl_attribute
         if config.dry_run:
             steps = [f"create table {config.dest_name!r} in the destination ({wanted})"]
             if indexes:
-                steps.append(
-                    f"wait until it and its global indexes {', '.join(indexes)} are ACTIVE"
-                )
+                steps.append(f"wait until it and its {_global_indexes(indexes)} are ACTIVE")
             else:
                 steps.append("wait until it is ACTIVE")
             if ttl is not None:
@@ -176,7 +188,7 @@ async def run_schema(
         await create_table(dest, request, ttl_attribute=ttl, sleep=sleep, clock=clock)
         done = f"created table {config.dest_name!r} in the destination ({wanted}): ACTIVE"
         if indexes:
-            done += f", with global indexes {', '.join(indexes)} ACTIVE"
+            done += f", with {_global_indexes(indexes)} ACTIVE"
         if ttl is not None:
             done += f"; TTL enabled on {ttl!r}"
         note(capacity_note(definition, config.warm))

@@ -60,7 +60,8 @@ def items_equal(a: Item, b: Item) -> bool:
 
 
 def diff_items(a: Item, b: Item) -> list[str]:
-    """Paths of the attributes that differ, like `address.lines[2]`, for verify reports."""
+    """Paths of the attributes that differ between `a`, the source's item, and `b`, the
+    destination's, like `address.lines[2]`, for verify reports."""
     return _diff_maps(a, b, prefix="")
 
 
@@ -69,9 +70,9 @@ def _diff_maps(a: Item, b: Item, *, prefix: str) -> list[str]:
     for name in [*a, *(name for name in b if name not in a)]:
         path = f"{prefix}.{name}" if prefix else name
         if name not in b:
-            paths.append(f"{path} (only in the first item)")
+            paths.append(f"{path} (only in the source)")
         elif name not in a:
-            paths.append(f"{path} (only in the second item)")
+            paths.append(f"{path} (only in the destination)")
         else:
             paths += _diff_values(a[name], b[name], path=path)
     return paths
@@ -86,9 +87,9 @@ def _diff_values(a: AttributeValue, b: AttributeValue, *, path: str) -> list[str
         paths: list[str] = []
         for index in range(max(len(left), len(right))):
             if index >= len(right):
-                paths.append(f"{path}[{index}] (only in the first item)")
+                paths.append(f"{path}[{index}] (only in the source)")
             elif index >= len(left):
-                paths.append(f"{path}[{index}] (only in the second item)")
+                paths.append(f"{path}[{index}] (only in the destination)")
             else:
                 paths += _diff_values(left[index], right[index], path=f"{path}[{index}]")
         return paths
