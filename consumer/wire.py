@@ -52,6 +52,10 @@ _NUMBER: Final = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[
 _CANONICAL_BASE64: Final = re.compile(
     r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=|[A-Za-z0-9+/][AQgw]==)?"
 )
+_NUMBERS: Final = re.compile(rf"(?:(?:{_NUMBER.pattern})\n)*(?:{_NUMBER.pattern})")
+_CANONICAL_BASE64S: Final = re.compile(
+    rf"(?:(?:{_CANONICAL_BASE64.pattern})\n)*(?:{_CANONICAL_BASE64.pattern})"
+)
 _COMPRESSED_HEADER: Final = f'{{"v":{FORMAT_VERSION},"z":"'
 # A key whose closing quote is followed by white space before its colon (see _same_text).
 _SPACED_KEY: Final = re.compile(r'"[ \t\n\r]+:')
@@ -373,9 +377,9 @@ def _wire_items(body: str) -> list[WireItem]:
     numbers: list[str] = []
     binaries: list[str] = []
     keys = sum(_check_map(item, numbers, binaries) for item, _, _ in items)
-    if not all(map(_NUMBER.fullmatch, numbers)):
+    if numbers and not _all_match(_NUMBERS, numbers):
         raise _Unfit()
-    if not all(map(_CANONICAL_BASE64.fullmatch, binaries)):
+    if binaries and not _all_match(_CANONICAL_BASE64S, binaries):
         raise _Unfit()
     same = _same_text(text, keys)
     wire_items = []
@@ -399,13 +403,28 @@ def _same_text(text: str, keys: int) -> bool:
 
 
 def _check_map(attributes: object, numbers: list[str], binaries: list[str]) -> int:
-    """What _convert_map checks, but B, N and set elements only collected (checked in one go
-    afterwards) and nothing converted; the number of keys in the maps within; raises _Unfit."""
+    """What _convert_map checks, but N and B values (and set elements) only collected, to be
+    checked in one go, and nothing converted; the number of keys in the maps within (each
+    AttributeValue is a map of one key); raises _Unfit."""
     if type(attributes) is not dict:
         raise _Unfit()
     keys = len(attributes)
     for value in attributes.values():
-        keys += _check_value(value, numbers, binaries)
+        if type(value) is not dict or len(value) != 1:
+            raise _Unfit()
+        # S and N first, inline: most values are one or the other.
+        if "S" in value:
+            if type(value["S"]) is not str:
+                raise _Unfit()
+            keys += 1
+        elif "N" in value:
+            number = value["N"]
+            if type(number) is not str:
+                raise _Unfit()
+            numbers.append(number)
+            keys += 1
+        else:
+            keys += _check_value(value, numbers, binaries)
     return keys
 
 
@@ -425,7 +444,7 @@ def _check_value(value: object, numbers: list[str], binaries: list[str]) -> int:
     elif tag == "L":
         if type(inner) is not list:
             raise _Unfit()
-        return 1 + sum(_check_value(element, numbers, binaries) for element in inner)
+        return 1 + _check_map(dict(enumerate(inner)), numbers, binaries) - len(inner)
     elif tag == "B":
         if type(inner) is not str:
             raise _Unfit()
@@ -445,6 +464,13 @@ def _check_value(value: object, numbers: list[str], binaries: list[str]) -> int:
     elif tag != "NULL" or inner is not True:
         raise _Unfit()
     return 1
+
+
+def _all_match(pattern: re.Pattern[str], texts: list[str]) -> bool:
+    """Whether every one of `texts` matches `pattern` (which matches no line break), in one
+    match: the texts joined by line breaks, each break one of those joins."""
+    joined = "\n".join(texts)  # TypeError for an element that is not text
+    return joined.count("\n") == len(texts) - 1 and pattern.fullmatch(joined) is not None
 
 
 def item_key(item: Item, key_names: Sequence[str]) -> Item:
