@@ -14,6 +14,13 @@ from hypothesis import strategies as st
 
 from asynccopy.sandbox.seed import make_item
 from asynccopy.send.packing import MessagePacker
+from consumer.calls import BoundedClients
+from consumer.config import WriteMode
+from consumer.dead_letters import NoDeadLetterQueue
+from consumer.item_writer import ItemWriter
+from consumer.retry import writer_backoff
+from consumer.table import KeySchema
+from consumer.versions import Verdict, newer_wins
 from consumer.wire import (
     Item,
     MessageDecodeError,
@@ -157,3 +164,41 @@ def test_a_wire_item_is_encoded_as_it_is_for_the_dead_letter_queue() -> None:
     assert encode_items([item]) == plain('{"k":{"S":"a"},"b":{"B":"AP8="}}')
     bare = WireItem({"k": {"S": "a"}, "b": {"B": "AP8="}})
     assert encode_items([bare]) == encode_items([{"k": {"S": "a"}, "b": {"B": b"\x00\xff"}}])
+
+
+@pytest.mark.parametrize(
+    ("incoming", "existing", "verdict"),
+    [
+        (b"\x01\x00", b"\x00\xff", Verdict.WRITE),  # unsigned bytes
+        (b"\x7f", b"\x80", Verdict.SKIP),
+        (b"\x80", b"\x80", Verdict.SKIP),
+        (b"\x80\x00", b"\x80", Verdict.WRITE),
+    ],
+)
+def test_newer_wins_compares_a_wire_form_binary_version_as_its_bytes(
+    incoming: bytes, existing: bytes, verdict: Verdict
+) -> None:
+    """The fast engine's items hold B as base64 text; the destination's item comes back with
+    bytes (or text): the verdict is the one for the bytes."""
+    client_item: Item = {"k": {"S": "a"}, "v": {"B": incoming}}
+    (wire_item,) = decode_wire_body(encode_items([client_item]))
+    for old in ({"v": {"B": existing}}, to_wire({"v": {"B": existing}})):
+        assert newer_wins(wire_item, old, "v").verdict is verdict
+        assert newer_wins(client_item, old, "v").verdict is verdict
+
+
+def test_a_rejected_wire_item_is_named_by_its_key_as_a_client_item_is() -> None:
+    schema = KeySchema(
+        table_name="t", partition_key="k", sort_key="s", key_types={"k": "S", "s": "B"}
+    )
+    writer = ItemWriter(
+        clients=BoundedClients.fixed(object()),  # type: ignore[arg-type]
+        schema=schema,
+        mode=WriteMode.parse("overwrite"),
+        backoff=writer_backoff(),
+        dead_letters=NoDeadLetterQueue("none"),
+    )
+    client_item: Item = {"k": {"S": "a"}, "s": {"B": b"\x00\xff"}, "x": {"N": "1"}}
+    (wire_item,) = decode_wire_body(encode_items([client_item]))
+    assert writer.key_text(wire_item) == writer.key_text(client_item)
+    assert writer.key_text(wire_item) == '{"k":{"S":"a"},"s":{"B":"AP8="}}'
