@@ -104,7 +104,7 @@ def _request_items_json(request_items: Mapping[str, Any]) -> str:
         parts = []
         for request in requests:
             put = request.get("PutRequest") if isinstance(request, dict) else None
-            if len(request) == 1 and isinstance(put, dict) and put.keys() == {"Item"}:
+            if isinstance(put, dict) and len(request) == 1 and put.keys() == {"Item"}:
                 parts.append(f'{{"PutRequest": {{"Item": {_item_json(put["Item"])}}}}}')
             else:
                 parts.append(_ENCODER.encode(request))
