@@ -63,6 +63,10 @@ class BatchWriter:
     def schema(self) -> KeySchema:
         return self._schema
 
+    @property
+    def wire_items(self) -> bool:
+        return self._clients.wire_items
+
     def write(self, messages: Sequence[DecodedMessage], deadline: Deadline) -> list[MessageResult]:
         if len(messages) <= 1:
             return [self._write_message(message, deadline) for message in messages]

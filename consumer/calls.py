@@ -61,16 +61,22 @@ def botocore_config(timeouts: CallTimeouts, *, max_pool_connections: int) -> Con
 
 class BoundedClients(Generic[ClientT]):
     """A client per timeout rung, made on first use by `make` (thread-safe: boto3 sessions
-    are not, so clients are made one at a time)."""
+    are not, so clients are made one at a time).
+
+    `wire_items`: the clients take items in wire form (consumer.wire.WireItem: B and BS as
+    base64 text), as the fast engine's do; botocore's serializer needs them in client shape
+    (B as bytes), so other clients get those."""
 
     def __init__(
         self,
         make: Callable[[CallTimeouts], ClientT],
         *,
         rungs: Sequence[CallTimeouts] = DEFAULT_RUNGS,
+        wire_items: bool = False,
     ) -> None:
         if not rungs:
             raise ValueError("BoundedClients needs at least one timeout rung")
+        self.wire_items = wire_items
         self._make = make
         self._rungs = tuple(sorted(rungs, key=lambda rung: rung.worst_case_s, reverse=True))
         self._clients: dict[CallTimeouts, ClientT] = {}

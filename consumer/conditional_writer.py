@@ -26,6 +26,10 @@ class ConditionalWriter:
     def schema(self) -> KeySchema:
         return self._items.schema
 
+    @property
+    def wire_items(self) -> bool:
+        return self._items.wire_items
+
     def write(self, messages: Sequence[DecodedMessage], deadline: Deadline) -> list[MessageResult]:
         jobs = [(index, item) for index, message in enumerate(messages) for item in message.items]
         with ThreadPoolExecutor(max_workers=max(1, min(self._threads, len(jobs)))) as pool:

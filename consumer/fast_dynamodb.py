@@ -4,7 +4,10 @@ own HTTP session; no serializer, no parser, no new dependency in the Lambda zip.
 Items arrive as AttributeValue JSON and leave as AttributeValue JSON, so the request body is
 the items dumped with the standard library's `json`, exactly as botocore's JSON serializer
 dumps them (json.dumps' defaults: same key order, separators and ASCII escapes; B/BS bytes as
-base64: a test compares the two bodies). Of the response only what the writers read is decoded:
+base64: a test compares the two bodies). An item decoded by consumer.wire.decode_wire_body is
+not dumped again: its text in the message (compact JSON) is joined into the body as it is, so
+such a body equals botocore's as JSON, not byte for byte. Of the response only what the writers
+read is decoded:
 UnprocessedItems, and for an error its `__type`, message and (ConditionalCheckFailedException
 with ReturnValuesOnConditionCheckFailure=ALL_OLD) the Item.
 
@@ -29,7 +32,7 @@ from botocore.httpsession import URLLib3Session
 from botocore.utils import get_environ_proxies
 
 from consumer.calls import BoundedClients, CallTimeouts
-from consumer.wire import from_wire
+from consumer.wire import WireItem, from_wire
 
 if TYPE_CHECKING:
     from botocore.credentials import Credentials
@@ -75,8 +78,38 @@ _ENCODER: Final = json.JSONEncoder(default=_bytes_as_base64)
 
 
 def request_body(request: Mapping[str, Any]) -> bytes:
-    """The body botocore's JSON serializer sends for `request` (its keyword arguments)."""
-    return _ENCODER.encode(request).encode("ascii")
+    """The body botocore's JSON serializer sends for `request` (its keyword arguments); an item
+    that holds its wire JSON already (WireItem.encoded) is that text, not dumped again."""
+    members = []
+    for name, value in request.items():
+        if name == "Item":
+            text = _item_json(value)
+        elif name == "RequestItems":
+            text = _request_items_json(value)
+        else:
+            text = _ENCODER.encode(value)
+        members.append(f"{_ENCODER.encode(name)}: {text}")
+    return f"{{{', '.join(members)}}}".encode("ascii")
+
+
+def _item_json(item: Any) -> str:
+    encoded: str | None = getattr(item, "encoded", None) if type(item) is WireItem else None
+    return _ENCODER.encode(item) if encoded is None else encoded
+
+
+def _request_items_json(request_items: Mapping[str, Any]) -> str:
+    """BatchWriteItem's RequestItems, as json.dumps writes it (", " and ": " between members)."""
+    tables = []
+    for table, requests in request_items.items():
+        parts = []
+        for request in requests:
+            put = request.get("PutRequest") if isinstance(request, dict) else None
+            if isinstance(put, dict) and len(request) == 1 and put.keys() == {"Item"}:
+                parts.append(f'{{"PutRequest": {{"Item": {_item_json(put["Item"])}}}}}')
+            else:
+                parts.append(_ENCODER.encode(request))
+        tables.append(f"{_ENCODER.encode(table)}: [{', '.join(parts)}]")
+    return f"{{{', '.join(tables)}}}"
 
 
 def error_code_of(type_: str) -> str:
@@ -189,4 +222,4 @@ def fast_clients(
             endpoint_url=endpoint_url, region=region, credentials=credentials, http=http
         )
 
-    return BoundedClients(make)
+    return BoundedClients(make, wire_items=True)

@@ -53,7 +53,7 @@ def handle_batch(
     decoded: list[DecodedMessage] = []
     order = [record["messageId"] for record in event["Records"]]
     for record in event["Records"]:
-        message = decode_record(record, writer.schema)
+        message = decode_record(record, writer.schema, wire_items=writer.wire_items)
         if isinstance(message, DecodedMessage):
             decoded.append(message)
         else:

@@ -22,7 +22,7 @@ from consumer.results import Fate, ItemOutcome
 from consumer.retry import LOST_CONNECTION_ERRORS, Backoff, Deadline, error_code, is_retryable
 from consumer.table import KeySchema
 from consumer.versions import Verdict, newer_wins, unusable_version
-from consumer.wire import Item, key_to_text
+from consumer.wire import Item, WireItem, from_wire, key_to_text
 
 if TYPE_CHECKING:
     from consumer.fast_dynamodb import DynamoDBWrites
@@ -67,8 +67,13 @@ class ItemWriter:
     def schema(self) -> KeySchema:
         return self._schema
 
+    @property
+    def wire_items(self) -> bool:
+        return self._clients.wire_items
+
     def key_text(self, item: Item) -> str:
-        return key_to_text({name: item[name] for name in self._schema.key_names})
+        key = {name: item[name] for name in self._schema.key_names}
+        return key_to_text(from_wire(key) if isinstance(item, WireItem) else key)
 
     def _request(self, item: Item) -> dict[str, Any]:
         request: dict[str, Any] = {"TableName": self._schema.table_name, "Item": item}

@@ -72,4 +72,4 @@ def counting(
         assert inner is not None
         return CountingDynamoDB(inner, counter)
 
-    return BoundedClients(make)
+    return BoundedClients(make, wire_items=clients.wire_items)

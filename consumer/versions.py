@@ -10,8 +10,9 @@
 
 S, N and B are the types DynamoDB's `<` compares (Comparison operator and function reference):
 numbers by value, exactly (38 digits); strings by their UTF-8 bytes; binary byte by byte,
-unsigned. Between two types DynamoDB's `<` is simply false, which would keep the destination
-silently: the rule names that case instead.
+unsigned (a B value as bytes, or as the base64 text of wire form). Between two types
+DynamoDB's `<` is simply false, which would keep the destination silently: the rule names that
+case instead.
 
 The writer puts with `attribute_not_exists(<pk>) OR attribute_not_exists(<v>) OR <v> < :v`, so
 DynamoDB applies the rule atomically; when the condition fails, this module says why (skip or
@@ -20,6 +21,7 @@ mismatch) from the destination item the failure returns.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -87,7 +89,11 @@ def is_older(existing: Mapping[str, Any], incoming: Mapping[str, Any]) -> bool:
         return bool(Decimal(old) < Decimal(new))
     if kind == "S":
         return bool(str(old).encode("utf-8") < str(new).encode("utf-8"))
-    return bool(bytes(old) < bytes(new))
+    return bool(_binary(old) < _binary(new))
+
+
+def _binary(value: Any) -> bytes:
+    return base64.b64decode(value) if isinstance(value, str) else bytes(value)
 
 
 def newer_wins(incoming: Item, existing: Item | None, attribute: str) -> Decision:

@@ -18,6 +18,9 @@ Items may also arrive as a `WireItem`: the AttributeValue JSON DynamoDB sent, pa
 converted (B and BS still base64 text; the fast engine's key attributes may hold bytes). The
 producer's packer encodes those with orjson as they are, so a body built from a WireItem is byte
 for byte the body `encode_items` builds from the same item in client shape.
+
+The consumer's fast engine decodes a body into WireItems (`decode_wire_body`), each holding the
+very text it had in the message, so that the request DynamoDB gets is made by joining texts.
 """
 
 from __future__ import annotations
@@ -44,14 +47,29 @@ _PLAIN_TRAILER: Final = "]}"
 # The bytes a plain body adds around its items joined by commas.
 ENVELOPE_BYTES: Final = len(_PLAIN_HEADER) + len(_PLAIN_TRAILER)
 _NUMBER: Final = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+# Base64 as b64encode writes it: padded, and the bits the padding leaves unused all zero. Text
+# b64decode also accepts ("AB==" for b"\x00") is not this, and is re-encoded before it is sent.
+_CANONICAL_BASE64: Final = re.compile(
+    r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=|[A-Za-z0-9+/][AQgw]==)?"
+)
+_NUMBERS: Final = re.compile(rf"(?:(?:{_NUMBER.pattern})\n)*(?:{_NUMBER.pattern})")
+_CANONICAL_BASE64S: Final = re.compile(
+    rf"(?:(?:{_CANONICAL_BASE64.pattern})\n)*(?:{_CANONICAL_BASE64.pattern})"
+)
+_COMPRESSED_HEADER: Final = f'{{"v":{FORMAT_VERSION},"z":"'
+# A key whose closing quote is followed by white space before its colon (see _same_text).
+_SPACED_KEY: Final = re.compile(r'"[ \t\n\r]+:')
+# json.loads' own parser of one value (JSONDecoder sets it up; typeshed omits the attribute).
+_SCAN_ONCE: Final[Callable[[str, int], tuple[Any, int]]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
 class WireItem(dict[str, Any]):
     """An item as DynamoDB's JSON has it (B/BS base64 text), trusted and never converted.
 
-    Only the fast engine makes these, from responses DynamoDB validated; the producer's packer
-    encodes them without checking or converting each value. `encoded`, when set, is the
-    item's wire JSON already made (the engine needs its length to meter reads).
+    Only the fast engines make these: the producer's from responses DynamoDB validated, which
+    its packer encodes without checking or converting each value; the consumer's from message
+    bodies it validated (`decode_wire_body`). `encoded`, when set, is the item's wire JSON
+    already made (the producer needs its length to meter reads; the consumer sends it as is).
     """
 
     __slots__ = ("encoded",)
@@ -194,7 +212,13 @@ def _convert_item(item: Item, binary: Callable[[object], Any]) -> dict[str, Any]
 
 
 def item_json(item: Item) -> str:
-    """One item validated and in compact ASCII JSON, as it stands in a plain body."""
+    """One item validated and in compact ASCII JSON, as it stands in a plain body; a WireItem,
+    already valid wire form, as it is (its `encoded` text when it has one)."""
+    if isinstance(item, WireItem):
+        encoded: str | None = getattr(item, "encoded", None)
+        if encoded is not None:
+            return encoded
+        return json.dumps(item, ensure_ascii=True, separators=(",", ":"))
     return json.dumps(to_wire(item), ensure_ascii=True, separators=(",", ":"))
 
 
@@ -242,6 +266,14 @@ def encode_items(items: Sequence[Item]) -> str:
 
 
 def _inflate(text: object) -> object:
+    raw = _inflate_text(text)
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError) as err:
+        raise MessageDecodeError(f'"z" does not inflate to ASCII JSON ({err})') from None
+
+
+def _inflate_text(text: object) -> str:
     if not isinstance(text, str):
         raise MessageDecodeError('"z" must be base64 text')
     try:
@@ -258,8 +290,8 @@ def _inflate(text: object) -> object:
     if not inflater.eof:
         raise MessageDecodeError('"z" is truncated zlib data')
     try:
-        return json.loads(raw.decode("ascii"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as err:
+        return raw.decode("ascii")
+    except UnicodeDecodeError as err:
         raise MessageDecodeError(f'"z" does not inflate to ASCII JSON ({err})') from None
 
 
@@ -298,6 +330,147 @@ def decode_body(body: str) -> list[Item]:
         except RecursionError:
             raise MessageDecodeError(f"item {index} is nested too deeply") from None
     return decoded
+
+
+class _Unfit(Exception):
+    """Internal: the fast path does not vouch for a body; decode_body judges it instead."""
+
+
+def decode_wire_body(body: str) -> list[WireItem]:
+    """The items in a message body, as `decode_body` accepts and rejects them, but in wire form
+    (B and BS base64 text, canonical); raises MessageDecodeError.
+
+    An item whose text in the body is exactly what was validated (no attribute named twice)
+    keeps that text as `encoded`: the fast engine sends it without encoding the item again.
+    """
+    try:
+        return _wire_items(body)
+    except (_Unfit, ValueError, TypeError, StopIteration, RecursionError):
+        # Anything this path does not vouch for is decode_body's to judge (and to word the
+        # error); its items are then encoded afresh, binaries in canonical base64.
+        return [to_wire(item) for item in decode_body(body)]
+
+
+def _wire_items(body: str) -> list[WireItem]:
+    if body.startswith(_COMPRESSED_HEADER) and body.endswith('"}'):
+        # Only base64 text passes _inflate_text, so the envelope is exactly {"v":1,"z":...}.
+        text = _inflate_text(body[len(_COMPRESSED_HEADER) : -2])
+    elif body.startswith(_PLAIN_HEADER) and body.endswith(_PLAIN_TRAILER):
+        text = body[len(_PLAIN_HEADER) - 1 : -len(_PLAIN_TRAILER) + 1]
+    else:
+        raise _Unfit()
+    if text == "[]":
+        return []
+    if text[:1] != "[":
+        raise _Unfit()
+    items: list[tuple[Any, int, int]] = []
+    start = 1
+    while True:
+        item, end = _SCAN_ONCE(text, start)  # json.loads' parse of one array element
+        items.append((item, start, end))
+        after = text[end : end + 1]
+        if after == "]" and end + 1 == len(text):
+            break
+        if after != ",":
+            raise _Unfit()
+        start = end + 1
+    numbers: list[str] = []
+    binaries: list[str] = []
+    keys = sum(_check_map(item, numbers, binaries) for item, _, _ in items)
+    if numbers and not _all_match(_NUMBERS, numbers):
+        raise _Unfit()
+    if binaries and not _all_match(_CANONICAL_BASE64S, binaries):
+        raise _Unfit()
+    same = _same_text(text, keys)
+    wire_items = []
+    for item, start, end in items:
+        wire = WireItem(item)
+        if same:
+            wire.encoded = text[start:end]
+        wire_items.append(wire)
+    return wire_items
+
+
+def _same_text(text: str, keys: int) -> bool:
+    """Whether the JSON `text`, parsed into maps holding `keys` keys in all, names no key twice
+    in one map (json.loads keeps the last, and the text would say more than the items do).
+
+    Every key but one followed by white space ends in `":`; other `":` can only be inside
+    strings. So if no key is followed by white space, `":` occurs at least once per key
+    written, and exactly `keys` times only if no key was written twice.
+    """
+    return text.isascii() and text.count('":') == keys and _SPACED_KEY.search(text) is None
+
+
+def _check_map(attributes: object, numbers: list[str], binaries: list[str]) -> int:
+    """What _convert_map checks, but N and B values (and set elements) only collected, to be
+    checked in one go, and nothing converted; the number of keys in the maps within (each
+    AttributeValue is a map of one key); raises _Unfit."""
+    if type(attributes) is not dict:
+        raise _Unfit()
+    keys = len(attributes)
+    for value in attributes.values():
+        if type(value) is not dict or len(value) != 1:
+            raise _Unfit()
+        # S and N first, inline: most values are one or the other.
+        if "S" in value:
+            if type(value["S"]) is not str:
+                raise _Unfit()
+            keys += 1
+        elif "N" in value:
+            number = value["N"]
+            if type(number) is not str:
+                raise _Unfit()
+            numbers.append(number)
+            keys += 1
+        else:
+            keys += _check_value(value, numbers, binaries)
+    return keys
+
+
+def _check_value(value: object, numbers: list[str], binaries: list[str]) -> int:
+    if type(value) is not dict or len(value) != 1:
+        raise _Unfit()
+    ((tag, inner),) = value.items()
+    if tag == "S":
+        if type(inner) is not str:
+            raise _Unfit()
+    elif tag == "N":
+        if type(inner) is not str:
+            raise _Unfit()
+        numbers.append(inner)
+    elif tag == "M":
+        return 1 + _check_map(inner, numbers, binaries)
+    elif tag == "L":
+        if type(inner) is not list:
+            raise _Unfit()
+        return 1 + _check_map(dict(enumerate(inner)), numbers, binaries) - len(inner)
+    elif tag == "B":
+        if type(inner) is not str:
+            raise _Unfit()
+        binaries.append(inner)
+    elif tag == "SS" or tag == "NS" or tag == "BS":
+        if type(inner) is not list or not inner:
+            raise _Unfit()
+        if tag == "NS":
+            numbers.extend(inner)
+        elif tag == "BS":
+            binaries.extend(inner)
+        elif not all(type(element) is str for element in inner):
+            raise _Unfit()
+    elif tag == "BOOL":
+        if type(inner) is not bool:
+            raise _Unfit()
+    elif tag != "NULL" or inner is not True:
+        raise _Unfit()
+    return 1
+
+
+def _all_match(pattern: re.Pattern[str], texts: list[str]) -> bool:
+    """Whether every one of `texts` matches `pattern` (which matches no line break), in one
+    match: the texts joined by line breaks, each break one of those joins."""
+    joined = "\n".join(texts)  # TypeError for an element that is not text
+    return joined.count("\n") == len(texts) - 1 and pattern.fullmatch(joined) is not None
 
 
 def item_key(item: Item, key_names: Sequence[str]) -> Item:

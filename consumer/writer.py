@@ -22,6 +22,10 @@ class Writer(Protocol):
     @property
     def schema(self) -> KeySchema: ...
 
+    @property
+    def wire_items(self) -> bool:
+        """Whether its clients take items in wire form (consumer.calls.BoundedClients)."""
+
     def write(
         self, messages: Sequence[DecodedMessage], deadline: Deadline
     ) -> list[MessageResult]: ...

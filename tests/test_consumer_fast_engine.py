@@ -27,7 +27,7 @@ from consumer.item_writer import ItemWriter
 from consumer.results import AllMessagesFailedError, BatchSummary
 from consumer.retry import Deadline, writer_backoff
 from consumer.table import KeySchema
-from consumer.wire import Item
+from consumer.wire import Item, decode_body, decode_wire_body, encode_items
 from consumer.writer import make_writer
 from tests.consumer_helpers import (
     TABLE,
@@ -175,6 +175,58 @@ def test_conditional_put_bodies_are_botocores_byte_for_byte(mode: str) -> None:
         slow, _ = botocore_body("put_item", request)
         assert fast == slow
         assert fast_headers["X-Amz-Target"] == "DynamoDB_20120810.PutItem"
+
+
+def test_items_decoded_for_the_fast_engine_are_sent_as_botocore_sends_them() -> None:
+    """The fast engine joins each decoded item's text from the message (compact JSON) into the
+    body: the same JSON as botocore's body for the items decode_body gives, for BatchWriteItem
+    and for each mode's PutItem."""
+    version = {"n": {"N": "12345678901234567890123456789012345678"}}
+    # hard_values()[3], of 300 KB, would make the message too large for SQS.
+    body = encode_items([{**item, **version} for item in hard_values() if len(str(item)) < 10**5])
+    wire, client = decode_wire_body(body), decode_body(body)
+    assert all(getattr(item, "encoded", None) for item in wire)
+    fast, _ = fast_body("batch_write_item", {"RequestItems": {TABLE: puts(wire)}})
+    slow, _ = botocore_body("batch_write_item", {"RequestItems": {TABLE: puts(client)}})
+    assert fast.isascii()
+    assert json.loads(fast) == json.loads(slow)
+    for mode in ("overwrite", "skip-existing", "newer-wins:n"):
+        for fast_request, slow_request in zip(
+            put_requests(mode, wire), put_requests(mode, client), strict=True
+        ):
+            assert fast_request.keys() == slow_request.keys()
+            fast, _ = fast_body("put_item", fast_request)
+            slow, _ = botocore_body("put_item", slow_request)
+            assert json.loads(fast) == json.loads(slow)
+
+
+def puts(items: list[Any]) -> list[dict[str, Any]]:
+    return [{"PutRequest": {"Item": item}} for item in items]
+
+
+def put_requests(mode: str, items: list[Any]) -> list[dict[str, Any]]:
+    """The PutItem requests ItemWriter makes for `items` in `mode`."""
+    requests: list[dict[str, Any]] = []
+
+    class Recorder:
+        def put_item(self, **request: Any) -> dict[str, Any]:
+            requests.append(request)
+            return {}
+
+    schema = KeySchema(
+        table_name=TABLE, partition_key="pk", sort_key="sk", key_types={"pk": "S", "sk": "B"}
+    )
+    writer = ItemWriter(
+        clients=BoundedClients.fixed(Recorder()),  # type: ignore[arg-type]
+        schema=schema,
+        mode=WriteMode.parse(mode),
+        backoff=writer_backoff(),
+        dead_letters=NoDeadLetterQueue("none"),
+    )
+    for item in items:
+        writer.put(item, Deadline(at_s=float("inf")))
+    assert len(requests) == len(items)
+    return requests
 
 
 def test_request_body_writes_bytes_as_base64_and_escapes_to_ascii() -> None:

@@ -70,7 +70,8 @@ ConsumerEngineOpt = Annotated[
         envvar="CONSUMER_ENGINE",
         case_sensitive=False,
         help="How items are written, as the Lambda's CONSUMER_ENGINE: fast (signed JSON built "
-        "from the messages' items) or botocore (boto3's client). Both send the same bytes.",
+        "from the messages' items, each as its text in the message) or botocore (boto3's "
+        "client). Both send the same JSON.",
     ),
 ]
 
