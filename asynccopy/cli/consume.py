@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from asynccopy.choices import MAX_RECEIVE_BATCH, Engine
+from asynccopy.choices import DEFAULT_CONSUME_CONCURRENCY, MAX_RECEIVE_BATCH, Engine
 from asynccopy.errors import ExitCode
 from consumer.config import DEFAULT_WRITE_THREADS
 
@@ -93,7 +93,7 @@ def consume(
     queue_url: QueueUrlOpt,
     table: TableOpt,
     mode: ModeOpt = "overwrite",
-    concurrency: ConcurrencyOpt = 2,
+    concurrency: ConcurrencyOpt = DEFAULT_CONSUME_CONCURRENCY,
     batch_size: BatchSizeOpt = MAX_RECEIVE_BATCH,
     until_empty: UntilEmptyOpt = False,
     wait_time_s: WaitTimeOpt = 5,
