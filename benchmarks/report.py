@@ -116,7 +116,7 @@ def _consume_rows(results: Results) -> list[tuple[str, str, str, str]]:
         rows.append(
             (
                 f"10. end to end: `copy --wait` + `consume` vs raw producer + raw consumer,"
-                f" running together ({_n(e.items)} items, first read to last write, median of"
+                f" running together ({_n(e.items)} items, producer launch to last write, median of"
                 f" {len(e.ratios)} rounds)",
                 f"asynccopy {_n(e.median('asynccopy', 'items_per_s'))} items/s (emulator"
                 f" {e.median('asynccopy', 'emulator_share'):.0%} of a core), raw pair"
