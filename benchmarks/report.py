@@ -79,6 +79,10 @@ def _load(meta: dict[str, Any], when: str) -> str:
     return f"{load[0]:.1f}" if load else "?"
 
 
+def _rounds(count: int) -> str:
+    return "one round" if count == 1 else f"median of {count} rounds"
+
+
 def _consume_rows(results: Results) -> list[tuple[str, str, str, str]]:
     """Benchmarks 9 and 10: `asynccopy consume` alone, and end to end with `copy --wait`."""
     rows: list[tuple[str, str, str, str]] = []
@@ -101,7 +105,7 @@ def _consume_rows(results: Results) -> list[tuple[str, str, str, str]]:
             (
                 f"9. `asynccopy consume` (concurrency {v.consume_concurrency}) vs a minimal"
                 f" aiobotocore consumer (concurrency {v.raw_concurrency}), {_n(v.items)} queued"
-                f" items, median of {len(v.ratios)} rounds",
+                f" items, {_rounds(len(v.ratios))}",
                 f"consume {_n(v.median('consume', 'items_per_s'))} items/s"
                 f" ({v.median('consume', 'cpu_us_per_item'):.0f} µs CPU/item, emulator"
                 f" {v.median('consume', 'emulator_share'):.0%} of a core), raw"
@@ -116,8 +120,8 @@ def _consume_rows(results: Results) -> list[tuple[str, str, str, str]]:
         rows.append(
             (
                 f"10. end to end: `copy --wait` + `consume` vs raw producer + raw consumer,"
-                f" running together ({_n(e.items)} items, producer launch to last write, median of"
-                f" {len(e.ratios)} rounds)",
+                f" running together ({_n(e.items)} items, producer launch to last write,"
+                f" {_rounds(len(e.ratios))})",
                 f"asynccopy {_n(e.median('asynccopy', 'items_per_s'))} items/s (emulator"
                 f" {e.median('asynccopy', 'emulator_share'):.0%} of a core), raw pair"
                 f" {_n(e.median('raw', 'items_per_s'))} items/s (emulator"
