@@ -214,6 +214,12 @@ class ConcurrencyResult:
         floor = best * (1 - self.tolerance)
         return next(c for c in self.concurrencies if self.items_per_s(c) >= floor)
 
+    @property
+    def default_share(self) -> float:
+        """consume's default concurrency's items/s as a share of the best level's."""
+        best = max(self.items_per_s(c) for c in self.concurrencies)
+        return self.items_per_s(self.default_concurrency) / best if best else 0.0
+
     def describe(self) -> str:
         """As consume --help words it: 2/4/8/16 -> 610/980/1,010/990 items/s; knee at 4."""
         rates = "/".join(f"{self.items_per_s(c):,.0f}" for c in self.concurrencies)

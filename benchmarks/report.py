@@ -95,9 +95,11 @@ def _consume_rows(results: Results) -> list[tuple[str, str, str, str]]:
             (
                 f"9. `asynccopy consume` by --concurrency ({_n(k.items)} queued items of ~1 KB"
                 f" in {_n(k.messages)} messages, the same each run)",
-                f"{levels}; knee (smallest within {k.tolerance:.0%} of the best) at **{k.knee}**",
-                f"default = knee ({k.default_concurrency} in the code)",
-                _verdict(k.knee == k.default_concurrency),
+                f"{levels}; knee (smallest within {k.tolerance:.0%} of the best) at"
+                f" **{k.knee}**; the default, {k.default_concurrency}, at"
+                f" {k.default_share:.0%} of the best",
+                "-",
+                "-",
             )
         )
     if (v := results.consume_vs_raw) is not None:

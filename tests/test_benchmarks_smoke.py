@@ -217,6 +217,7 @@ def test_knee_is_the_smallest_concurrency_within_five_percent_of_the_best() -> N
         default_concurrency=4,
     )
     assert found.knee == 4
+    assert found.default_share == pytest.approx(0.96)
     assert found.describe() == "2/4/8/16 -> 600/960/1,000/990 items/s; knee at 4"
 
 
