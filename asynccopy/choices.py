@@ -14,6 +14,8 @@ MAX_CONCURRENCY: Final = 256
 BATCH_GET_MAX_KEYS: Final = 100  # BatchGetItem limit
 MAX_SCAN_SEGMENTS: Final = 1_000_000  # DynamoDB's TotalSegments limit
 MAX_RECEIVE_BATCH: Final = 10  # ReceiveMessage returns at most 10 messages
+# `consume --concurrency`: batches in flight; chosen from benchmark 9 (benchmarks/consume_bench.py).
+DEFAULT_CONSUME_CONCURRENCY: Final = 8
 
 
 class Engine(StrEnum):

@@ -24,6 +24,8 @@ from typing import Final
 
 from asynccopy.sandbox.server import MINISTACK_VERSION
 from benchmarks import (
+    consume_bench,
+    consume_e2e,
     consumer_bench,
     cost,
     engines,
@@ -46,6 +48,8 @@ BENCHMARKS: Final = (
     "verdict",
     "consumer",
     "e2e",
+    "consume",
+    "consume-e2e",
     "profile",
     "startup",
     "transform",
@@ -81,6 +85,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--consumer-messages", type=int, default=200, help="of 25 items each")
     parser.add_argument("--e2e-items", type=int, default=10_000)
+    parser.add_argument(
+        "--consume-sweep-items", type=int, default=10_000, help="per concurrency in (9)"
+    )
+    parser.add_argument("--consume-concurrencies", type=_ints, default=consume_bench.CONCURRENCIES)
+    parser.add_argument(
+        "--consume-items", type=int, default=20_000, help="consume vs raw consumer (9), (10)"
+    )
+    parser.add_argument(
+        "--consume-sweep-rounds", type=int, default=2, help="passes over the levels in (9)"
+    )
+    parser.add_argument("--consume-rounds", type=int, default=1, help="pairs of runs in (9), (10)")
     parser.add_argument(
         "--profile-items", type=int, default=20_000, help="also the engines report's profile"
     )
@@ -211,6 +226,30 @@ def run(args: argparse.Namespace) -> Results:
                 concurrency=args.concurrency,
             )
 
+        def do_consume() -> None:
+            results.consume_concurrency = consume_bench.run_concurrency(
+                box,
+                items=args.consume_sweep_items,
+                item_bytes=args.item_bytes,
+                concurrencies=args.consume_concurrencies,
+                rounds=args.consume_sweep_rounds,
+            )
+            results.consume_vs_raw = consume_bench.run_vs_raw(
+                box,
+                items=args.consume_items,
+                item_bytes=args.item_bytes,
+                rounds=args.consume_rounds,
+            )
+
+        def do_consume_e2e() -> None:
+            results.consume_end_to_end = consume_e2e.run_consume_e2e(
+                box,
+                keys=write_keys(work / "consume-e2e-keys.txt", keys[: args.consume_items]),
+                items=min(args.consume_items, len(keys)),
+                concurrency=args.concurrency,
+                rounds=args.consume_rounds,
+            )
+
         def do_profile() -> None:
             results.profile = profile.run_profile(
                 box,
@@ -243,6 +282,8 @@ def run(args: argparse.Namespace) -> Results:
             results.engines = dataclasses.replace(results.engines, profile=results.profile)
         step("consumer", do_consumer)
         step("transform", do_transform)
+        step("consume", do_consume)
+        step("consume-e2e", do_consume_e2e)
         step("e2e", do_e2e)  # last: it deploys a Lambda that then drains the queue
     results.meta["total_s"] = round(time.perf_counter() - started, 1)
     results.meta["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]

@@ -250,7 +250,7 @@ def run_end_to_end(
 ) -> EndToEndResult:
     """The copy with the deployed Lambda draining the stack's queue; the destination table
     starts empty."""
-    _clear_destination(box)
+    box.empty_destination()
     deploy = run_measured(
         asynccopy_argv("sandbox", "deploy-consumer", "--port", str(box.port)),
         env=box.env(DEST_ACCOUNT),
@@ -280,17 +280,3 @@ def run_end_to_end(
         items_per_s=copy.items_sent / span,
         copy_items_per_s=copy.items_per_s,
     )
-
-
-def _clear_destination(box: BenchSandbox) -> None:
-    """Recreate the destination table empty, so its item count measures this run alone."""
-    ddb = box.client("dynamodb", DEST_ACCOUNT)
-    ddb.delete_table(TableName=TABLE_NAME)
-    ddb.get_waiter("table_not_exists").wait(TableName=TABLE_NAME, WaiterConfig={"Delay": 1})
-    ddb.create_table(
-        TableName=TABLE_NAME,
-        KeySchema=[{"AttributeName": KEY_NAME, "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": KEY_NAME, "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    ddb.get_waiter("table_exists").wait(TableName=TABLE_NAME, WaiterConfig={"Delay": 1})

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -120,6 +121,57 @@ def run_measured(
         )
 
 
+class Background:
+    """A child process left running while others are measured; `stop` measures it as
+    `run_measured` does (os.wait4: its own CPU time and peak memory)."""
+
+    def __init__(self, argv: Sequence[str], *, env: dict[str, str]) -> None:
+        self.argv = tuple(argv)
+        # Closed by stop(): the child outlives this call.
+        self._out = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115
+        self._err = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115
+        self._started = time.perf_counter()
+        self._proc = subprocess.Popen(
+            list(argv),
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._out,
+            stderr=self._err,
+            cwd=PROJECT_DIR,
+        )
+
+    def stop(self, *, signum: int = signal.SIGINT, timeout_s: float = 30.0) -> Measured:
+        """Send `signum` (unless it exited already) and reap it; SIGKILL after `timeout_s`."""
+        pid, status, usage = os.wait4(self._proc.pid, os.WNOHANG)
+        if pid != self._proc.pid:
+            self._proc.send_signal(signum)
+            deadline = time.perf_counter() + timeout_s
+            while True:
+                pid, status, usage = os.wait4(self._proc.pid, os.WNOHANG)
+                if pid == self._proc.pid:
+                    break
+                if time.perf_counter() > deadline:
+                    self._proc.kill()
+                    _, status, usage = os.wait4(self._proc.pid, 0)
+                    break
+                time.sleep(0.02)
+        wall_s = time.perf_counter() - self._started
+        self._proc.returncode = os.waitstatus_to_exitcode(status)
+        with self._out, self._err:
+            self._out.seek(0)
+            self._err.seek(0)
+            return Measured(
+                argv=self.argv,
+                returncode=self._proc.returncode,
+                stdout=self._out.read(),
+                stderr=self._err.read(),
+                wall_s=wall_s,
+                cpu_user_s=usage.ru_utime,
+                cpu_sys_s=usage.ru_stime,
+                max_rss_kib=usage.ru_maxrss,
+            )
+
+
 def python_argv(*args: str) -> list[str]:
     return [sys.executable, *args]
 
@@ -212,6 +264,24 @@ class BenchSandbox:
         deadline = time.monotonic() + 30
         while self.queue_depth(url) and time.monotonic() < deadline:
             time.sleep(0.2)
+
+    @property
+    def emulator_pid(self) -> int | None:
+        """The ministack server's process, whose CPU the benchmarks read from /proc."""
+        return self.server.status().pid
+
+    def empty_destination(self) -> None:
+        """Recreate the destination table empty, so that its item count measures one run."""
+        ddb = self.client("dynamodb", DEST_ACCOUNT)
+        ddb.delete_table(TableName=TABLE_NAME)
+        ddb.get_waiter("table_not_exists").wait(TableName=TABLE_NAME, WaiterConfig={"Delay": 1})
+        ddb.create_table(
+            TableName=TABLE_NAME,
+            KeySchema=[{"AttributeName": KEY_NAME, "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": KEY_NAME, "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        ddb.get_waiter("table_exists").wait(TableName=TABLE_NAME, WaiterConfig={"Delay": 1})
 
     def table_count(self, account: str = DEST_ACCOUNT, table: str = TABLE_NAME) -> int:
         ddb = self.client("dynamodb", account)
@@ -315,6 +385,7 @@ __all__ = [
     "RESULTS_DIR",
     "SOURCE_ACCOUNT",
     "TABLE_NAME",
+    "Background",
     "BenchSandbox",
     "ChildFailedError",
     "CopyRun",

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmarks.consume_bench import ConcurrencyResult, VsRawResult
+from benchmarks.consume_e2e import ConsumeEndToEndResult
 from benchmarks.consumer_bench import ConsumerEnginesResult, EndToEndResult, HandlerResult
 from benchmarks.cost import CostResult
 from benchmarks.engines import EnginesResult
@@ -31,6 +33,9 @@ class Results:
     handler: HandlerResult | None = None
     consumer_engines: ConsumerEnginesResult | None = None
     end_to_end: EndToEndResult | None = None
+    consume_concurrency: ConcurrencyResult | None = None
+    consume_vs_raw: VsRawResult | None = None
+    consume_end_to_end: ConsumeEndToEndResult | None = None
     profile: ProfileResult | None = None
     engines: EnginesResult | None = None
     verdict: VerdictResult | None = None
@@ -79,6 +84,62 @@ def _pairs(figures: tuple[float, ...]) -> str:
 def _load(meta: dict[str, Any], when: str) -> str:
     load = meta.get(f"load_avg_at_{when}")
     return f"{load[0]:.1f}" if load else "?"
+
+
+def _rounds(count: int) -> str:
+    return "one round" if count == 1 else f"median of {count} rounds"
+
+
+def _consume_rows(results: Results) -> list[tuple[str, str, str, str]]:
+    """Benchmarks 9 and 10: `asynccopy consume` alone, and end to end with `copy --wait`."""
+    rows: list[tuple[str, str, str, str]] = []
+    if (k := results.consume_concurrency) is not None:
+        levels = "; ".join(
+            f"{c}: {_n(k.items_per_s(c))} items/s, {k.cpu_us_per_item(c):.0f} µs CPU/item"
+            for c in k.concurrencies
+        )
+        rows.append(
+            (
+                f"9. `asynccopy consume` by --concurrency ({_n(k.items)} queued items of ~1 KB"
+                f" in {_n(k.messages)} messages, the same each run)",
+                f"{levels}; knee (smallest within {k.tolerance:.0%} of the best) at"
+                f" **{k.knee}**; the default, {k.default_concurrency}, at"
+                f" {k.default_share:.0%} of the best",
+                "-",
+                "-",
+            )
+        )
+    if (v := results.consume_vs_raw) is not None:
+        rows.append(
+            (
+                f"9. `asynccopy consume` (concurrency {v.consume_concurrency}) vs a minimal"
+                f" aiobotocore consumer (concurrency {v.raw_concurrency}), {_n(v.items)} queued"
+                f" items, {_rounds(len(v.ratios))}",
+                f"consume {_n(v.median('consume', 'items_per_s'))} items/s"
+                f" ({v.median('consume', 'cpu_us_per_item'):.0f} µs CPU/item, emulator"
+                f" {v.median('consume', 'emulator_share'):.0%} of a core), raw"
+                f" {_n(v.median('raw', 'items_per_s'))} items/s"
+                f" ({v.median('raw', 'cpu_us_per_item'):.0f} µs CPU/item, emulator"
+                f" {v.median('raw', 'emulator_share'):.0%}): **{v.ratio:.2f}x**",
+                f">= {v.target_ratio:.2f}x",
+                _verdict(v.passed),
+            )
+        )
+    if (e := results.consume_end_to_end) is not None:
+        rows.append(
+            (
+                f"10. end to end: `copy --wait` + `consume` vs raw producer + raw consumer,"
+                f" running together ({_n(e.items)} items, producer launch to last write,"
+                f" {_rounds(len(e.ratios))})",
+                f"asynccopy {_n(e.median('asynccopy', 'items_per_s'))} items/s (emulator"
+                f" {e.median('asynccopy', 'emulator_share'):.0%} of a core), raw pair"
+                f" {_n(e.median('raw', 'items_per_s'))} items/s (emulator"
+                f" {e.median('raw', 'emulator_share'):.0%}): **{e.ratio:.2f}x**",
+                f">= {e.target_ratio:.2f}x",
+                _verdict(e.passed),
+            )
+        )
+    return rows
 
 
 def to_markdown(results: Results) -> str:
@@ -210,6 +271,7 @@ def to_markdown(results: Results) -> str:
                 "-",
             )
         )
+    rows += _consume_rows(results)
     if (s := results.startup) is not None:
         for timing in s.timings:
             rows.append(

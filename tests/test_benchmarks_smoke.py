@@ -11,7 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import consumer_bench, cost, rate, startup, throughput, verdict
+from benchmarks import (
+    consume_bench,
+    consume_e2e,
+    consumer_bench,
+    cost,
+    observe,
+    rate,
+    startup,
+    throughput,
+    verdict,
+)
 from benchmarks.harness import BenchSandbox, read_keys
 from benchmarks.report import Results, to_json, to_markdown, write_all
 from tests.sandbox_helpers import Sandbox
@@ -170,3 +180,67 @@ def test_startup_benchmark_at_toy_size(box: BenchSandbox, tmp_path: Path) -> Non
     assert document["timings"][2]["target_s"] == 1.0
     assert len(document["timings"][2]["wall_s"]) == 1
     assert "7. start-up: `asynccopy copy --help`" in to_markdown(Results(startup=found))
+
+
+def test_span_runs_from_the_counts_first_rise_to_the_sample_that_counts_every_item() -> None:
+    def at(t_s: float, items: int, cpu_s: float) -> observe.Sample:
+        return observe.Sample(t_s=t_s, items=items, emulator_cpu_s=cpu_s)
+
+    samples = [
+        at(0.0, 0, 1.0),
+        at(1.0, 0, 1.2),
+        at(2.0, 30, 1.7),
+        at(4.0, 100, 2.7),
+        at(5.0, 100, 3),
+    ]
+    span = observe.span_of(samples, expected=100)
+    assert (span.items, span.seconds, span.complete) == (100, 3.0, True)
+    assert span.items_per_s == pytest.approx(100 / 3)
+    assert span.emulator_share == pytest.approx(1.5 / 3)
+    assert not observe.span_of(samples[:2], expected=100).complete
+
+
+def test_knee_is_the_smallest_concurrency_within_five_percent_of_the_best() -> None:
+    def run(concurrency: int, items: int) -> consume_bench.ConsumeRun:
+        span = observe.Span(items=items, seconds=1.0, emulator_cpu_s=0.5, complete=True)
+        return consume_bench.ConsumeRun(
+            program="consume",
+            concurrency=concurrency,
+            items=items,
+            span=span,
+            cpu_s=1.0,
+            startup_cpu_s=0.5,
+        )
+
+    rates = {2: 600, 4: 960, 8: 1_000, 16: 990}
+    found = consume_bench.ConcurrencyResult(
+        items=1_000,
+        messages=40,
+        runs=tuple(run(c, r) for c, r in rates.items()),
+        default_concurrency=4,
+    )
+    assert found.knee == 4
+    assert found.default_share == pytest.approx(0.96)
+    assert found.describe() == "2/4/8/16 -> 600/960/1,000/990 items/s; knee at 4"
+
+
+@pytest.mark.timeout(180)
+def test_consume_and_the_raw_consumer_drain_the_same_messages(box: BenchSandbox) -> None:
+    sweep = consume_bench.run_concurrency(box, items=100, concurrencies=(1,))
+    assert [(run.concurrency, run.items) for run in sweep.runs] == [(1, 100)]
+    versus = consume_bench.run_vs_raw(box, items=100, raw_concurrency=2)
+    assert [(run.program, run.items) for run in versus.runs] == [("raw", 100), ("consume", 100)]
+    assert versus.ratio > 0
+    assert box.queue_depth() == 0
+    text = to_markdown(Results(consume_concurrency=sweep, consume_vs_raw=versus))
+    assert "9. `asynccopy consume` by --concurrency" in text
+    assert "vs a minimal aiobotocore consumer" in text
+
+
+@pytest.mark.timeout(180)
+def test_end_to_end_pairs_copy_the_same_keys(box: BenchSandbox, tmp_path: Path) -> None:
+    found = consume_e2e.run_consume_e2e(box, keys=tmp_path / "keys.txt", items=ITEMS, concurrency=4)
+    assert [(run.pair, run.items) for run in found.runs] == [("asynccopy", ITEMS), ("raw", ITEMS)]
+    assert all(run.launch_to_last_write_s > 0 for run in found.runs)
+    assert box.table_count() == ITEMS
+    assert to_json(Results(consume_end_to_end=found))["consume_end_to_end"]["ratio"] > 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from asynccopy.aws import AwsTarget
-from asynccopy.choices import MAX_RECEIVE_BATCH
+from asynccopy.choices import DEFAULT_CONSUME_CONCURRENCY, MAX_RECEIVE_BATCH
 from asynccopy.errors import InputError
 from consumer.config import DEFAULT_WRITE_THREADS, ConfigError, ConsumerEngine, WriteMode
 
@@ -28,7 +28,7 @@ class RunnerConfig:
     table_name: str
     write_mode: WriteMode = field(default_factory=lambda: WriteMode(kind="overwrite"))
     target: AwsTarget = field(default_factory=AwsTarget)
-    concurrency: int = 2  # batches in flight, like the mapping's MaximumConcurrency
+    concurrency: int = DEFAULT_CONSUME_CONCURRENCY  # batches in flight, like MaximumConcurrency
     batch_size: int = MAX_RECEIVE_BATCH
     until_empty: bool = False
     wait_time_s: int = 5  # long poll; ReceiveMessage allows 0..20
@@ -54,7 +54,8 @@ class RunnerConfig:
         if not 1 <= self.concurrency <= 64:
             raise InputError(
                 f"--concurrency {self.concurrency} is outside 1..64",
-                hint="batches in flight, like the mapping's MaximumConcurrency: e.g. 2",
+                hint=f"batches in flight, like the mapping's MaximumConcurrency: e.g."
+                f" {DEFAULT_CONSUME_CONCURRENCY}",
             )
         if not 0 <= self.wait_time_s <= 20:
             raise InputError(
