@@ -4,13 +4,15 @@ After the cold start the process holds tens of thousands of long-lived objects (
 session, botocore's service models and clients, the handler's writer). CPython's collector
 walks every one of them again on each full collection, and the items decoded from each batch
 (dozens of small dicts per item) trigger a young collection every 700 allocations and a full
-one every few invocations: measured on benchmark 5, a fifth of the fast engine's CPU per item.
+one every few invocations: a fifth of the fast engine's CPU per item on benchmark 5.
 
 `gc.freeze()` moves everything alive into the permanent generation, which no collection
-walks: the pattern the Python docs give for a long-lived process after its set-up (gc.freeze)
-and AWS's Lambda guidance names for work done once at initialisation. A higher young-generation
-threshold then lets one batch's items be freed by reference counting before a collection looks
-at them (they hold no cycles).
+walks again (the gc module's docs: "ignore them in all the future collections"). Lambda keeps an
+execution environment's clients between invocations (Lambda best practices: initialise SDK
+clients outside the handler), so the container's objects are exactly such objects. A higher
+young-generation threshold then lets one batch's items be freed by reference counting before a
+collection looks at them (they hold no cycles). Measured on benchmark 5: botocore's CPU per item
+~414 -> ~366 us, the fast engine's ~109 -> ~102 us; `asynccopy consume` ~10% less CPU.
 """
 
 from __future__ import annotations
