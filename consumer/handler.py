@@ -21,6 +21,7 @@ from consumer.config import ConsumerConfig
 from consumer.contract import LambdaContext, PartialBatchResponse, SqsEvent
 from consumer.dead_letters import DeadLetterQueue, DeadLetterSink, NoDeadLetterQueue
 from consumer.engines import dynamodb_writes
+from consumer.gc_tuning import settle_after_start
 from consumer.message import DecodedMessage, decode_record
 from consumer.metrics import InvocationMetrics
 from consumer.results import AllMessagesFailedError, BatchSummary, MessageResult
@@ -139,6 +140,8 @@ def _container_writer(context: LambdaContext) -> tuple[Writer, ConsumerConfig, T
             deadline=Deadline.from_context(context, safety_margin_ms=config.safety_margin_ms),
         )
         _container = (writer, config, throttles)
+        # Everything built above lives as long as the container: keep the collector off it.
+        settle_after_start()
     return _container
 
 

@@ -178,6 +178,8 @@ def test_the_lambda_handler_prints_one_emf_line_per_invocation(
     monkeypatch.setenv("CONSUMER_ENGINE", consumer_engine)
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "asynccopy-consumer")
     monkeypatch.setattr(consumer.handler, "_container", None)  # a cold start with this env
+    # The cold start freezes the collector (tests/test_gc_tuning.py): not the test process's.
+    monkeypatch.setattr(consumer.handler, "settle_after_start", lambda: None)
 
     response = consumer.handler.lambda_handler(ev, FixedContext(30_000))
 

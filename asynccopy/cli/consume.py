@@ -90,12 +90,14 @@ def run_consumer(config: RunnerConfig, *, progress: bool) -> RunSummary:
     from asynccopy.consume.progress import Progress
     from asynccopy.consume.runner import build_runner
     from asynccopy.consume.stats import RunStats
+    from consumer.gc_tuning import settled
 
     console, mode = options.stderr_console(progress=progress)
     stats = RunStats()
     with Progress(stats, mode=mode, console=console) as shown:
         runner = build_runner(config, stats=stats, say=shown.say)
-        return runner.run(threading.Event())
+        with settled():  # as the Lambda does after its cold start
+            return runner.run(threading.Event())
 
 
 def consume(
