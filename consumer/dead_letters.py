@@ -2,8 +2,10 @@
 
 A refused item is a message of its own in the same envelope the producer uses (so redriving
 the dead-letter queue to the queue writes it once the cause is fixed), with its reason in the
-message attributes `asynccopy-error-code` and `asynccopy-error-message`. Only once SQS has
-accepted it does the item count as rejected and its message as done: an item is never lost.
+message attributes `asynccopy-error-code` and `asynccopy-error-message`, and its key (as
+consumer.wire.key_to_text writes it) in `asynccopy-key`, so that `asynccopy dlq` names it
+without knowing the table. Only once SQS has accepted it does the item count as rejected and
+its message as done: an item is never lost.
 """
 
 from __future__ import annotations
@@ -24,8 +26,12 @@ if TYPE_CHECKING:
 
 ERROR_CODE_ATTRIBUTE: Final = "asynccopy-error-code"
 ERROR_MESSAGE_ATTRIBUTE: Final = "asynccopy-error-message"
+KEY_ATTRIBUTE: Final = "asynccopy-key"
 # Message attributes count toward the message's size; a reason needs no more than this.
 MAX_ATTRIBUTE_CHARS: Final = 1_000
+# A key is at most 2,048 bytes of partition key and 1,024 of sort key (DynamoDB limits), 4/3 of
+# that as base64 for B, plus two names of up to 255: a longer text is no key, and is left out.
+MAX_KEY_ATTRIBUTE_CHARS: Final = 8_192
 # SQS accepts only #x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD #x10000-#x10FFFF in attributes too.
 _NOT_SQS_TEXT: Final = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
@@ -72,6 +78,12 @@ class DeadLetterQueue:
                 "StringValue": _attribute_text(rejection.reason),
             },
         }
+        # Never cut short (a cut key names no item): a key that does not fit, or that is not
+        # SQS text (key_to_text falls back to repr for a malformed key), is left out, and
+        # `asynccopy dlq` then needs --table to name it.
+        key = rejection.key
+        if 0 < len(key) <= MAX_KEY_ATTRIBUTE_CHARS and not _NOT_SQS_TEXT.search(key):
+            attributes[KEY_ATTRIBUTE] = {"DataType": "String", "StringValue": key}
         attempt = 0
         while True:
             client = self._clients.within(deadline.remaining_s())

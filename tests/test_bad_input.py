@@ -22,6 +22,7 @@ from asynccopy.read.tables import describe_table
 from asynccopy.sandbox import SandboxServer
 from asynccopy.send.packing import DEFAULT_MAX_MESSAGE_BYTES
 from asynccopy.send.sender import queue_max_message_bytes
+from consumer.wire import encode_items
 from tests.consumer_helpers import received_items
 from tests.sandbox_helpers import DEST_ACCOUNT, SOURCE_ACCOUNT, Sandbox, create_table
 
@@ -32,6 +33,7 @@ TINY_QUEUE = "bad-input-tiny"  # MaximumMessageSize 1024, the least SQS allows
 PROVISIONED = "users-provisioned"  # like users, with provisioned capacity
 FIFO_QUEUE = "bad-input.fifo"
 REDRIVEN_QUEUE = "bad-input-redriven"  # a source queue, with a dead-letter queue
+WHOLE_DLQ = "bad-input-whole-dlq"  # a dead-letter queue holding one message moved whole
 ERROR_PREFIX = "asynccopy: error: "
 
 
@@ -286,8 +288,11 @@ ROWS: tuple[Row, ...] = (
     Row(id="status-not-a-queue-url", account=DEST_ACCOUNT,
         args=("status", "--queue-url", "https://example.com/q"),
         message="--queue-url 'https://example.com/q' is not an SQS queue URL"),
-    Row(id="dlq-without-table", account=DEST_ACCOUNT, args=("dlq", "--queue-url", "{queue}"),
-        message="`asynccopy dlq` needs --queue-url and --table"),
+    Row(id="dlq-without-queue-url", account=DEST_ACCOUNT, args=("dlq", "--table", "users"),
+        message="`asynccopy dlq` needs --queue-url"),
+    Row(id="dlq-keys-out-names-none", account=DEST_ACCOUNT,
+        args=("dlq", "--queue-url", "{whole_dlq}", "--keys-out", "{tmp}/dead-keys.txt"),
+        message="names its keys (1 were moved whole by the redrive policy)"),
     Row(id="dlq-missing-table", account=DEST_ACCOUNT,
         args=("dlq", "--queue-url", "{queue}", "--table", "nope"),
         message="table 'nope' was not found"),
@@ -380,6 +385,8 @@ def make_world(sandbox: Sandbox) -> World:
         {"deadLetterTargetArn": dead_arn["Attributes"]["QueueArn"], "maxReceiveCount": "5"}
     )
     sqs.create_queue(QueueName=REDRIVEN_QUEUE, Attributes={"RedrivePolicy": policy})
+    whole = sqs.create_queue(QueueName=WHOLE_DLQ)["QueueUrl"]
+    sqs.send_message(QueueUrl=whole, MessageBody=encode_items([{"userid": {"S": "user-0"}}]))
     fifo = sqs.create_queue(QueueName=FIFO_QUEUE, Attributes={"FifoQueue": "true"})
     return World(
         queue_url=urls[0],
@@ -402,6 +409,7 @@ def _fill(arg: str, *, world: World, tmp_path: Path) -> str:
         .replace("{fifo_queue}", world.fifo_queue_url)
         .replace("{other_queue}", world.other_queue_url)
         .replace("{redriven_queue}", world.queue_url.rsplit("/", 1)[0] + "/" + REDRIVEN_QUEUE)
+        .replace("{whole_dlq}", world.queue_url.rsplit("/", 1)[0] + "/" + WHOLE_DLQ)
         .replace("{keys}", str(tmp_path / "keys.txt"))
         .replace("{tmp}", str(tmp_path))
     )

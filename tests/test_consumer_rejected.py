@@ -15,12 +15,13 @@ from consumer.config import ConsumerConfig, ConsumerEngine
 from consumer.dead_letters import (
     ERROR_CODE_ATTRIBUTE,
     ERROR_MESSAGE_ATTRIBUTE,
+    KEY_ATTRIBUTE,
     DeadLetterQueue,
     Rejection,
 )
 from consumer.handler import handle_batch
 from consumer.retry import Deadline, writer_backoff
-from consumer.wire import decode_body, encode_items
+from consumer.wire import decode_body, encode_items, key_to_text
 from tests.consumer_helpers import (
     KEY,
     TABLE,
@@ -169,6 +170,22 @@ def test_a_dead_letter_is_the_one_item_in_the_producers_envelope_with_its_reason
     message = attributes[ERROR_MESSAGE_ATTRIBUTE]["StringValue"]
     assert message.startswith("Type mismatch for Index Key email? Expected: S")  # SQS-safe
     assert len(message) == 1_000
+    # The key, whole, so that `asynccopy dlq` names it without --table.
+    assert attributes[KEY_ATTRIBUTE] == {"DataType": "String", "StringValue": rejection.key}
+
+
+def test_a_key_that_is_no_sqs_text_is_left_out_of_the_attributes() -> None:
+    time_ = FakeTime()
+    sqs = FakeSqs()
+    rejection = Rejection(
+        key="{'userid': {'S': 'u\x00'}}\x00", code="ValidationException", reason="r"
+    )
+    problem = dead_letter_queue(sqs, time_).send(
+        item("a"), rejection, Deadline(at_s=time_.now + 10, clock=time_.clock)
+    )
+    assert problem is None
+    (sent,) = sqs.sent
+    assert KEY_ATTRIBUTE not in sent["MessageAttributes"]
 
 
 @pytest.mark.parametrize("code", ["AccessDenied", "QueueDoesNotExist"])
@@ -286,6 +303,7 @@ def test_consume_writes_every_good_item_and_rejects_each_refused_one_to_the_dlq(
         assert_same_items([items[index]], [one])
         assert attributes[ERROR_CODE_ATTRIBUTE]["StringValue"] == "ValidationException"
         assert "email" in attributes[ERROR_MESSAGE_ATTRIBUTE]["StringValue"]
+        assert attributes[KEY_ATTRIBUTE]["StringValue"] == key_to_text({KEY: items[index][KEY]})
 
 
 def test_newer_wins_against_the_sandbox_rejects_what_it_cannot_compare(

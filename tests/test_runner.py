@@ -4,23 +4,29 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 import time
 from pathlib import Path
 
 import pytest
 from rich.console import Console
 
+from asynccopy.consume.config import RunnerConfig
 from asynccopy.consume.events import RunnerContext
 from asynccopy.consume.progress import Progress
+from asynccopy.consume.runner import UNTIL_EMPTY_WAIT_S, build_runner
 from asynccopy.consume.stats import RunStats
 from asynccopy.copy.progress import ProgressMode
+from asynccopy.sandbox import account_env
 from consumer.config import ConsumerEngine
 from consumer.results import BatchSummary, MessageResult
 from tests.consumer_helpers import (
+    TABLE,
     assert_same_items,
     bodies_for,
     scan_all,
     seed_and_send,
+    seed_source,
     send_bodies,
     shorten_redrive,
 )
@@ -123,12 +129,15 @@ def test_consume_rejects_a_bad_mode(sandbox: Sandbox) -> None:
 def test_progress_lines_and_the_runner_context_use_injected_clocks() -> None:
     now = [100.0]
     stats = RunStats(clock=lambda: now[0])
+    now[0] += 5.0  # idle receives before the first message: not part of the rate
+    stats.add_received()
+    now[0] += 2.0
     stats.add_batch(
         BatchSummary.of(
             [MessageResult(message_id="m", items=25, written=20, skipped=5)], duration_ms=3
         )
     )
-    now[0] += 2.0
+    now[0] += 3.0  # --until-empty's drained checks after the last batch: not part either
     out = io.StringIO()
     console = Console(file=out, force_terminal=False, width=200)
     assert ProgressMode.choose(enabled=True, console=console) is ProgressMode.PLAIN
@@ -143,8 +152,38 @@ def test_progress_lines_and_the_runner_context_use_injected_clocks() -> None:
     assert (
         "consume: 1 message in 1 batch: 20 items written, 5 skipped, 0 rejected, 0 failed" in text
     )
-    assert "(10 items/s)" in text
+    assert "10.0 s, writing 2.0 s (10 items/s)" in text
 
     context = RunnerContext(timeout_s=30, clock=lambda: now[0])
     now[0] += 12.5
     assert context.get_remaining_time_in_millis() == 17_500
+
+
+def test_until_empty_on_an_empty_queue_stops_after_two_short_receives(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seeded = seed_source(sandbox, tmp_path, items=1, item_bytes=100)
+    for name, value in account_env(DEST_ACCOUNT, sandbox.endpoint_url).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    sqs = sandbox.dest("sqs")
+    receives: list[dict[str, object]] = []
+    sqs.meta.events.register(
+        "provide-client-params.sqs.ReceiveMessage",
+        lambda params, **_: receives.append(dict(params)),
+    )
+    # The default 5 s long poll: --until-empty must not wait it out.
+    config = RunnerConfig(
+        queue_url=seeded.queue_url, table_name=TABLE, until_empty=True, concurrency=1
+    )
+    assert config.wait_time_s == 5
+    stats = RunStats()
+
+    summary = build_runner(config, stats=stats, sqs=sqs).run(threading.Event())
+
+    # Two empty receives, each followed by a drained check (empty_checks), of 1 s each.
+    assert [r["WaitTimeSeconds"] for r in receives] == [UNTIL_EMPTY_WAIT_S] * config.empty_checks
+    assert UNTIL_EMPTY_WAIT_S == 1
+    # The handler reads no system attribute, so none is asked for.
+    assert not any("MessageSystemAttributeNames" in r for r in receives)
+    assert (summary.messages_received, summary.items_written, summary.writing_s) == (0, 0, 0.0)

@@ -49,12 +49,19 @@ BatchSizeOpt = Annotated[
 UntilEmptyOpt = Annotated[
     bool,
     typer.Option(
-        "--until-empty", help="Stop once the queue stays empty (nothing visible or in flight)."
+        "--until-empty",
+        help="Stop once the queue stays empty (nothing visible or in flight for 2 checks in a "
+        "row; receives then wait at most 1 s, so it stops about 2 s after the last write).",
     ),
 ]
 WaitTimeOpt = Annotated[
     int,
-    typer.Option("--wait-time-seconds", min=0, max=20, help="Long-poll wait per receive."),
+    typer.Option(
+        "--wait-time-seconds",
+        min=0,
+        max=20,
+        help="Long-poll wait per receive (at most 1 with --until-empty).",
+    ),
 ]
 WriteThreadsOpt = Annotated[
     int,

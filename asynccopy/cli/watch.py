@@ -12,6 +12,7 @@ from asynccopy.errors import ExitCode, InputError
 
 if TYPE_CHECKING:
     from asynccopy.aws import AwsTarget
+    from asynccopy.watch.deadletters import DeadLetterListing
     from asynccopy.watch.watcher import WatchResult
 
 CREDENTIALS = "Credentials (AWS CLI style; the region defaults to the queue URL's)"
@@ -127,7 +128,7 @@ def _report(result: WatchResult, *, as_json: bool) -> ExitCode:
     elif d.dead_letters:
         typer.echo(
             f"status: the dead-letter queue holds {d.dead_letters:,} messages: see "
-            f"`asynccopy dlq --queue-url {result.dead_letter_queue_url} --table TABLE`",
+            f"`asynccopy dlq --queue-url {result.dead_letter_queue_url}`",
             err=True,
         )
     if as_json:
@@ -147,14 +148,18 @@ def dlq(
     ] = None,
     table: Annotated[
         str | None,
-        typer.Option("--table", help="The destination table: its key schema names each key."),
+        typer.Option(
+            "--table",
+            help="The destination table: its key schema names the keys of messages moved whole "
+            "by the redrive policy (an item the consumer rejected names its own key).",
+        ),
     ] = None,
     keys_out: Annotated[
         Path | None,
         typer.Option(
             "--keys-out",
             metavar="FILE",
-            help="Write each key once, as key-file lines for `copy --keys`.",
+            help="Write each known key once, as key-file lines for `copy --keys`.",
         ),
     ] = None,
     as_json: JsonOpt = False,
@@ -166,40 +171,61 @@ def dlq(
     """The dead-letter queue: list what is there (without consuming it), or redrive it.
 
     Lists each item's key, why it is there (the consumer's rejection reason, or "failed N
-    receives"), and how often; the messages stay in the queue, visible again at once.
+    receives"), and how often; the messages stay in the queue, visible again at once. Without
+    --table, a message moved whole by the redrive policy is listed by reason and item count,
+    its keys not known.
 
     Exit 0 when the queue is empty, 1 when it holds messages, 2 on bad input.
     """
     if ctx.invoked_subcommand is not None:
         return
-    if queue_url is None or table is None:
+    if queue_url is None:
         raise InputError(
-            "`asynccopy dlq` needs --queue-url and --table",
-            hint="e.g. asynccopy dlq --queue-url DLQ_URL --table TABLE; "
+            "`asynccopy dlq` needs --queue-url",
+            hint="e.g. asynccopy dlq --queue-url DLQ_URL; "
             "or `asynccopy dlq redrive --queue-url DLQ_URL`",
         )
     from asynccopy.watch.clients import open_queue, table_key_names
     from asynccopy.watch.deadletters import list_dead_letters
 
     opened = open_queue(queue_url, _target(profile, region, endpoint_url, role_arn))
-    key_names = table_key_names(opened, table)
+    key_names = None if table is None else table_key_names(opened, table)
     listing = list_dead_letters(opened.sqs, queue_url, key_names=key_names)
-    for row in listing.rows:
-        typer.echo(
-            f"{row.count}\t{row.key if row.key is not None else '-'}\t{row.reason}", err=True
+    _report_listing(listing, keys_out=keys_out)
+    if as_json:
+        typer.echo(listing.to_json())
+    raise typer.Exit(int(ExitCode.FAILURES if listing.messages else ExitCode.OK))
+
+
+def _report_listing(listing: DeadLetterListing, *, keys_out: Path | None) -> None:
+    """One line per key and reason, then the totals, on stderr; the known keys to keys_out."""
+    if keys_out is not None and not listing.keys and listing.unnamed_messages:
+        # An empty key file would make `copy --keys` copy nothing and exit 0: refuse instead.
+        raise InputError(
+            f"--keys-out: no message in {listing.queue_url} names its keys "
+            f"({listing.unnamed_messages:,} were moved whole by the redrive policy)",
+            hint="pass --table TABLE (the destination table) to name their keys",
         )
+    for row in listing.rows:
+        key = row.key if row.key is not None else "-"
+        typer.echo(f"{row.count}\t{key}\t{row.reason}", err=True)
     more = " (stopped there: more remain)" if listing.truncated else ""
     typer.echo(
         f"dlq: {listing.messages:,} messages{more}, {listing.items:,} items, "
         f"{len(listing.keys):,} distinct keys; left in the queue, visible",
         err=True,
     )
+    if listing.unnamed_messages:
+        typer.echo(
+            f"dlq: pass --table TABLE to name the keys of {listing.unnamed_messages:,} "
+            "messages moved whole",
+            err=True,
+        )
     if keys_out is not None:
         keys_out.write_text("".join(f"{key}\n" for key in listing.keys), encoding="ascii")
-        typer.echo(f"dlq: wrote {len(listing.keys):,} keys to {keys_out}", err=True)
-    if as_json:
-        typer.echo(listing.to_json())
-    raise typer.Exit(int(ExitCode.FAILURES if listing.messages else ExitCode.OK))
+        left = listing.unnamed_messages
+        unnamed = f" (not those of the {left:,} messages moved whole)" if left else ""
+        typer.echo(f"dlq: wrote {len(listing.keys):,} keys to {keys_out}{unnamed}", err=True)
 
 
 @dlq_app.command("redrive")

@@ -44,6 +44,13 @@ if TYPE_CHECKING:
 MAX_POLL_FAILURES: Final = 6
 POLL_POLICY: Final = RetryPolicy(max_attempts=MAX_POLL_FAILURES, base_delay_s=0.5, max_delay_s=8.0)
 
+# With --until-empty, a receive waits at most this long: once the queue is drained, each poller's
+# receive comes back empty within it, so the run ends about empty_checks x this after the last
+# write, not empty_checks x the long poll. A receive returns as soon as a message is there, so
+# a busy queue is read as fast either way (WaitTimeSeconds > 0 is still a long poll, which asks
+# every SQS server: no false "empty" from sampling).
+UNTIL_EMPTY_WAIT_S: Final = 1
+
 _DRAIN_ATTRIBUTES: Final = (
     "ApproximateNumberOfMessages",
     "ApproximateNumberOfMessagesNotVisible",
@@ -79,6 +86,11 @@ class Runner:
         self._queue_arn = ""
         self._region = sqs.meta.region_name
         self._batch_timeout_s = config.batch_timeout_s
+        self._wait_time_s = (
+            min(config.wait_time_s, UNTIL_EMPTY_WAIT_S)
+            if config.until_empty
+            else config.wait_time_s
+        )
 
     def run(self, stop: threading.Event) -> RunSummary:
         """Poll until `stop` is set (or, with until_empty, the queue is drained); Ctrl-C stops
@@ -153,11 +165,12 @@ class Runner:
         response = self._sqs.receive_message(
             QueueUrl=self._config.queue_url,
             MaxNumberOfMessages=self._config.batch_size,
-            WaitTimeSeconds=self._config.wait_time_s,
-            MessageSystemAttributeNames=["All"],
+            WaitTimeSeconds=self._wait_time_s,
+            # No system attributes: the handler reads none of them (only body and messageId).
         )
         messages = list(response.get("Messages", []))
         if messages:
+            self._stats.add_received()
             with self._lock:
                 self._in_flight += 1
                 self._empty_streak = 0
@@ -238,13 +251,19 @@ class Runner:
 
 
 def build_runner(
-    config: RunnerConfig, *, stats: RunStats, say: Callable[[str], None] = lambda _line: None
+    config: RunnerConfig,
+    *,
+    stats: RunStats,
+    say: Callable[[str], None] = lambda _line: None,
+    sqs: SQSClient | None = None,
 ) -> Runner:
-    """A runner with clients from the config's credentials; reads the table's key schema and
-    finds the queue's dead-letter queue, where items the table refuses are sent."""
+    """A runner with clients from the config's credentials (or the queue's client `sqs`);
+    reads the table's key schema and finds the queue's dead-letter queue, where items the
+    table refuses are sent."""
     session = open_sync_session(config.target)
     connections = config.concurrency * (config.write_threads + 2)
-    sqs = sqs_client(session, config.target, connections=config.concurrency * 2 + 2)
+    if sqs is None:
+        sqs = sqs_client(session, config.target, connections=config.concurrency * 2 + 2)
     dynamodb = dynamodb_clients(
         session, config.target, connections=connections, engine=config.engine
     )

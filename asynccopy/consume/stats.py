@@ -29,13 +29,16 @@ class RunSummary:
     retries: int
     delete_failures: int  # written, but DeleteMessage failed: they will be written again
     elapsed_s: float
+    # From the first receive that brought messages to the end of the last batch: the rate is
+    # taken over it, not diluted by the idle receives before and after (--until-empty's checks).
+    writing_s: float = 0.0
     interrupted: bool = False
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
 
     def describe(self) -> str:
-        rate = self.items_written / self.elapsed_s if self.elapsed_s > 0 else 0.0
+        rate = self.items_written / self.writing_s if self.writing_s > 0 else 0.0
         return (
             f"{_counted(self.messages_received, 'message')} in"
             f" {_counted(self.batches, 'batch', 'batches')}: "
@@ -43,7 +46,7 @@ class RunSummary:
             f"{self.items_rejected} rejected, "
             f"{self.items_failed} failed; {_counted(self.messages_failed, 'message')} failed, "
             f"{_counted(self.retries, 'retry', 'retries')};"
-            f" {self.elapsed_s:.1f} s ({rate:.0f} items/s)"
+            f" {self.elapsed_s:.1f} s, writing {self.writing_s:.1f} s ({rate:.0f} items/s)"
         )
 
 
@@ -56,6 +59,14 @@ class RunStats:
         self._written = self._skipped = self._items_failed = self._retries = 0
         self._rejected = 0
         self._delete_failures = 0
+        self._first_received: float | None = None
+        self._last_batch_end: float | None = None
+
+    def add_received(self) -> None:
+        """A receive brought messages: the writing starts with the first one."""
+        with self._lock:
+            if self._first_received is None:
+                self._first_received = self._clock()
 
     def add_batch(self, summary: BatchSummary) -> None:
         with self._lock:
@@ -67,6 +78,7 @@ class RunStats:
             self._rejected += summary.items_rejected
             self._items_failed += summary.items_failed
             self._retries += summary.retries
+            self._last_batch_end = self._clock()
 
     def add_deleted(self, *, deleted: int, failed: int) -> None:
         with self._lock:
@@ -75,6 +87,10 @@ class RunStats:
 
     def snapshot(self, *, interrupted: bool = False) -> RunSummary:
         with self._lock:
+            now = self._clock()
+            first = now if self._first_received is None else self._first_received
+            # Until the first batch ends, the writing lasts until now; then until the last end.
+            last = now if self._last_batch_end is None else self._last_batch_end
             return RunSummary(
                 batches=self._batches,
                 messages_received=self._received,
@@ -86,6 +102,7 @@ class RunStats:
                 items_failed=self._items_failed,
                 retries=self._retries,
                 delete_failures=self._delete_failures,
-                elapsed_s=self._clock() - self._started,
+                elapsed_s=now - self._started,
+                writing_s=max(0.0, last - first),
                 interrupted=interrupted,
             )

@@ -106,7 +106,7 @@ class WriteSide:
         elif self.dead_letters_added:
             lines.append(
                 f"  dead-letter queue grew by {self.dead_letters_added:,} messages during the "
-                f"copy: see `asynccopy dlq --queue-url {r.dead_letter_queue_url} --table TABLE`"
+                f"copy: see `asynccopy dlq --queue-url {r.dead_letter_queue_url}`"
             )
         return lines
 

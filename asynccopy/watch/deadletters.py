@@ -1,6 +1,8 @@
 """The dead-letter queue, read without consuming it, and moved back to its source queue.
 
-In: a synchronous SQS client, the dead-letter queue's URL, the destination table's key names.
+In: a synchronous SQS client, the dead-letter queue's URL, the destination table's key names
+(optional: an item the consumer rejected carries its key in the `asynccopy-key` attribute; only
+a whole message the redrive policy moved needs the table's key schema to name its items' keys).
 Out: `DeadLetterListing` (one row per key and reason, with a count) and `RedriveResult`.
 
 Reading: every message is received with a visibility timeout (so no message is counted twice)
@@ -25,7 +27,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from asynccopy.errors import InputError
 from asynccopy.retry import error_code
-from consumer.dead_letters import ERROR_CODE_ATTRIBUTE, ERROR_MESSAGE_ATTRIBUTE
+from consumer.dead_letters import ERROR_CODE_ATTRIBUTE, ERROR_MESSAGE_ATTRIBUTE, KEY_ATTRIBUTE
 from consumer.wire import CodecError, decode_body, key_to_text
 
 if TYPE_CHECKING:
@@ -51,9 +53,11 @@ _MOVE_TASK_UNSUPPORTED: Final = frozenset(
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class DeadLetterRow:
-    key: str | None  # key_to_text of the item's key; None: the body could not be decoded
+    # key_to_text of the item's key; None: not known (the body could not be decoded, the item
+    # lacks a key, or no key names were given and the message carries no asynccopy-key)
+    key: str | None
     reason: str
-    count: int
+    count: int  # items with this key and reason (messages, where the body cannot be decoded)
 
     def to_dict(self) -> dict[str, Any]:
         return {"key": self.key, "reason": self.reason, "count": self.count}
@@ -66,6 +70,9 @@ class DeadLetterListing:
     items: int
     rows: tuple[DeadLetterRow, ...]
     truncated: bool  # stopped at MAX_LISTED_MESSAGES
+    # Messages whose items' keys were not named: no key names were given and the message has
+    # no asynccopy-key (a whole message the redrive policy moved).
+    unnamed_messages: int = 0
 
     @property
     def keys(self) -> list[str]:
@@ -79,6 +86,7 @@ class DeadLetterListing:
                 "messages": self.messages,
                 "items": self.items,
                 "truncated": self.truncated,
+                "unnamed_messages": self.unnamed_messages,
                 "rows": [row.to_dict() for row in self.rows],
             },
             sort_keys=True,
@@ -147,19 +155,54 @@ def _reason(message: Any) -> str:
     return f"failed {max(0, receives - 1)} receives"
 
 
-def _keys(body: str, key_names: Sequence[str]) -> list[str | None] | str:
-    """The key of each item of the body, or why the body cannot be read."""
+def _named_key(message: Any) -> str | None:
+    """The key the consumer wrote in the message's asynccopy-key attribute, if it is one."""
+    text = _attribute(message, KEY_ATTRIBUTE)
+    if text is None:
+        return None
+    try:
+        key = json.loads(text)
+    except ValueError:
+        return None
+    return text if isinstance(key, dict) and key else None
+
+
+def _keys(body: str, key_names: Sequence[str] | None) -> list[str | None] | str:
+    """The key of each item of the body (None for each without key names), or why the body
+    cannot be read."""
     try:
         items = decode_body(body)
     except CodecError as exc:
         return str(exc)
     keys: list[str | None] = []
     for item in items:
-        if all(name in item for name in key_names):
+        if key_names is not None and all(name in item for name in key_names):
             keys.append(key_to_text({name: item[name] for name in key_names}))
         else:
             keys.append(None)
     return keys
+
+
+def _rows_of(
+    message: Any, key_names: Sequence[str] | None
+) -> tuple[list[tuple[str | None, str]], int, bool]:
+    """(key, reason) per item of the message (one for a body that cannot be decoded), its
+    number of items, and whether its keys went unnamed for want of key names."""
+    reason = _reason(message)
+    keys = _keys(message.get("Body", ""), key_names)
+    if isinstance(keys, str):
+        return [(None, f"{reason}; {keys}")], 0, False
+    named = _named_key(message)
+    if named is not None and len(keys) == 1:  # a rejected item: a message of its own
+        if key_names is None or keys[0] is None:
+            return [(named, reason)], 1, False
+        if keys[0] != named:
+            reason = f"{reason}; the consumer named its key {named}: is --table its table?"
+        return [(keys[0], reason)], 1, False
+    if key_names is None:
+        return [(None, f"{reason}; key not known without --table")] * len(keys), len(keys), True
+    rows = [(key, reason if key is not None else f"{reason}; the item lacks a key") for key in keys]
+    return rows, len(keys), False
 
 
 def _receive(sqs: SQSClient, queue_url: str, *, visibility_s: int) -> list[Any]:
@@ -192,10 +235,11 @@ def list_dead_letters(
     sqs: SQSClient,
     queue_url: str,
     *,
-    key_names: Sequence[str],
+    key_names: Sequence[str] | None,
     max_messages: int = MAX_LISTED_MESSAGES,
 ) -> DeadLetterListing:
-    """What the dead-letter queue holds, each message left in it and visible again."""
+    """What the dead-letter queue holds, each message left in it and visible again; without
+    key_names, only the keys the consumer named in its messages' asynccopy-key."""
     check_is_dead_letter_queue(sqs, queue_url)
     seen: dict[str, Any] = {}
     handles: list[str] = []
@@ -211,15 +255,12 @@ def list_dead_letters(
         _release(sqs, queue_url, handles)
     counts: Counter[tuple[str | None, str]] = Counter()
     items = 0
+    unnamed = 0
     for message in seen.values():
-        reason = _reason(message)
-        keys = _keys(message.get("Body", ""), key_names)
-        if isinstance(keys, str):
-            counts[(None, f"{reason}; {keys}")] += 1
-            continue
-        items += len(keys)
-        for key in keys:
-            counts[(key, reason if key is not None else f"{reason}; the item lacks a key")] += 1
+        rows_of, items_of, unnamed_of = _rows_of(message, key_names)
+        counts.update(rows_of)
+        items += items_of
+        unnamed += unnamed_of
     rows = tuple(
         DeadLetterRow(key=key, reason=reason, count=count)
         for (key, reason), count in counts.items()
@@ -230,6 +271,7 @@ def list_dead_letters(
         items=items,
         rows=rows,
         truncated=len(seen) >= max_messages,
+        unnamed_messages=unnamed,
     )
 
 
