@@ -42,7 +42,7 @@ class RunSummary:
         return (
             f"{_counted(self.messages_received, 'message')} in"
             f" {_counted(self.batches, 'batch', 'batches')}: "
-            f"{self.items_written} items written, {self.items_skipped} skipped, "
+            f"{_counted(self.items_written, 'item')} written, {self.items_skipped} skipped, "
             f"{self.items_rejected} rejected, "
             f"{self.items_failed} failed; {_counted(self.messages_failed, 'message')} failed, "
             f"{_counted(self.retries, 'retry', 'retries')};"
