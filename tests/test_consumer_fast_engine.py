@@ -149,26 +149,8 @@ def test_batch_write_item_bodies_are_botocores_byte_for_byte() -> None:
 @pytest.mark.parametrize("mode", ["overwrite", "skip-existing", "newer-wins:n"])
 def test_conditional_put_bodies_are_botocores_byte_for_byte(mode: str) -> None:
     """The requests ItemWriter makes in each mode, sent by both engines."""
-    requests: list[dict[str, Any]] = []
-
-    class Recorder:
-        def put_item(self, **request: Any) -> dict[str, Any]:
-            requests.append(request)
-            return {}
-
-    schema = KeySchema(
-        table_name=TABLE, partition_key="pk", sort_key="sk", key_types={"pk": "S", "sk": "B"}
-    )
-    writer = ItemWriter(
-        clients=BoundedClients.fixed(Recorder()),  # type: ignore[arg-type]
-        schema=schema,
-        mode=WriteMode.parse(mode),
-        backoff=writer_backoff(),
-        dead_letters=NoDeadLetterQueue("none"),
-    )
-    deadline = Deadline(at_s=float("inf"))
-    for item in hard_values():
-        writer.put({**item, "n": {"N": "12345678901234567890123456789012345678"}}, deadline)
+    version = {"n": {"N": "12345678901234567890123456789012345678"}}
+    requests = put_requests(mode, [{**item, **version} for item in hard_values()])
     assert requests
     for request in requests:
         fast, fast_headers = fast_body("put_item", request)
