@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import statistics
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Final
@@ -40,7 +39,7 @@ from benchmarks.harness import (
     python_argv,
     run_measured,
 )
-from benchmarks.observe import Span, TableWatch
+from benchmarks.observe import Span, TableWatch, median_or_zero, round_ratios
 
 CONCURRENCIES: Final = (2, 4, 8, 16)
 KNEE_TOLERANCE: Final = 0.05  # the knee: the smallest concurrency within 5% of the best
@@ -196,12 +195,12 @@ class ConcurrencyResult:
 
     def items_per_s(self, concurrency: int) -> float:
         """The median of the rounds' items/s at `concurrency`."""
-        rates = [r.items_per_s for r in self.runs if r.concurrency == concurrency]
-        return statistics.median(rates) if rates else 0.0
+        return median_or_zero([r.items_per_s for r in self.runs if r.concurrency == concurrency])
 
     def cpu_us_per_item(self, concurrency: int) -> float:
-        cpus = [r.cpu_us_per_item for r in self.runs if r.concurrency == concurrency]
-        return statistics.median(cpus) if cpus else 0.0
+        return median_or_zero(
+            [r.cpu_us_per_item for r in self.runs if r.concurrency == concurrency]
+        )
 
     @property
     def concurrencies(self) -> tuple[int, ...]:
@@ -272,22 +271,18 @@ class VsRawResult:
     @property
     def ratios(self) -> tuple[float, ...]:
         """consume over raw, round by round."""
-        return tuple(
-            c.items_per_s / r.items_per_s if r.items_per_s else 0.0
-            for c, r in zip(self._of("consume"), self._of("raw"), strict=True)
-        )
+        return round_ratios(self._of("consume"), self._of("raw"))
 
     @property
     def ratio(self) -> float:
-        return statistics.median(self.ratios) if self.ratios else 0.0
+        return median_or_zero(self.ratios)
 
     @property
     def passed(self) -> bool:
         return self.ratio >= self.target_ratio
 
     def median(self, program: str, name: str) -> float:
-        values = [float(getattr(r, name)) for r in self._of(program)]
-        return statistics.median(values) if values else 0.0
+        return median_or_zero([float(getattr(r, name)) for r in self._of(program)])
 
 
 def run_vs_raw(

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import tempfile
 import time
 from collections.abc import Sequence
@@ -44,7 +43,7 @@ from benchmarks.harness import (
     run_measured,
     write_keys,
 )
-from benchmarks.observe import TableWatch
+from benchmarks.observe import TableWatch, median_or_zero, round_ratios
 
 TARGET_RATIO: Final = 1.15  # asynccopy's pair over the raw pair, items/s
 # The consumer is started this long before the producer, so that both pairs' consumers are
@@ -86,22 +85,18 @@ class ConsumeEndToEndResult:
 
     @property
     def ratios(self) -> tuple[float, ...]:
-        return tuple(
-            a.items_per_s / r.items_per_s if r.items_per_s else 0.0
-            for a, r in zip(self.of("asynccopy"), self.of("raw"), strict=True)
-        )
+        return round_ratios(self.of("asynccopy"), self.of("raw"))
 
     @property
     def ratio(self) -> float:
-        return statistics.median(self.ratios) if self.ratios else 0.0
+        return median_or_zero(self.ratios)
 
     @property
     def passed(self) -> bool:
         return self.ratio >= self.target_ratio
 
     def median(self, pair: str, name: str) -> float:
-        values = [float(getattr(r, name)) for r in self.of(pair)]
-        return statistics.median(values) if values else 0.0
+        return median_or_zero([float(getattr(r, name)) for r in self.of(pair)])
 
 
 def _producer(box: BenchSandbox, pair: str, keys: Path, concurrency: int) -> list[str]:

@@ -11,12 +11,26 @@ is: no psutil needed.
 from __future__ import annotations
 
 import os
+import statistics
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from benchmarks.harness import DEST_ACCOUNT, TABLE_NAME, BenchSandbox
+
+
+def round_ratios(ours: Sequence[Any], theirs: Sequence[Any]) -> tuple[float, ...]:
+    """Our runs' items/s over theirs, round by round (0 where theirs wrote nothing)."""
+    return tuple(
+        o.items_per_s / t.items_per_s if t.items_per_s else 0.0
+        for o, t in zip(ours, theirs, strict=True)
+    )
+
+
+def median_or_zero(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else 0.0
 
 
 def process_cpu_s(pid: int | None) -> float:
