@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Final
 
 from asynccopy.config import BATCH_GET_MAX_KEYS, KeysSelection, QuerySelection, Selection
@@ -70,15 +71,18 @@ def build_source(
         selection, average_item_bytes=item_bytes, consistent_read=consistent_read
     )
     call_budget_rcu = None if rate_rcu_per_s is None else rate_rcu_per_s * call_budget_s
+    # What a key file reads, and what reads the whole items behind a partial index's keys.
+    batch_get = partial(
+        BatchGetReader,
+        context,
+        table=table.name,
+        consistent_read=consistent_read,
+        average_item_bytes=item_bytes,
+        projection=projection,
+    )
     if isinstance(selection, KeysSelection):
         assert key_plan is not None, "a key file is validated before its source is built"
-        reader = BatchGetReader(
-            context,
-            table=table.name,
-            consistent_read=consistent_read,
-            average_item_bytes=item_bytes,
-            projection=projection,
-        )
+        reader = batch_get()
         chunk = keys_per_chunk(call_budget_rcu, item_rcu)
         if sample is not None:
             chunk = max(1, min(chunk, sample))
@@ -111,13 +115,7 @@ def build_source(
     )
     if not fetch:
         return source
-    reader = BatchGetReader(
-        context,
-        table=table.name,
-        consistent_read=consistent_read,
-        average_item_bytes=item_bytes,
-        projection=projection,
-    )
+    reader = batch_get()
     return IndexFetchSource(
         source,
         reader=reader,
