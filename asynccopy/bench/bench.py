@@ -54,7 +54,6 @@ from asynccopy.config import (
     KeysSelection,
     ScanSelection,
 )
-from asynccopy.copy.copier import steady_gc
 from asynccopy.copy.pipeline import PipelineConfig, run_pipeline
 from asynccopy.copy.stats import Stats
 from asynccopy.engine import Endpoint, open_fast_clients
@@ -75,6 +74,7 @@ from asynccopy.send.sender import (
     SqsSender,
     queue_max_message_bytes,
 )
+from consumer.gc_tuning import settled
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
@@ -387,7 +387,7 @@ class _Bench:
         with contextlib.ExitStack() as stack:
             plan = await self._prepare(stack)
             steps: list[StepResult] = []
-            with steady_gc():  # as `copy` runs: the collector tuned the same way
+            with settled():  # as `copy` runs: the collector tuned the same way
                 for percent in config.steps_percent:
                     step = await self._step(plan, percent)
                     steps.append(step)

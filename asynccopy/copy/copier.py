@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import gc
 import signal
 import time
-from collections.abc import AsyncGenerator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import IO, Any, Final
+from typing import IO, Any
 
 import anyio
 from rich.console import Console
@@ -60,6 +59,7 @@ from asynccopy.read.query import QuerySource
 from asynccopy.read.scan import ScanSource
 from asynccopy.retry import Backoff
 from asynccopy.send.sender import SEND_BATCH_MAX_BYTES, DryRunSender, Sender, SqsSender
+from consumer.gc_tuning import settled
 from consumer.wire import Item, decode_body
 
 
@@ -97,29 +97,6 @@ class _SampleSource:
                 items = page.items[: self._left]
                 self._left -= len(items)
                 yield Page(items=items, position=page.position, missing=page.missing)
-
-
-# While items stream through, young objects are many and short-lived (refcounting frees them).
-_COPY_GC_THRESHOLDS: Final = (20_000, 20, 100)
-
-
-@contextlib.contextmanager
-def steady_gc() -> Iterator[None]:
-    """The cyclic collector kept out of the copy's way, restored afterwards.
-
-    Everything built before the copy (botocore's service models, clients, config) lives as
-    long as it does: gc.freeze() stops every full collection from walking it again, and a
-    higher gen-0 threshold stops the parsed pages from triggering a collection every few
-    hundred objects. Together they took a third off the fast engine's CPU per item.
-    """
-    thresholds = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(*_COPY_GC_THRESHOLDS)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*thresholds)
-        gc.unfreeze()
 
 
 def skip_done(
@@ -315,7 +292,7 @@ class Copier:
                     stats=stats,
                     clock=runtime.clock,
                 )
-                with steady_gc():
+                with settled():  # the collector kept off what was built before the copy
                     error = await self._run_pipeline(
                         source, sender, limiter, prepared, keeper, gate
                     )
